@@ -1,0 +1,315 @@
+"""Incremental catch-up: OpenClaw transcripts → entry log → projections.
+
+For every agent and every transcript file (live and archived), read the complete lines after
+the file's cursor, keep the entries of sessions the filters allow, append them to the entry
+log, project them, and advance the cursor: all in one transaction per chunk, so a killed run
+resumes exactly where its last commit left off, without duplicates or gaps.
+
+- A second run over unchanged files reads nothing and extracts nothing.
+- An archived copy (``<id>.jsonl.reset.<iso>``) of a file already read resumes from the
+  live file's cursor; entries are keyed by (agent, session, entry id), so nothing is stored twice.
+- A rewritten or truncated file is re-read from the start; known entries are skipped by id.
+- Entries whose extraction failed earlier are retried first.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import psycopg
+
+from .config import Settings
+from .filters import SessionFilter, infer_session_key
+from .projection import ENTRY_COLUMNS, LoggedEntry, ProjectionStats, Projector, fetch_entries
+from .store import Store
+from .transcripts import (
+    ReadStats,
+    TranscriptFile,
+    head_hash,
+    list_agents,
+    list_transcripts,
+    read_header,
+    read_session_index,
+    read_transcript,
+)
+from .workspace import Speakers, load_openclaw_config, load_speakers
+
+__all__ = ["CatchupReport", "run_catchup", "StateDirError"]
+
+log = logging.getLogger(__name__)
+
+
+class StateDirError(RuntimeError):
+    """The OpenClaw state directory is missing or holds no agents."""
+
+
+@dataclass
+class CatchupReport:
+    agents: list[str] = field(default_factory=list)
+    files_seen: int = 0
+    files_read: int = 0
+    files_unchanged: int = 0
+    entries_new: int = 0
+    entries_known: int = 0          # already in the entry log (archived copies, rewrites)
+    entries_filtered: int = 0
+    sessions_filtered: Counter = field(default_factory=Counter)   # rule → files skipped
+    lines: ReadStats = field(default_factory=ReadStats)
+    projection: ProjectionStats = field(default_factory=ProjectionStats)
+    retried: int = 0
+    locked_agents: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def nothing_new(self) -> bool:
+        return self.entries_new == 0 and self.retried == 0
+
+
+@dataclass
+class _Cursor:
+    offset: int
+    line_no: int
+    head_hash: str
+    filtered_by: str | None
+
+
+ProgressFn = Callable[[str, int], None]  # (description, units done)
+
+
+def run_catchup(
+    store: Store,
+    settings: Settings,
+    projector: Projector,
+    state_dir: Path,
+    agents: list[str] | None = None,
+    progress: ProgressFn | None = None,
+    on_files: Callable[[int], None] | None = None,
+) -> CatchupReport:
+    """Catch up on every transcript of ``agents`` (default: all) under ``state_dir``.
+
+    Raises:
+        StateDirError: ``state_dir`` has no ``agents/<id>/sessions`` directories, or an
+            agent named in ``agents`` has none.
+    """
+    started = time.monotonic()
+    found = list_agents(state_dir)
+    if not found:
+        raise StateDirError(
+            f"no OpenClaw agents under {state_dir} (expected {state_dir}/agents/<agentId>/sessions/);"
+            " pass --openclaw-dir or set OPENCLAW_STATE_DIR"
+        )
+    if agents:
+        unknown = sorted(set(agents) - set(found))
+        if unknown:
+            raise StateDirError(f"no transcripts for agent(s) {', '.join(unknown)} under {state_dir}; found: {', '.join(found)}")
+        found = [a for a in found if a in agents]
+    report = CatchupReport(agents=found)
+    config = load_openclaw_config(state_dir)
+    files = {agent: list_transcripts(state_dir, agent) for agent in found}
+    if on_files:
+        on_files(sum(len(f) for f in files.values()))
+    for agent in found:
+        with store.connection() as conn:
+            if not _try_lock(conn, agent):
+                report.locked_agents.append(agent)
+                log.warning("another catch-up is working on agent %s; skipping it this run", agent)
+                if progress:
+                    progress(agent, len(files[agent]))
+                continue
+            try:
+                _catch_up_agent(conn, settings, projector, state_dir, agent, config, files[agent], report, progress)
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext('nova-catchup:' || %s))", (agent,))
+                conn.commit()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _try_lock(conn: psycopg.Connection, agent: str) -> bool:
+    got = conn.execute("SELECT pg_try_advisory_lock(hashtext('nova-catchup:' || %s))", (agent,)).fetchone()[0]
+    conn.commit()
+    return bool(got)
+
+
+def _catch_up_agent(conn, settings: Settings, projector: Projector, state_dir: Path, agent: str,
+                    config: dict, files: list[TranscriptFile], report: CatchupReport,
+                    progress: ProgressFn | None) -> None:
+    speakers = load_speakers(state_dir, agent, config)
+    index = read_session_index(state_dir, agent)
+    session_filter = SessionFilter(settings.filters)
+    _retry_open_entries(conn, projector, agent, settings.catchup_chunk_entries, report)
+    for tf in files:
+        report.files_seen += 1
+        try:
+            _catch_up_file(conn, settings, projector, tf, index, speakers, session_filter, report)
+        except OSError as err:  # vanished or unreadable: the next run tries again
+            conn.rollback()
+            log.warning("cannot read %s: %s", tf.path, err)
+            report.lines.skipped["unreadable_file"] += 1
+        if progress:
+            progress(f"{agent}/{tf.name[:36]}", 1)
+    report.sessions_filtered.update(session_filter.counts)
+
+
+def _retry_open_entries(conn, projector: Projector, agent: str, chunk: int, report: CatchupReport) -> None:
+    """Entries logged but not (successfully) projected: failures, or a crash between chunks."""
+    while True:
+        open_entries = fetch_entries(
+            conn,
+            f"SELECT {', '.join('e.' + c for c in ENTRY_COLUMNS.split(', '))} FROM entry_extraction x"
+            " JOIN entries e USING (agent_id, session_id, entry_id)"
+            " WHERE x.agent_id = %s AND x.status <> 'done'"
+            " ORDER BY e.session_id, e.seq LIMIT %s",
+            (agent, chunk),
+        )
+        if not open_entries:
+            conn.commit()
+            return
+        with conn.transaction():
+            stats = projector.project(conn, agent, open_entries)
+        report.retried += len(open_entries)
+        report.projection.merge(stats)
+        if stats.failed == len(open_entries):
+            return  # all still failing: leave them for the next run rather than loop
+
+
+def _resolve_key(conn, tf: TranscriptFile, index: dict[str, str], settings: Settings) -> tuple[str | None, str]:
+    if tf.session_id in index:
+        return index[tf.session_id], "sessions.json"
+    row = conn.execute(
+        "SELECT session_key FROM sessions WHERE agent_id = %s AND session_id = %s",
+        (tf.agent_id, tf.session_id),
+    ).fetchone()
+    if row:
+        return row[0], "registry"
+    policy = settings.filters.unknown_key
+    if policy == "skip":
+        return None, "unknown"
+    if policy == "infer":
+        header = read_header(tf.path)
+        first = read_transcript(tf.path, max_entries=1).entries
+        inferred = infer_session_key(tf.agent_id, tf.session_id, header, first[0] if first else None)
+        if inferred:
+            return inferred, "content"
+    return f"agent:{tf.agent_id}:main", "default"
+
+
+def _register_session(conn, tf: TranscriptFile, key: str, source: str) -> None:
+    conn.execute(
+        "INSERT INTO sessions (agent_id, session_id, session_key, key_source, files)"
+        " VALUES (%s, %s, %s, %s, ARRAY[%s])"
+        " ON CONFLICT (agent_id, session_id) DO UPDATE SET last_seen = now(),"
+        "  session_key = CASE WHEN EXCLUDED.key_source = 'sessions.json' THEN EXCLUDED.session_key"
+        "                     ELSE sessions.session_key END,"
+        "  key_source = CASE WHEN EXCLUDED.key_source = 'sessions.json' THEN 'sessions.json'"
+        "                    ELSE sessions.key_source END,"
+        "  files = CASE WHEN %s = ANY(sessions.files) THEN sessions.files"
+        "               ELSE array_append(sessions.files, %s) END",
+        (tf.agent_id, tf.session_id, key, source, tf.name, tf.name, tf.name),
+    )
+
+
+def _load_cursor(conn, tf: TranscriptFile, current_head: str) -> _Cursor | None:
+    row = conn.execute(
+        "SELECT byte_offset, line_no, head_hash, filtered_by FROM transcript_cursors"
+        " WHERE agent_id = %s AND file_name = %s",
+        (tf.agent_id, tf.name),
+    ).fetchone()
+    if row:
+        return _Cursor(*row)
+    # A renamed file (live → .reset.<iso>) carries on from the cursor of its former name.
+    row = conn.execute(
+        "SELECT byte_offset, line_no, head_hash, filtered_by FROM transcript_cursors"
+        " WHERE agent_id = %s AND session_id = %s AND head_hash = %s ORDER BY byte_offset DESC LIMIT 1",
+        (tf.agent_id, tf.session_id, current_head),
+    ).fetchone()
+    return _Cursor(*row) if row else None
+
+
+def _save_cursor(conn, tf: TranscriptFile, offset: int, line_no: int, head: str, filtered_by: str | None) -> None:
+    conn.execute(
+        "INSERT INTO transcript_cursors (agent_id, file_name, session_id, byte_offset, line_no, head_hash, filtered_by)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (agent_id, file_name) DO UPDATE SET byte_offset = EXCLUDED.byte_offset,"
+        " line_no = EXCLUDED.line_no, head_hash = EXCLUDED.head_hash, filtered_by = EXCLUDED.filtered_by,"
+        " updated_at = now()",
+        (tf.agent_id, tf.name, tf.session_id, offset, line_no, head, filtered_by),
+    )
+
+
+def _catch_up_file(conn, settings: Settings, projector: Projector, tf: TranscriptFile, index: dict[str, str],
+                   speakers: Speakers, session_filter: SessionFilter, report: CatchupReport) -> None:
+    size = tf.path.stat().st_size
+    head = head_hash(tf.path) if size else ""
+    cursor = _load_cursor(conn, tf, head)
+    key, source = _resolve_key(conn, tf, index, settings)
+    allowed, rule = (False, "unknown session key (unknown_key=skip)") if key is None else session_filter.decide(key)
+    filtered_by = None if allowed else rule
+
+    start_offset, start_line = 0, 0
+    if cursor is not None and cursor.head_hash == head and cursor.offset <= size and cursor.filtered_by == filtered_by:
+        start_offset, start_line = cursor.offset, cursor.line_no
+    if start_offset == size and cursor is not None and cursor.filtered_by == filtered_by and cursor.head_hash == head:
+        report.files_unchanged += 1
+        if not allowed:
+            session_filter.counts[rule] += 1
+        conn.commit()
+        return
+    report.files_read += 1
+    if not allowed:
+        # Read only to count: nothing of a filtered session is stored.
+        session_filter.counts[rule] += 1
+        result = read_transcript(tf.path, start_offset, start_line)
+        report.entries_filtered += len(result.entries)
+        with conn.transaction():
+            if key is not None:
+                _register_session(conn, tf, key, source)
+            _save_cursor(conn, tf, result.end_offset, result.end_line, head, filtered_by)
+        return
+
+    offset, line_no = start_offset, start_line
+    while True:
+        result = read_transcript(tf.path, offset, line_no, max_entries=settings.catchup_chunk_entries)
+        report.lines.merge(result.stats)
+        with conn.transaction():
+            _register_session(conn, tf, key, source)
+            new = _append_entries(conn, tf, key, speakers, result.entries)
+            report.entries_new += len(new)
+            report.entries_known += len(result.entries) - len(new)
+            report.projection.merge(projector.project(conn, tf.agent_id, new))
+            _save_cursor(conn, tf, result.end_offset, result.end_line, head, None)
+        if result.end_offset == offset or len(result.entries) < settings.catchup_chunk_entries:
+            return
+        offset, line_no = result.end_offset, result.end_line
+
+
+def _append_entries(conn, tf: TranscriptFile, key: str, speakers: Speakers, entries) -> list[LoggedEntry]:
+    """Insert into the entry log; returns the entries that were not there yet."""
+    new: list[LoggedEntry] = []
+    for e in entries:
+        if e.role == "user":
+            # A phone number or "(sender)" says less than the name in USER.md.
+            sender = e.sender if e.sender and any(c.isalpha() for c in e.sender) and "(" not in e.sender else None
+            speaker, addressee = sender or speakers.user, speakers.assistant
+        else:
+            speaker, addressee = speakers.assistant, speakers.user
+        row = LoggedEntry(tf.agent_id, tf.session_id, e.entry_id, e.seq, key, e.role, speaker, addressee,
+                          e.text, e.occurred_at)
+        inserted = conn.execute(
+            f"INSERT INTO entries ({ENTRY_COLUMNS}, parent_id, channel, source_file)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING RETURNING 1",
+            (row.agent_id, row.session_id, row.entry_id, row.seq, row.session_key, row.role, row.speaker,
+             row.addressee, row.text, row.occurred_at, e.parent_id, e.channel, tf.name),
+        ).fetchone()
+        if inserted:
+            conn.execute(
+                "INSERT INTO entry_extraction (agent_id, session_id, entry_id, status) VALUES (%s, %s, %s, 'pending')",
+                (row.agent_id, row.session_id, row.entry_id),
+            )
+            new.append(row)
+    return new

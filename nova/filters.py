@@ -1,0 +1,72 @@
+"""Session-key filters: which conversations become memories.
+
+A small callable in the style of watchfiles' filters: ``SessionFilter(settings)(key)`` returns
+the name of the rule that decided, and ``allows(key)`` the verdict. Defaults (see
+``nova.config.FilterSettings``): main and direct-message sessions in; sub-agent, cron and hook
+sessions out; groups, channels and rooms out unless ``include_groups``.
+Session key shapes: docs/reference/session-management-compaction/schema.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from fnmatch import fnmatchcase
+
+from .config import FilterSettings
+from .transcripts import SessionHeader, TranscriptEntry
+
+__all__ = ["SessionFilter", "infer_session_key"]
+
+_CRON_PROMPT = re.compile(r"^\[cron:(?P<job>[^\s\]]+)")
+_SUBAGENT_PROMPT = re.compile(r"^\[Subagent (?:Task|Context)\]")
+
+
+class SessionFilter:
+    def __init__(self, settings: FilterSettings):
+        self.settings = settings
+        self.counts: Counter[str] = Counter()  # rule → sessions it skipped
+
+    def decide(self, key: str) -> tuple[bool, str]:
+        """``(allowed, rule)`` where rule names the glob (or default) that decided."""
+        for pattern in self.settings.exclude:
+            if fnmatchcase(key, pattern):
+                return False, f"exclude {pattern}"
+        for pattern in self.settings.groups:
+            if fnmatchcase(key, pattern):
+                if self.settings.include_groups:
+                    return True, f"group {pattern}"
+                return False, f"group {pattern} (include_groups off)"
+        for pattern in self.settings.include:
+            if fnmatchcase(key, pattern):
+                return True, f"include {pattern}"
+        return False, "no include rule"
+
+    def allows(self, key: str) -> bool:
+        return self.decide(key)[0]
+
+    def __call__(self, key: str) -> bool:
+        allowed, rule = self.decide(key)
+        if not allowed:
+            self.counts[rule] += 1
+        return allowed
+
+
+def infer_session_key(
+    agent_id: str, session_id: str, header: SessionHeader | None, first: TranscriptEntry | None
+) -> str | None:
+    """Guess a key from a transcript's content: a sub-agent's or cron run's tell-tale shape.
+
+    Sub-agents: a ``parentSession`` in the header, or a first prompt starting
+    ``[Subagent Task]``; cron runs: a first prompt starting ``[cron:<jobId> ...]`` (both as
+    OpenClaw writes them, dist/*). None when nothing tells.
+    """
+    if header is not None and header.parent_session:
+        return f"agent:{agent_id}:subagent:{session_id}"
+    if first is not None and first.role == "user":
+        m = _CRON_PROMPT.match(first.text)
+        if m:
+            return f"agent:{agent_id}:cron:{m.group('job')}"
+        if _SUBAGENT_PROMPT.match(first.text):
+            return f"agent:{agent_id}:subagent:{session_id}"
+    return None

