@@ -179,14 +179,15 @@ class Projector:
             ).fetchall()
             touched.relationships.update(r[0] for r in closed)
         # An entity's summary says what it is: from "is_a" facts, or the fact that introduced it.
-        if fact.predicate == "is_a":
-            conn.execute("UPDATE entities SET summary = %s WHERE id = %s AND agent_id = %s",
-                         (fact.text, subject_id, entry.agent_id))
-            touched.entities.add(subject_id)
-        elif object_id is not None:
-            conn.execute("UPDATE entities SET summary = %s WHERE id = %s AND agent_id = %s AND summary IS NULL",
-                         (fact.text, object_id, entry.agent_id))
-            touched.entities.add(object_id)
+        described = subject_id if fact.predicate == "is_a" else object_id
+        if described is not None:
+            only_first = "" if fact.predicate == "is_a" else " AND summary IS NULL"
+            conn.execute(
+                "UPDATE entities SET summary = %s, summary_session_id = %s, summary_entry_id = %s"
+                f" WHERE id = %s AND agent_id = %s{only_first}",
+                (fact.text, entry.session_id, entry.entry_id, described, entry.agent_id),
+            )
+            touched.entities.add(described)
         return True
 
     def _write_episode(self, conn, entry: LoggedEntry, result: Extraction, touched) -> bool:

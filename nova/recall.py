@@ -31,8 +31,9 @@ RRF_K = 60
 CANDIDATES_PER_PATH = 40
 _KINDS = ("episode", "relationship", "entity")
 _TABLE = {"episode": "episodes", "relationship": "relationships", "entity": "entities"}
-# Relative weight of each path's ranked list in the fusion.
-_PATH_WEIGHTS = {"vector": 1.0, "fulltext": 0.8, "graph": 0.6}
+# Relative weight of each path's ranked list in the fusion. Full text ORs the query's words
+# and the graph path returns everything near a named entity: both are noisier than vectors.
+_PATH_WEIGHTS = {"vector": 1.0, "fulltext": 0.6, "graph": 0.4}
 
 
 @dataclass
@@ -231,32 +232,33 @@ def _details(conn, agent_id: str, keys: list[tuple[str, int]]) -> dict[tuple[str
 
 
 def _attach_sources(conn, agent_id: str, details: dict[tuple[str, int], dict]) -> None:
-    plain = [(k, i) for (k, i) in details if k in ("episode", "relationship")]
     sources: dict[tuple[str, int], list[dict]] = defaultdict(list)
-    if plain:
-        for kind, item_id, sid, eid in conn.execute(
-            "SELECT p.item_kind, p.item_id, p.session_id, p.entry_id FROM provenance p"
+    for kind in ("episode", "relationship"):
+        ids = [i for (k, i) in details if k == kind]
+        if not ids:
+            continue
+        for item_id, sid, eid in conn.execute(
+            "SELECT p.item_id, p.session_id, p.entry_id FROM provenance p"
             " JOIN entries e USING (agent_id, session_id, entry_id)"
-            " WHERE p.agent_id = %s AND (p.item_kind, p.item_id) IN (SELECT * FROM unnest(%s::text[], %s::bigint[]))"
-            " ORDER BY e.seq",
-            (agent_id, [k for k, _ in plain], [i for _, i in plain]),
+            " WHERE p.agent_id = %s AND p.item_kind = %s AND p.item_id = ANY(%s) ORDER BY e.seq",
+            (agent_id, kind, ids),
         ):
             sources[(kind, item_id)].append({"session_id": sid, "entry_id": eid})
     entity_ids = [i for (k, i) in details if k == "entity"]
     if entity_ids:
-        # An entity item shows its summary: its sources are the entries that summary came from
-        # (the fact it repeats), else the entry that introduced the entity.
+        # An entity item shows its summary, so its source is the entry the summary came from,
+        # else the entry that first mentioned it.
         for item_id, sid, eid in conn.execute(
-            "SELECT DISTINCT ON (e.id) e.id, p.session_id, p.entry_id FROM entities e"
-            " JOIN provenance p ON p.agent_id = e.agent_id AND ("
-            "   (p.item_kind = 'relationship' AND p.item_id IN (SELECT r.id FROM relationships r"
-            "      WHERE r.agent_id = e.agent_id AND r.fact = e.summary AND e.id IN (r.subject_id, r.object_id)))"
-            "   OR (e.summary IS NULL AND p.item_kind = 'entity' AND p.item_id = e.id))"
-            " JOIN entries en ON en.agent_id = p.agent_id AND en.session_id = p.session_id AND en.entry_id = p.entry_id"
-            " WHERE e.agent_id = %s AND e.id = ANY(%s) ORDER BY e.id, en.occurred_at NULLS LAST",
+            "SELECT e.id, coalesce(e.summary_session_id, m.session_id), coalesce(e.summary_entry_id, m.entry_id)"
+            " FROM entities e LEFT JOIN LATERAL (SELECT p.session_id, p.entry_id FROM provenance p"
+            "   JOIN entries en USING (agent_id, session_id, entry_id)"
+            "   WHERE p.agent_id = e.agent_id AND p.item_kind = 'entity' AND p.item_id = e.id"
+            "   ORDER BY en.occurred_at NULLS LAST LIMIT 1) m ON e.summary_entry_id IS NULL"
+            " WHERE e.agent_id = %s AND e.id = ANY(%s)",
             (agent_id, entity_ids),
         ):
-            sources[("entity", item_id)].append({"session_id": sid, "entry_id": eid})
+            if eid is not None:
+                sources[("entity", item_id)].append({"session_id": sid, "entry_id": eid})
     for key, d in details.items():
         d["sources"] = sources.get(key, [])
 

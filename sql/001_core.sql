@@ -80,6 +80,8 @@ CREATE TABLE entities (
     name          text NOT NULL,
     norm_name     text NOT NULL,
     summary       text,
+    summary_session_id text,     -- the transcript entry the summary came from (its provenance)
+    summary_entry_id   text,
     embedding     vector,
     tokens        integer NOT NULL DEFAULT 0,
     first_seen    timestamptz,
