@@ -24,8 +24,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 
 class Runtime:
@@ -204,11 +204,12 @@ def recall(
                         line.pop("id")
                     sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
                 else:
-                    out.print(render_items(items) or "(no memories)", markup=False, highlight=False)
+                    lines = [f"## {q['query']}" if queries else None, render_items(items) or "(no memories)"]
                     for i in items:
-                        src = ", ".join(f"{s['entry_id']}" for s in i.sources[:6])
-                        err.print(f"  {i.kind:<12} score {i.score:.4f}  {i.tokens:>3} tok  from {src}", markup=False)
-                    err.print(f"  {len(items)} items, {sum(i.tokens for i in items)} tokens, {ms:.0f} ms", markup=False)
+                        src = ", ".join(f"{s['session_id'][:8]}/{s['entry_id']}" for s in i.sources[:6])
+                        lines.append(f"  {i.kind:<12} score {i.score:.4f} {i.tokens:>4} tok  from {src}")
+                    lines.append(f"  {len(items)} items, {sum(i.tokens for i in items)} tokens, {ms:.0f} ms\n")
+                    sys.stdout.write("\n".join(l for l in lines if l is not None) + "\n")
 
 
 def _read_queries(path: Path) -> list[dict]:

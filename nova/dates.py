@@ -202,4 +202,14 @@ def resolve_expression(expr: str, said_at: datetime | date) -> TimeRange | None:
         return None
     if parsed is None or abs(parsed.year - base.year) > 100:
         return None
-    return TimeRange(parsed.date(), parsed.date(), "day")
+    day = parsed.date()
+    if not re.search(r"\b\d{4}\b|ago|last|next|yesterday|tomorrow", e):
+        # "March 14" names the occurrence nearest to when it was said, past or future.
+        candidates = []
+        for y in (base.year - 1, base.year, base.year + 1):
+            try:
+                candidates.append(day.replace(year=y))
+            except ValueError:  # 29 February
+                pass
+        day = min(candidates, key=lambda d: abs((d - base).days))
+    return TimeRange(day, day, "day")

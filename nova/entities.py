@@ -2,8 +2,8 @@
 
 Order (PEERS.md: Graphiti left duplicates because its candidate search was embedding-only):
 1. exact normalised name or a known alias ("melanie", "Melanie's" → Melanie);
-2. for people, a unique name that starts with the mention or that the mention starts with,
-   at least 3 letters ("Mel" → Melanie, when there is exactly one such person);
+2. a unique person whose first name is the mention ("Dana" → Dana Okafor) or, for mentions
+   tagged as people, starts with it ("Mel" → Melanie), at least 3 letters;
 3. trigram similarity (pg_trgm) ≥ 0.6 within the same kind, for names of 5+ letters;
 4. otherwise a new entity.
 """
@@ -16,10 +16,10 @@ import psycopg
 
 from .extract import normalize_name
 
-__all__ = ["EntityResolver"]
+__all__ = ["EntityResolver", "WEAK_KINDS"]
 
 # Kinds a pattern may overwrite: NER's guesses are weaker than "a guinea pig named Oscar".
-_WEAK_KINDS = {"person", "organization", "thing", "work", "group"}
+WEAK_KINDS = {"person", "organization", "thing", "work", "group"}
 _TRIGRAM_THRESHOLD = 0.6
 
 
@@ -41,18 +41,18 @@ class EntityResolver:
         if entity_id is None:
             entity_id = (
                 self._by_alias(norm, kind)
-                or (self._by_prefix(norm) if kind == "person" else None)
+                or self._by_first_name(norm, prefix_ok=kind == "person")
                 or self._by_trigram(norm, kind)
             )
         if entity_id is None:
             entity_id = self._create(name, norm, kind, seen_at)
         else:
-            if strong and kind not in _WEAK_KINDS:
+            if strong and kind not in WEAK_KINDS:
                 self.conn.execute(
                     "UPDATE entities SET kind = %s WHERE id = %s AND agent_id = %s AND kind = ANY(%s)"
                     " AND NOT EXISTS (SELECT 1 FROM entities e2 WHERE e2.agent_id = %s AND e2.kind = %s"
                     "   AND e2.norm_name = entities.norm_name)",
-                    (kind, entity_id, self.agent_id, list(_WEAK_KINDS), self.agent_id, kind),
+                    (kind, entity_id, self.agent_id, list(WEAK_KINDS), self.agent_id, kind),
                 )
             self._add_alias(entity_id, norm, name)
         self._cache[norm] = entity_id
@@ -69,14 +69,18 @@ class EntityResolver:
         same_kind = [r[0] for r in rows if r[1] == kind]
         return same_kind[0] if same_kind else rows[0][0]
 
-    def _by_prefix(self, norm: str) -> int | None:
+    def _by_first_name(self, norm: str, prefix_ok: bool) -> int | None:
+        """A lone name that is a known person's first name ("Dana" → Dana Okafor), or for
+        mentions tagged as people, its prefix ("Mel" → Melanie): only when unambiguous."""
         if len(norm) < 3 or " " in norm:
             return None
+        if prefix_ok:
+            condition = ("(split_part(norm_name, ' ', 1) LIKE %s || '%%'"
+                         " OR (length(norm_name) >= 3 AND %s LIKE norm_name || '%%'))")
+        else:  # NER called it something else: trust an exact first name only
+            condition = "(split_part(norm_name, ' ', 1) = %s AND %s <> '')"
         rows = self.conn.execute(
-            "SELECT id FROM entities WHERE agent_id = %s AND kind = 'person'"
-            " AND (split_part(norm_name, ' ', 1) LIKE %s || '%%'"
-            "      OR (length(norm_name) >= 3 AND %s LIKE norm_name || '%%'))"
-            " LIMIT 2",
+            f"SELECT id FROM entities WHERE agent_id = %s AND kind = 'person' AND {condition} LIMIT 2",
             (self.agent_id, norm, norm),
         ).fetchall()
         return rows[0][0] if len(rows) == 1 else None

@@ -94,6 +94,15 @@ _PET_NOUNS = {
     "dog", "puppy", "pup", "cat", "kitten", "kitty", "pig", "guinea", "hamster", "rabbit", "bunny",
     "bird", "parrot", "fish", "goldfish", "turtle", "tortoise", "snake", "lizard", "horse", "pony",
     "ferret", "gerbil", "mouse", "rat", "pet", "retriever", "labrador", "poodle", "terrier", "shepherd",
+    "greyhound", "beagle", "bulldog", "husky", "corgi", "dachshund", "spaniel", "collie", "pug",
+    "chihuahua", "rottweiler", "doberman", "whippet", "lurcher", "dalmatian", "boxer", "schnauzer",
+}
+# "my sister Amara": the name after one of these is a person, related to the speaker.
+_KIN = {
+    "mom", "mum", "mother", "dad", "father", "sister", "brother", "wife", "husband", "partner",
+    "son", "daughter", "friend", "boyfriend", "girlfriend", "cousin", "aunt", "uncle", "grandma",
+    "grandmother", "grandpa", "grandfather", "niece", "nephew", "boss", "colleague", "coworker",
+    "roommate", "neighbor", "neighbour", "fiance", "fiancee", "kid", "child", "baby", "bestie", "mentor",
 }
 _OBJECT_KIND_BY_VERB = {
     "work_on": "project", "build": "project", "develop": "project", "launch": "project",
@@ -193,7 +202,12 @@ class SpacyExtractor:
             if kind is None:
                 continue
             name = _clean_entity_text(ent.text)
-            if _usable_name(name):
+            if not _usable_name(name):
+                continue
+            before = doc[ent.start - 1] if ent.start > 0 else None
+            if before is not None and before.lower_ in _KIN:
+                out.append(Mention(name, "person", strong=True))
+            else:
                 out.append(Mention(name, kind))
         for tok in doc:
             # "a guinea pig named Oscar", "my cat called Luna"
@@ -291,9 +305,16 @@ class SpacyExtractor:
         )
 
     def _is_a_facts(self, sent, by_name, item, valid_from) -> list[Fact]:
-        """"a guinea pig named Oscar" → (Oscar, is_a, "guinea pig")."""
+        """"a guinea pig named Oscar" → (Oscar, is_a, "guinea pig");
+        "my sister Amara" → (Amara, is_a, "sister"): "Amara is Dana's sister"."""
         out = []
         for tok in sent:
+            if tok.lower_ in _KIN and tok.i + 1 < len(tok.doc) and tok.i > 0 and tok.doc[tok.i - 1].lower_ in ("my", "our"):
+                m = by_name.get(normalize_name(tok.doc[tok.i + 1].text))
+                if m is not None and m.kind == "person":
+                    out.append(Fact(subject=m.name, subject_kind="person", predicate="is_a",
+                                    text=f"{m.name} is {item.speaker}'s {tok.lower_}",
+                                    object_value=tok.lower_, valid_from=valid_from, confidence=0.8))
             if tok.lower_ in ("named", "called") and tok.dep_ == "acl":
                 target = next((c for c in tok.children if c.pos_ == "PROPN"), None)
                 if target is None:
@@ -325,6 +346,17 @@ def _is_question(sent) -> bool:
     return first is not None and first.lower_ in _WH_WORDS and first.tag_.startswith("W")
 
 
+def _third_person(verb: str) -> str:
+    low = verb.lower()
+    if low in ("have", "do", "go"):
+        return {"have": "has", "do": "does", "go": "goes"}[low]
+    if low.endswith(("s", "sh", "ch", "x", "z", "o")):
+        return verb + "es"
+    if low.endswith("y") and len(low) > 1 and low[-2] not in "aeiou":
+        return verb[:-1] + "ies"
+    return verb + "s"
+
+
 def _range_start(r: TimeRange) -> datetime:
     return datetime(r.start.year, r.start.month, r.start.day, tzinfo=timezone.utc)
 
@@ -333,8 +365,9 @@ def _subject_of(verb):
     for c in verb.children:
         if c.dep_ in ("nsubj", "nsubjpass"):
             return c
-    # "I went home and cooked dinner": the second verb shares the first one's subject.
-    if verb.dep_ == "conj" and verb.head.pos_ in ("VERB", "AUX"):
+    # "I went home and cooked dinner", "I started working on Heron": the second verb
+    # shares the first one's subject.
+    if verb.dep_ in ("conj", "xcomp") and verb.head.pos_ in ("VERB", "AUX"):
         return _subject_of(verb.head)
     return None
 
@@ -404,6 +437,8 @@ def _clause_text(doc, sent, verb, subj, subject, item: ExtractionInput, times) -
             # "I'm" → "Caroline is": the name takes the third person.
             parts[-1] = parts[-1].rstrip() + " "
             word = _VERB_AFTER_NAME[low]
+        elif previous in ("i", "you") and t.tag_ == "VBP":
+            word = _third_person(t.text)  # "I prefer" → "Dana prefers"
         elif t == subj and low == "we":
             word = f"{subject} (and others)"
         elif low in _FIRST_PERSON and t.tag_ in ("PRP", "PRP$"):

@@ -19,7 +19,7 @@ import psycopg
 from psycopg.rows import class_row
 
 from .embed import Embedder
-from .entities import EntityResolver
+from .entities import WEAK_KINDS, EntityResolver
 from .extract import Extraction, ExtractionInput, Extractor, Fact
 from .render import entity_text, episode_text, relationship_text
 
@@ -93,6 +93,9 @@ class Projector:
                 if isinstance(result, Exception):
                     raise result
                 with conn.transaction():  # savepoint: a failing entry leaves nothing behind
+                    # Speakers exist before anyone mentions them by first name or nickname.
+                    for name in (entry.speaker, entry.addressee):
+                        resolver.resolve(name, "person", seen_at=entry.occurred_at)
                     self._write_entry(conn, resolver, entry, result, touched, stats)
                     _mark(conn, entry, "done", None, self.extractor.version)
                 stats.done += 1
@@ -149,7 +152,9 @@ class Projector:
         subject_id = resolver.resolve(fact.subject, fact.subject_kind, seen_at=entry.occurred_at)
         object_id = None
         if fact.object_name:
-            object_id = resolver.resolve(fact.object_name, fact.object_kind or "thing", seen_at=entry.occurred_at)
+            kind = fact.object_kind or "thing"
+            # "working on X", "I prefer X": the verb says more about X than NER's guess did.
+            object_id = resolver.resolve(fact.object_name, kind, strong=kind not in WEAK_KINDS, seen_at=entry.occurred_at)
         object_key = f"#{object_id}" if object_id is not None else (fact.object_value or "")
         rel_id, inserted = conn.execute(
             "INSERT INTO relationships (agent_id, subject_id, predicate, object_id, object_value, object_key,"
@@ -233,6 +238,7 @@ class Projector:
             (entry.agent_id, episode_id, entry.session_id, entry.entry_id),
         )
         touched.episode_lines[episode_id][entry.seq] = (entry.speaker, result.annotated_text)
+        touched.episode_keys.append((entry, episode_id, f"{entry.speaker}: {result.annotated_text}"))
         touched.episodes.add(episode_id)
         return created
 
@@ -257,15 +263,23 @@ class Projector:
                 (agent_id, sorted(touched.entities)),
             ):
                 jobs.append(("entities", eid, entity_text(name, kind, summary, aliases)))
-        if not jobs:
-            return
-        texts = [j[2] for j in jobs]
-        vectors = self.embedder.encode(texts)
-        tokens = self.embedder.count_tokens(texts)
-        for (table, row_id, text), vec, n in zip(jobs, vectors, tokens):
-            extra = ", text = %s" if table == "episodes" else ""
-            params = [vec, n] + ([text] if table == "episodes" else []) + [row_id, agent_id]
-            conn.execute(f"UPDATE {table} SET embedding = %s, tokens = %s{extra} WHERE id = %s AND agent_id = %s", params)
+        # Episodes are found through their per-turn keys, so their full text is counted, not embedded.
+        embedded = [j for j in jobs if j[0] != "episodes"]
+        vectors = self.embedder.encode([j[2] for j in embedded] + [k[2] for k in touched.episode_keys])
+        for (entry, episode_id, _), vec in zip(touched.episode_keys, vectors[len(embedded):]):
+            conn.execute(
+                "INSERT INTO episode_keys (agent_id, session_id, entry_id, episode_id, embedding)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (entry.agent_id, entry.session_id, entry.entry_id, episode_id, vec),
+            )
+        for (table, row_id, _), vec in zip(embedded, vectors):
+            conn.execute(f"UPDATE {table} SET embedding = %s WHERE id = %s AND agent_id = %s", (vec, row_id, agent_id))
+        for (table, row_id, text), n in zip(jobs, self.embedder.count_tokens([j[2] for j in jobs])):
+            if table == "episodes":
+                conn.execute("UPDATE episodes SET text = %s, tokens = %s WHERE id = %s AND agent_id = %s",
+                             (text, n, row_id, agent_id))
+            else:
+                conn.execute(f"UPDATE {table} SET tokens = %s WHERE id = %s AND agent_id = %s", (n, row_id, agent_id))
 
     def _episode_text(self, conn, agent_id: str, episode_id: int, touched: "_Touched") -> str:
         # Lines for entries projected earlier (another batch) are rebuilt from the entry log;
@@ -292,6 +306,7 @@ class _Touched:
         self.entities: set[int] = set()
         self.relationships: set[int] = set()
         self.episodes: set[int] = set()
+        self.episode_keys: list[tuple[LoggedEntry, int, str]] = []  # (entry, episode id, key text)
         # episode id → {seq: (speaker, annotated text)} for entries projected in this batch
         self.episode_lines: defaultdict[int, dict[int, tuple[str, str]]] = defaultdict(dict)
 

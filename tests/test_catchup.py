@@ -1,0 +1,148 @@
+import json
+import shutil
+
+import pytest
+
+from nova.catchup import StateDirError, run_catchup
+from nova.projection import Projector
+
+from conftest import row_counts, write_transcript
+
+NOISE = "zxqv"
+
+
+def all_memory_text(store) -> str:
+    with store.connection() as conn:
+        parts = [r[0] for r in conn.execute(
+            "SELECT text FROM entries UNION ALL SELECT text FROM episodes UNION ALL SELECT fact FROM relationships"
+            " UNION ALL SELECT name || ' ' || coalesce(summary, '') FROM entities")]
+    return "\n".join(parts)
+
+
+def test_catchup_is_idempotent_and_filters_noise(store, settings, projector, state_dir):
+    first = run_catchup(store, settings, projector, state_dir)
+    assert first.entries_new == 12 and first.projection.failed == 0
+    assert first.entries_filtered > 0
+    assert first.projection.episodes > 0 and first.projection.relationships > 0
+    assert sum(first.sessions_filtered.values()) == 3
+    counts = row_counts(store)
+    text = all_memory_text(store)
+    assert NOISE not in text.lower()
+    assert "old recalled memory" not in text  # injected <nova-memory> block stripped
+    assert "Biscuit" in text and "Hamburg" in text
+
+    second = run_catchup(store, settings, projector, state_dir)
+    assert second.nothing_new and second.files_read == 0
+    assert second.files_unchanged == second.files_seen
+    assert second.projection.done == 0
+    assert row_counts(store) == counts
+
+
+def test_session_keys_come_from_index_registry_or_content(store, settings, projector, state_dir):
+    run_catchup(store, settings, projector, state_dir)
+    with store.connection() as conn:
+        keys = dict(conn.execute("SELECT session_id, session_key || ' ' || key_source FROM sessions").fetchall())
+    assert keys["5e6f7a8b-2222-4c3d-8e9f-bbbbbbbbbbbb"] == "agent:main:main sessions.json"
+    assert keys["e5f6a7b8-5555-4a7b-c8d9-eeeeeeeeeeee"] == "agent:main:cron:nightly-digest content"
+    assert keys["0c1d2e3f-1111-4a5b-9c8d-aaaaaaaaaaaa"] == "agent:main:main default"
+
+
+def test_archived_rename_is_not_ingested_twice(store, settings, projector, state_dir):
+    sessions = state_dir / "agents" / "main" / "sessions"
+    live = sessions / "5e6f7a8b-2222-4c3d-8e9f-bbbbbbbbbbbb.jsonl"
+    run_catchup(store, settings, projector, state_dir)
+    counts = row_counts(store)
+    live.rename(sessions / (live.name + ".reset.2026-03-10T00-00-00.000Z"))
+    again = run_catchup(store, settings, projector, state_dir)
+    assert again.entries_new == 0 and again.projection.done == 0
+    assert again.files_read == 0  # the cursor followed the rename
+    assert row_counts(store) == counts
+
+
+def test_appended_and_rewritten_files(store, settings, projector, tmp_path):
+    state = tmp_path / "state"
+    path = state / "agents" / "main" / "sessions" / "s1.jsonl"
+    lines = write_transcript(path, "s1", [("user", "I adopted a cat named Luna."), ("assistant", "Lovely!")])
+    run_catchup(store, settings, projector, state)
+    with path.open("a") as fh:
+        fh.write(json.dumps({"type": "message", "id": "e3", "parentId": "e2", "timestamp": "2023-05-08T14:10:00Z",
+                             "message": {"role": "user", "content": [{"type": "text", "text": "Luna loves tuna."}]}}) + "\n")
+    appended = run_catchup(store, settings, projector, state)
+    assert appended.entries_new == 1 and appended.entries_known == 0
+    # A rewrite with a different first line: re-read from the start, known entries skipped by id.
+    lines[0]["cwd"] = "/elsewhere"
+    text = path.read_text().splitlines()
+    text[0] = json.dumps(lines[0])
+    path.write_text("\n".join(text) + "\n")
+    rewritten = run_catchup(store, settings, projector, state)
+    assert rewritten.entries_new == 0 and rewritten.entries_known == 3
+
+
+class Interrupted(BaseException):
+    """Stands in for a kill: not an Exception, so nothing on the way catches it."""
+
+
+class CrashingProjector(Projector):
+    def __init__(self, inner: Projector, crash_on_call: int):
+        super().__init__(inner.extractor, inner.embedder)
+        self.calls, self.crash_on_call = 0, crash_on_call
+
+    def project(self, conn, agent_id, entries):
+        self.calls += 1
+        if self.calls == self.crash_on_call:
+            raise Interrupted()
+        return super().project(conn, agent_id, entries)
+
+
+def test_interrupted_run_resumes_without_duplicates_or_gaps(store, settings, projector, state_dir):
+    small = settings.model_copy(update={"catchup_chunk_entries": 2})
+    with pytest.raises(Interrupted):
+        run_catchup(store, small, CrashingProjector(projector, crash_on_call=3), state_dir)
+    partial = row_counts(store)["entries"]
+    assert 0 < partial < 12
+    resumed = run_catchup(store, small, projector, state_dir)
+    assert resumed.entries_new == 12 - partial
+    with store.connection() as conn:
+        entries = conn.execute("SELECT count(*), count(DISTINCT (session_id, entry_id)) FROM entries").fetchone()
+        not_done = conn.execute("SELECT count(*) FROM entry_extraction WHERE status <> 'done'").fetchone()[0]
+        orphans = conn.execute(
+            "SELECT count(*) FROM entries e WHERE NOT EXISTS (SELECT 1 FROM provenance p WHERE p.agent_id = e.agent_id"
+            " AND p.item_kind = 'episode' AND p.session_id = e.session_id AND p.entry_id = e.entry_id)").fetchone()[0]
+    assert entries == (12, 12) and not_done == 0 and orphans == 0
+
+
+def test_failed_extraction_is_recorded_and_retried(store, settings, projector, state_dir):
+    class Fragile:
+        version = projector.extractor.version
+
+        def extract_batch(self, items):
+            if any("Biscuit" in i.text for i in items):
+                raise RuntimeError("extractor fell over")
+            return projector.extractor.extract_batch(items)
+
+    fragile = Projector(Fragile(), projector.embedder)
+    report = run_catchup(store, settings, fragile, state_dir)
+    assert report.projection.failed >= 1
+    with store.connection() as conn:
+        failed = conn.execute("SELECT error FROM entry_extraction WHERE status = 'failed'").fetchall()
+    assert failed and all("extractor fell over" in e for (e,) in failed)
+    retry = run_catchup(store, settings, projector, state_dir)
+    assert retry.retried == len(failed) and retry.projection.failed == 0
+    with store.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM entry_extraction WHERE status <> 'done'").fetchone()[0] == 0
+
+
+def test_missing_state_dir_and_unknown_agent_are_clear_errors(store, settings, projector, tmp_path, state_dir):
+    with pytest.raises(StateDirError, match="no OpenClaw agents"):
+        run_catchup(store, settings, projector, tmp_path / "nowhere")
+    with pytest.raises(StateDirError, match="ghost"):
+        run_catchup(store, settings, projector, state_dir, agents=["ghost"])
+
+
+def test_groups_are_ingested_only_when_configured(store, settings, projector, state_dir):
+    with_groups = settings.model_copy(update={"filters": settings.filters.model_copy(update={"include_groups": True})})
+    run_catchup(store, with_groups, projector, state_dir)
+    with store.connection() as conn:
+        keys = {r[0] for r in conn.execute("SELECT DISTINCT session_key FROM entries")}
+    assert "agent:main:telegram:group:-100777" in keys
+    assert not any("subagent" in k or "cron" in k for k in keys)

@@ -1,0 +1,77 @@
+from datetime import datetime, timezone
+
+from nova.entities import EntityResolver
+from nova.extract import ExtractionInput
+
+SAID = datetime(2023, 5, 8, 13, 56, tzinfo=timezone.utc)
+
+
+def extract(extractor, text, speaker="Caroline", addressee="Melanie"):
+    return extractor.extract_batch([ExtractionInput(text, speaker, addressee, SAID)])[0]
+
+
+def test_named_pet_becomes_entity_and_relationships(extractor):
+    x = extract(extractor, "I adopted a guinea pig named Oscar last week.")
+    assert ("Oscar", "pet") in {(m.name, m.kind) for m in x.mentions}
+    adopt = [f for f in x.facts if f.predicate == "adopt"]
+    assert adopt and adopt[0].subject == "Caroline" and adopt[0].object_name == "Oscar"
+    assert adopt[0].text.startswith("Caroline adopted a guinea pig named Oscar")
+    assert "the week of 1 May 2023" in adopt[0].text
+    is_a = [f for f in x.facts if f.predicate == "is_a"]
+    assert is_a and is_a[0].subject == "Oscar" and is_a[0].object_value == "guinea pig"
+
+
+def test_third_party_work_and_preferences(extractor):
+    x = extract(extractor, "Alice works on Apollo. I prefer TypeScript.")
+    facts = {(f.subject, f.predicate, f.object_name or f.object_value) for f in x.facts}
+    assert ("Alice", "work_on", "Apollo") in facts
+    assert ("Caroline", "prefer", "TypeScript") in facts
+    kinds = {f.object_name: f.object_kind for f in x.facts if f.object_name}
+    assert kinds["Apollo"] == "project" and kinds["TypeScript"] == "preference"
+
+
+def test_relative_dates_are_annotated_and_questions_state_nothing(extractor):
+    x = extract(extractor, "I went to the LGBTQ support group yesterday. Do you like camping?")
+    assert "yesterday (7 May 2023)" in x.annotated_text
+    assert all("camping" not in f.text for f in x.facts)
+    went = [f for f in x.facts if f.predicate == "go_to"]
+    assert went and went[0].valid_from.date().isoformat() == "2023-05-07"
+
+
+def test_handles_tags_urls_and_paths(extractor):
+    x = extract(extractor, "Ping @dana_ok about #heron, see https://example.org/spec and src/app/main.py")
+    got = {(m.name, m.kind) for m in x.mentions}
+    assert {("@dana_ok", "handle"), ("#heron", "tag"), ("https://example.org/spec", "url"),
+            ("src/app/main.py", "file")} <= got
+
+
+def test_greetings_are_not_entities(extractor):
+    x = extract(extractor, "Hey! Wow, thanks so much! Congrats!")
+    assert x.mentions == []
+
+
+def test_mel_melanie_and_melanie_resolve_to_one_person(store):
+    with store.connection() as conn:
+        r = EntityResolver(conn, "a1", 1)
+        melanie = r.resolve("Melanie", "person", strong=True)
+        assert r.resolve("Mel", "person") == melanie
+        assert r.resolve("melanie", "person") == melanie
+        assert r.resolve("Melanie's", "person") == melanie
+        caroline = r.resolve("Caroline", "person")
+        assert caroline != melanie
+        # Entities never cross agents, even with the same name.
+        assert EntityResolver(conn, "a2", 1).resolve("Melanie", "person") != melanie
+        aliases = {a for (a,) in conn.execute(
+            "SELECT alias_norm FROM entity_aliases WHERE entity_id = %s", (melanie,))}
+        conn.rollback()
+    assert aliases == {"melanie", "mel"}
+
+
+def test_ambiguous_short_names_are_not_merged(store):
+    with store.connection() as conn:
+        r = EntityResolver(conn, "a1", 1)
+        alice = r.resolve("Alice", "person")
+        alina = r.resolve("Alina", "person")
+        assert alice != alina
+        assert r.resolve("Ali", "person") not in (alice, alina)  # two candidates: no guess
+        conn.rollback()

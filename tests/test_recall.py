@@ -1,0 +1,80 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from nova.catchup import run_catchup
+from nova.recall import recall, render_items
+
+from conftest import ROOT, write_transcript
+
+
+@pytest.fixture
+def two_agents(store, settings, projector, state_dir):
+    """Agent main (the sample) and agent other, who talks about things main never heard of."""
+    other = state_dir / "agents" / "other" / "sessions" / "o1.jsonl"
+    write_transcript(other, "o1", [
+        ("user", "My greyhound is called Zorblat and I live in Reykjavik."),
+        ("assistant", "Zorblat is a great name for a greyhound!"),
+        ("user", "I prefer TypeScript and I am working on Project Heron too."),
+    ], id_prefix="o")
+    (other.parent / "sessions.json").write_text(json.dumps({"agent:other:main": {"sessionId": "o1"}}))
+    run_catchup(store, settings, projector, state_dir)
+    return store
+
+
+def test_recall_finds_the_memory_with_provenance(two_agents, embedder):
+    with two_agents.connection() as conn:
+        items = recall(conn, embedder, "main", "What is the name of Dana's dog?", budget_tokens=300)
+    assert items
+    assert any("Biscuit" in i.text for i in items[:2])
+    top = next(i for i in items if "Biscuit" in i.text)
+    assert {"session_id", "entry_id"} <= set(top.sources[0])
+    assert sum(i.tokens for i in items) <= 300
+    assert all(i.tokens > 0 and i.score > 0 for i in items)
+    assert render_items(items).startswith("<nova-memory>")
+
+
+def test_recall_never_returns_another_agents_rows(two_agents, embedder):
+    with two_agents.connection() as conn:
+        main_entries = {(s, e) for s, e in conn.execute("SELECT session_id, entry_id FROM entries WHERE agent_id = 'main'")}
+        for query in ("Zorblat the greyhound", "Who lives in Reykjavik?", "TypeScript Project Heron", "dog"):
+            for item in recall(conn, embedder, "main", query, budget_tokens=2000, limit=100):
+                assert "Zorblat" not in item.text and "Reykjavik" not in item.text
+                assert {(s["session_id"], s["entry_id"]) for s in item.sources} <= main_entries
+        other = recall(conn, embedder, "other", "What is my dog called?", budget_tokens=2000)
+        assert other and all(s["session_id"] == "o1" for i in other for s in i.sources)
+        assert recall(conn, embedder, "nobody", "dog") == []
+
+
+def test_budget_and_limit_are_respected(two_agents, embedder):
+    with two_agents.connection() as conn:
+        small = recall(conn, embedder, "main", "Tell me about Dana", budget_tokens=80)
+        assert sum(i.tokens for i in small) <= 80
+        assert len(recall(conn, embedder, "main", "Tell me about Dana", limit=2)) <= 2
+        with pytest.raises(ValueError):
+            recall(conn, embedder, "main", "   ")
+
+
+def test_cli_catchup_and_batch_recall(settings, state_dir, tmp_path):
+    """The console script end to end: catch-up twice, then recall in batch with --json."""
+    env = dict(os.environ, NOVA_DATABASE_URL=settings.database_url, NOVA_HOME=str(tmp_path / "home"))
+    nova = [sys.executable, "-m", "nova.cli"]
+    first = subprocess.run(nova + ["catchup", "--openclaw-dir", str(state_dir), "--json"],
+                           capture_output=True, text=True, env=env, timeout=600)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["entries_new"] == 12
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"id": "b", "query": "Where does Dana live now?"}\n{"id": "a", "query": "dog name"}\n')
+    batch = subprocess.run(nova + ["recall", "--agent", "main", "--queries", str(queries), "--json"],
+                           capture_output=True, text=True, env=env, timeout=600)
+    assert batch.returncode == 0, batch.stderr
+    lines = [json.loads(l) for l in batch.stdout.splitlines()]
+    assert [l["id"] for l in lines] == ["b", "a"]
+    assert any("Hamburg" in i["text"] for i in lines[0]["items"])
+    assert all(set(i) >= {"kind", "text", "score", "tokens", "sources"} for l in lines for i in l["items"])
+    bad = subprocess.run(nova + ["catchup", "--openclaw-dir", str(tmp_path / "missing")],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert bad.returncode == 2 and "no OpenClaw agents" in bad.stderr

@@ -1,0 +1,46 @@
+import psycopg
+import pytest
+
+from nova.store import StoreError, apply_migrations, migration_files, open_store
+
+
+def test_migrations_apply_once_and_are_recorded(settings):
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        first = apply_migrations(conn)
+        second = apply_migrations(conn)
+        recorded = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY version")]
+        tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    assert first == [name for _, name, _ in migration_files()]
+    assert second == []
+    assert recorded == first
+    assert {"entries", "entities", "episodes", "relationships", "provenance", "sessions"} <= tables
+
+
+def test_open_store_twice_is_safe(settings):
+    open_store(settings).close()
+    st = open_store(settings)
+    with st.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(migration_files())
+    st.close()
+
+
+def test_edited_migration_is_refused(settings):
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        apply_migrations(conn)
+        conn.execute("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1")
+        with pytest.raises(StoreError, match="changed after it was applied"):
+            apply_migrations(conn)
+
+
+def test_unreachable_database_gives_a_clear_error(settings):
+    bad = settings.model_copy(update={"database_url": "postgresql://nobody@127.0.0.1:1/nope"})
+    with pytest.raises(StoreError, match="cannot connect"):
+        open_store(bad)
+
+
+def test_embedding_model_change_is_refused(store, embedder):
+    from nova.store import ensure_vector_indexes
+
+    with store.connection() as conn:
+        with pytest.raises(StoreError, match="holds embeddings from"):
+            ensure_vector_indexes(conn, "some-other-model", embedder.dim)
