@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .config import Settings, load_settings
+from .config import load_settings
+from .runtime import Runtime
 
 app = typer.Typer(
     help="NOVA Memory: long-term episodic memory for OpenClaw agents.\n\n"
@@ -26,41 +27,6 @@ app = typer.Typer(
 )
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
-
-
-class Runtime:
-    """What a command needs: settings, the store, and (lazily) the models."""
-
-    def __init__(self, settings: Settings):
-        from .store import open_store
-
-        self.settings = settings
-        self.store = open_store(settings)
-        self._embedder = None
-        self._projector = None
-
-    @property
-    def embedder(self):
-        if self._embedder is None:
-            from .embed import Embedder
-            from .store import ensure_vector_indexes
-
-            self._embedder = Embedder(self.settings.embedding_model, self.settings.embedding_batch_size)
-            with self.store.connection() as conn:
-                ensure_vector_indexes(conn, self.settings.embedding_model, self._embedder.dim)
-        return self._embedder
-
-    @property
-    def projector(self):
-        if self._projector is None:
-            from .extract import SpacyExtractor
-            from .projection import Projector
-
-            self._projector = Projector(SpacyExtractor(self.settings.spacy_model), self.embedder)
-        return self._projector
-
-    def close(self) -> None:
-        self.store.close()
 
 
 @contextmanager

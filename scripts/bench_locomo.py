@@ -46,7 +46,7 @@ def main() -> int:
         return 2
 
     from nova.catchup import run_catchup
-    from nova.cli import Runtime
+    from nova.runtime import Runtime
     from nova.config import load_settings
     from nova.recall import recall
 

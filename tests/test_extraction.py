@@ -75,3 +75,13 @@ def test_ambiguous_short_names_are_not_merged(store):
         assert alice != alina
         assert r.resolve("Ali", "person") not in (alice, alina)  # two candidates: no guess
         conn.rollback()
+
+
+def test_near_identical_names_merge_by_trigram_within_a_kind(store):
+    with store.connection() as conn:
+        r = EntityResolver(conn, "a1", 1)
+        labs = r.resolve("Lindqvist Labs", "organization")
+        assert r.resolve("Lindqvist Lab", "organization") == labs
+        assert r.resolve("Lindqvist Labs", "place") == labs  # an exact alias wins over the kind
+        assert r.resolve("Lindgren Labs", "organization") != labs
+        conn.rollback()

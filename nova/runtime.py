@@ -1,0 +1,45 @@
+"""What a command or script needs: settings, the store, and (lazily) the models.
+
+Models load on first use: ``nova status`` never pays for torch, ``nova recall`` never loads spaCy.
+"""
+
+from __future__ import annotations
+
+from .config import Settings
+
+__all__ = ["Runtime"]
+
+
+class Runtime:
+    """What a command needs: settings, the store, and (lazily) the models."""
+
+    def __init__(self, settings: Settings):
+        from .store import open_store
+
+        self.settings = settings
+        self.store = open_store(settings)
+        self._embedder = None
+        self._projector = None
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from .embed import Embedder
+            from .store import ensure_vector_indexes
+
+            self._embedder = Embedder(self.settings.embedding_model, self.settings.embedding_batch_size)
+            with self.store.connection() as conn:
+                ensure_vector_indexes(conn, self.settings.embedding_model, self._embedder.dim)
+        return self._embedder
+
+    @property
+    def projector(self):
+        if self._projector is None:
+            from .extract import SpacyExtractor
+            from .projection import Projector
+
+            self._projector = Projector(SpacyExtractor(self.settings.spacy_model), self.embedder)
+        return self._projector
+
+    def close(self) -> None:
+        self.store.close()
