@@ -427,7 +427,16 @@ def _owned_by_speaker(head) -> bool:
 
 def _clause_text(doc, sent, verb, subj, subject, item: ExtractionInput, times) -> str:
     """The verb's clause as a standalone statement: pronouns replaced by names, dates added."""
-    tokens = list(sent) if verb.dep_ == "ROOT" else list(verb.subtree)
+    # A conjoined verb's own clause stands alone ("… and cooked dinner" → "Caroline cooked dinner");
+    # an embedded one ("to get involved") starts at the verb that governs it ("wants to get involved").
+    if verb.dep_ in ("ROOT", "conj") or verb.head == verb:
+        tokens = list(sent) if verb.dep_ == "ROOT" else list(verb.subtree)
+    else:
+        head = verb.head
+        start = min(head.i, verb.left_edge.i)
+        if subj.i < start and subj.head == head:
+            start = subj.i
+        tokens = list(doc[start: verb.right_edge.i + 1])
     date_after = {end: r for _, end, r in times}
     parts: list[str] = [] if subj in tokens else [subject + " "]
     previous = ""
