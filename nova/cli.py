@@ -218,8 +218,10 @@ def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this 
         ).fetchall()
     table = Table("agent", "entries", "entities", "episodes", "relationships", "failed", "newest entry", "last ingest")
     for r in rows:
-        table.add_row(*[str(x) if x is not None else "-" for x in r])
-    out.print(table)
+        cells = [x.strftime("%Y-%m-%d %H:%M") if hasattr(x, "strftime") else str(x) if x is not None else "-" for x in r]
+        table.add_row(*cells)
+    # Piped output gets the full table, not one squeezed to 80 columns.
+    (out if out.is_terminal else Console(width=160)).print(table)
 
 
 @app.command()
