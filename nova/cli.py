@@ -38,12 +38,12 @@ def runtime() -> Iterator[Runtime]:
         rt = Runtime(load_settings())
     except StoreError as e:
         err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     try:
         yield rt
     except (StoreError, EmbeddingError) as e:
         err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     finally:
         rt.close()
 
@@ -85,7 +85,7 @@ def catchup(
                 )
             except StateDirError as e:
                 err.print(f"[red]error:[/red] {e}")
-                raise typer.Exit(2)
+                raise typer.Exit(2) from None
     if as_json:
         out.print_json(data=_report_json(report, state_dir))
     else:
@@ -148,7 +148,7 @@ def recall(
 
     if (query is None) == (queries is None):
         err.print("[red]error:[/red] give either a QUERY or --queries FILE")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     batch = _read_queries(queries) if queries else [{"id": None, "query": query}]
     with runtime() as rt:
         lim = limit or rt.settings.recall_limit
@@ -156,13 +156,13 @@ def recall(
         embedder = rt.embedder
         vectors = embedder.encode([q["query"] for q in batch])
         with rt.store.connection() as conn:
-            for q, vec in zip(batch, vectors):
+            for q, vec in zip(batch, vectors, strict=True):
                 started = time.perf_counter()
                 try:
                     items = do_recall(conn, embedder, agent, q["query"], limit=lim, budget_tokens=budget, query_vector=vec)
                 except ValueError as e:
                     err.print(f"[red]error:[/red] {e}")
-                    raise typer.Exit(2)
+                    raise typer.Exit(2) from None
                 ms = (time.perf_counter() - started) * 1000
                 if as_json:
                     line = {"id": q["id"], "items": [i.to_json() for i in items], "ms": round(ms, 1)}
@@ -184,7 +184,7 @@ def _read_queries(path: Path) -> list[dict]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as e:
         err.print(f"[red]error:[/red] cannot read {path}: {e}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -194,7 +194,7 @@ def _read_queries(path: Path) -> list[dict]:
                 raise ValueError('expected {"id": ..., "query": "non-empty text"}')
         except ValueError as e:
             err.print(f"[red]error:[/red] {path}:{n}: {e}")
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
         batch.append({"id": obj.get("id"), "query": obj["query"]})
     return batch
 

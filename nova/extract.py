@@ -167,7 +167,7 @@ class SpacyExtractor:
 
     def extract_batch(self, items: list[ExtractionInput]) -> list[Extraction]:
         docs = self.nlp.pipe((i.text for i in items), batch_size=self.batch_size)
-        return [self._extract(doc, item) for doc, item in zip(docs, items)]
+        return [self._extract(doc, item) for doc, item in zip(docs, items, strict=True)]
 
     # -- one entry -------------------------------------------------------------------------
 
@@ -470,7 +470,7 @@ def _clause_text(doc, sent, verb, subj, subject, item: ExtractionInput, times) -
 
 def _annotate(text: str, times: list[tuple[int, int, TimeRange]]) -> str:
     out, last = [], 0
-    for start, end, r in sorted(times, key=lambda x: x[0]):
+    for _, end, r in sorted(times, key=lambda x: x[0]):
         out.append(text[last:end])
         out.append(f" ({r.label()})")
         last = end

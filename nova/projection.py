@@ -88,7 +88,7 @@ class Projector:
         results = self._extract(entries)
         resolver = EntityResolver(conn, agent_id, self.extractor.version)
         touched = _Touched()
-        for entry, result in zip(entries, results):
+        for entry, result in zip(entries, results, strict=True):
             try:
                 if isinstance(result, Exception):
                     raise result
@@ -266,15 +266,15 @@ class Projector:
         # Episodes are found through their per-turn keys, so their full text is counted, not embedded.
         embedded = [j for j in jobs if j[0] != "episodes"]
         vectors = self.embedder.encode([j[2] for j in embedded] + [k[2] for k in touched.episode_keys])
-        for (entry, episode_id, _), vec in zip(touched.episode_keys, vectors[len(embedded):]):
+        for (entry, episode_id, _), vec in zip(touched.episode_keys, vectors[len(embedded):], strict=True):
             conn.execute(
                 "INSERT INTO episode_keys (agent_id, session_id, entry_id, episode_id, embedding)"
                 " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 (entry.agent_id, entry.session_id, entry.entry_id, episode_id, vec),
             )
-        for (table, row_id, _), vec in zip(embedded, vectors):
+        for (table, row_id, _), vec in zip(embedded, vectors[: len(embedded)], strict=True):
             conn.execute(f"UPDATE {table} SET embedding = %s WHERE id = %s AND agent_id = %s", (vec, row_id, agent_id))
-        for (table, row_id, text), n in zip(jobs, self.embedder.count_tokens([j[2] for j in jobs])):
+        for (table, row_id, text), n in zip(jobs, self.embedder.count_tokens([j[2] for j in jobs]), strict=True):
             if table == "episodes":
                 conn.execute("UPDATE episodes SET text = %s, tokens = %s WHERE id = %s AND agent_id = %s",
                              (text, n, row_id, agent_id))
@@ -295,7 +295,7 @@ class Projector:
         missing = [r for r in rows if r[0] not in known]
         if missing:
             inputs = [ExtractionInput(r[2], r[1], "", r[3]) for r in missing]
-            for r, res in zip(missing, self.extractor.extract_batch(inputs)):
+            for r, res in zip(missing, self.extractor.extract_batch(inputs), strict=True):
                 known[r[0]] = (r[1], res.annotated_text)
         started = rows[0][4] if rows else None
         return episode_text(started, [known[r[0]] for r in rows])

@@ -66,7 +66,7 @@ def main() -> int:
     vectors = rt.embedder.encode([q["question"] for q in questions])
     with rt.store.connection() as conn:
         recall(conn, rt.embedder, questions[0]["agent"], "warm up", budget_tokens=args.budget)
-        for q, vec in zip(questions, vectors):
+        for q, vec in zip(questions, vectors, strict=True):
             started = time.perf_counter()
             items = recall(conn, rt.embedder, q["agent"], q["question"], limit=args.limit,
                            budget_tokens=args.budget, query_vector=vec)

@@ -8,7 +8,7 @@ import pytest
 from nova.catchup import run_catchup
 from nova.recall import recall, render_items
 
-from conftest import ROOT, write_transcript
+from conftest import write_transcript
 
 
 @pytest.fixture
