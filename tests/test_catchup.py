@@ -145,3 +145,22 @@ def test_groups_are_ingested_only_when_configured(store, settings, projector, st
         keys = {r[0] for r in conn.execute("SELECT DISTINCT session_key FROM entries")}
     assert "agent:main:telegram:group:-100777" in keys
     assert not any("subagent" in k or "cron" in k for k in keys)
+
+
+def test_a_newer_fact_closes_the_older_one_with_the_same_subject_and_relation(store, settings, projector, tmp_path):
+    state = tmp_path / "state"
+    sessions = state / "agents" / "main" / "sessions"
+    write_transcript(sessions / "a.jsonl", "a", [("user", "I live in Berlin."), ("user", "I love jazz.")],
+                     start="2025-01-10T10:00:00Z", id_prefix="a")
+    write_transcript(sessions / "b.jsonl", "b", [("user", "I live in Hamburg now.")],
+                     start="2025-06-01T10:00:00Z", id_prefix="b")
+    run_catchup(store, settings, projector, state)
+    with store.connection() as conn:
+        rows = conn.execute(
+            "SELECT o.name, r.valid_from, r.valid_to FROM relationships r JOIN entities o ON o.id = r.object_id"
+            " WHERE r.predicate = 'live_in' ORDER BY r.valid_from").fetchall()
+        loves = conn.execute("SELECT valid_to FROM relationships WHERE predicate = 'love'").fetchall()
+    assert [r[0] for r in rows] == ["Berlin", "Hamburg"]
+    assert rows[0][2] == rows[1][1]   # Berlin closed when Hamburg began
+    assert rows[1][2] is None         # Hamburg is current
+    assert loves and all(v is None for (v,) in loves)  # other relations untouched
