@@ -1,11 +1,13 @@
 """Recall: the memories relevant to a query, within a token budget, for one agent.
 
-Paths (each a ranked list per memory kind), fused with reciprocal rank fusion (RRF, k=60):
-- vector: pgvector cosine distance over HNSW indexes (episodes, relationships, entities), and
-  episodes again by their best-matching turn (``episode_keys``: one embedding per entry);
-- full text: Postgres ``tsvector`` match of any query word, ranked by ``ts_rank_cd``;
-- graph: entities named in the query (alias table), their relationships and those of their
-  direct neighbours, and the episodes that mention them, ranked by similarity to the query.
+Three paths, each ONE ranked list across memory kinds (merged by the path's own score, so
+episodes, facts and entities compete on relevance), fused with reciprocal rank fusion (RRF, k=60):
+- vector: pgvector cosine over HNSW indexes: relationships, described entities, and episodes
+  by their best-matching turn (``episode_keys``: one embedding per entry);
+- full text: Postgres ``tsvector`` match of any query word but the speakers' names,
+  ranked by ``ts_rank_cd`` normalised by length;
+- graph: entities named in the query (alias table) and their direct neighbours; the
+  relationships and episodes around them, ranked by similarity to the query.
 Packing walks the fused list best first and skips what does not fit the budget or adds no
 new source entry (a cheap MMR: the budget is not spent on near-duplicates).
 
