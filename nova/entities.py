@@ -38,6 +38,8 @@ class EntityResolver:
         if not norm:
             raise ValueError(f"empty entity name {name!r}")
         entity_id = self._cache.get(norm)
+        if entity_id is not None and not (strong and kind not in WEAK_KINDS):
+            return entity_id  # its alias was written when it was cached
         if entity_id is None:
             entity_id = (
                 self._by_alias(norm, kind)
