@@ -429,8 +429,10 @@ def _clause_text(doc, sent, verb, subj, subject, item: ExtractionInput, times) -
     """The verb's clause as a standalone statement: pronouns replaced by names, dates added."""
     # A conjoined verb's own clause stands alone ("… and cooked dinner" → "Caroline cooked dinner");
     # an embedded one ("to get involved") starts at the verb that governs it ("wants to get involved").
-    if verb.dep_ in ("ROOT", "conj") or verb.head == verb:
-        tokens = list(sent) if verb.dep_ == "ROOT" else list(verb.subtree)
+    if verb.dep_ == "ROOT":
+        tokens = list(sent)
+    elif verb.dep_ == "conj":
+        tokens = list(verb.subtree)
     else:
         head = verb.head
         start = min(head.i, verb.left_edge.i)
