@@ -312,4 +312,10 @@ def _append_entries(conn, tf: TranscriptFile, key: str, speakers: Speakers, entr
                 (row.agent_id, row.session_id, row.entry_id),
             )
             new.append(row)
+    names = sorted({n for row in new for n in (row.speaker, row.addressee)})
+    if names:
+        conn.cursor().executemany(
+            "INSERT INTO agent_speakers (agent_id, name) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            [(tf.agent_id, n) for n in names],
+        )
     return new

@@ -116,11 +116,7 @@ def render_items(items: list[RecallItem]) -> str:
 def _speaker_names(conn, agent_id: str) -> set[str]:
     """The agent's own and its users' names: they occur in nearly every memory, so as query
     words they match everything and tell nothing (the IDF of a speaker's name is ~0)."""
-    rows = conn.execute(
-        "SELECT DISTINCT speaker FROM entries WHERE agent_id = %s"
-        " UNION SELECT DISTINCT addressee FROM entries WHERE agent_id = %s",
-        (agent_id, agent_id),
-    ).fetchall()
+    rows = conn.execute("SELECT name FROM agent_speakers WHERE agent_id = %s", (agent_id,)).fetchall()
     names = {normalize_name(r[0]) for r in rows}
     return names | {part for n in names for part in n.split() if len(part) >= 3}  # "Dana" of "Dana Okafor"
 

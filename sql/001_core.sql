@@ -58,6 +58,14 @@ CREATE TABLE entries (
 );
 CREATE INDEX entries_agent_time ON entries (agent_id, occurred_at);
 
+-- Names of who speaks and is spoken to in an agent's entries (few per agent). Recall drops them
+-- from full-text queries: they occur in nearly every memory, so they match everything.
+CREATE TABLE agent_speakers (
+    agent_id text NOT NULL,
+    name     text NOT NULL,
+    PRIMARY KEY (agent_id, name)
+);
+
 -- Extraction status per entry: failures are kept with their error and retried.
 CREATE TABLE entry_extraction (
     agent_id          text NOT NULL,

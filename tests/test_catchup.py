@@ -29,6 +29,9 @@ def test_catchup_is_idempotent_and_filters_noise(store, settings, projector, sta
     assert NOISE not in text.lower()
     assert "old recalled memory" not in text  # injected <nova-memory> block stripped
     assert "Biscuit" in text and "Hamburg" in text
+    with store.connection() as conn:
+        speakers = {r[0] for r in conn.execute("SELECT name FROM agent_speakers WHERE agent_id = 'main'")}
+    assert speakers == {"Dana Okafor", "Nova"}  # the WhatsApp sender "+49…" is not a name
 
     second = run_catchup(store, settings, projector, state_dir)
     assert second.nothing_new and second.files_read == 0
