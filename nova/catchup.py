@@ -37,7 +37,8 @@ from .transcripts import (
     read_session_index,
     read_transcript,
 )
-from .workspace import Speakers, load_openclaw_config, load_speakers
+from .live import adopt_live_entry
+from .workspace import Speakers, entry_speakers, load_openclaw_config, load_speakers
 
 __all__ = ["CatchupReport", "run_catchup", "StateDirError"]
 
@@ -291,14 +292,14 @@ def _append_entries(conn, tf: TranscriptFile, key: str, speakers: Speakers, entr
     """Insert into the entry log; returns the entries that were not there yet."""
     new: list[LoggedEntry] = []
     for e in entries:
-        if e.role == "user":
-            # A phone number or "(sender)" says less than the name in USER.md.
-            sender = e.sender if e.sender and any(c.isalpha() for c in e.sender) and "(" not in e.sender else None
-            speaker, addressee = sender or speakers.user, speakers.assistant
-        else:
-            speaker, addressee = speakers.assistant, speakers.user
+        speaker, addressee = entry_speakers(e.role, e.sender, speakers)
         row = LoggedEntry(tf.agent_id, tf.session_id, e.entry_id, e.seq, key, e.role, speaker, addressee,
                           e.text, e.occurred_at)
+        adopted = adopt_live_entry(conn, row, e.parent_id, e.channel, tf.name)
+        if adopted is not None:  # the memory-extract hook logged it already
+            if adopted != "done":
+                new.append(row)
+            continue
         inserted = conn.execute(
             f"INSERT INTO entries ({ENTRY_COLUMNS}, parent_id, channel, source_file)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"

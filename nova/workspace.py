@@ -16,7 +16,7 @@ from pathlib import Path
 
 import json5
 
-__all__ = ["Speakers", "load_openclaw_config", "workspace_dir", "load_speakers"]
+__all__ = ["Speakers", "load_openclaw_config", "workspace_dir", "load_speakers", "entry_speakers"]
 
 log = logging.getLogger(__name__)
 
@@ -90,3 +90,14 @@ def load_speakers(state_dir: Path, agent_id: str, config: dict | None = None) ->
         user_known=user is not None,
         assistant_known=assistant is not None,
     )
+
+
+def entry_speakers(role: str, sender: str | None, speakers: Speakers) -> tuple[str, str]:
+    """``(speaker, addressee)`` of an entry: the envelope's sender name when it is a name.
+
+    A phone number or "(sender)" says less than the name in USER.md.
+    """
+    if role == "user":
+        name = sender if sender and any(c.isalpha() for c in sender) and "(" not in sender else None
+        return name or speakers.user, speakers.assistant
+    return speakers.assistant, speakers.user
