@@ -1,0 +1,165 @@
+"""The session profile: the memory block the session-init hook puts into the system prompt.
+
+OpenClaw's ``agent:bootstrap`` hook (docs/automation/hooks/event-types.md) lets a handler add a
+record ``{name, path, content, missing}`` to ``context.bootstrapFiles``; it lands in the system
+prompt's project context, capped at 20,000 characters per file (``bootstrapMaxChars``). That
+prefix is what providers cache, so the block must not change every turn: ``ProfileCache`` keeps
+the block of a session byte-identical until the session id changes (start, reset), the session
+is compacted, or the memories it shows changed materially.
+
+What it shows, each item with its date:
+- who the user is: current facts whose subject is the user (superseded ones are left out);
+- the people, pets, places and things that matter now: most recently and most often mentioned;
+- open threads: plans and intentions of the last weeks;
+- recent episodes.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+
+from .extract import normalize_name
+from .render import BLOCK_TAG, entity_text, relationship_text
+from .workspace import Speakers
+
+__all__ = ["Profile", "build_profile", "ProfileCache", "PROFILE_FILE_NAME"]
+
+PROFILE_FILE_NAME = "NOVA_MEMORY.md"
+_PLAN = r"\m(plan|plans|planning|going to|gonna|will|want to|wants to|hope to|hopes to|thinking about|looking forward)\M"
+_EPISODE_CHARS = 280
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A rendered session profile and the memories it shows (``("relationship", id)`` …)."""
+
+    text: str
+    items: frozenset[tuple[str, int]]
+    user_facts: frozenset[int] = frozenset()
+
+    def differs_materially(self, newer: "Profile", min_changes: int) -> bool:
+        """True when a fact about the user was added or superseded, or ``min_changes`` items changed."""
+        if self.user_facts != newer.user_facts:
+            return True
+        return len(self.items ^ newer.items) >= min_changes
+
+
+def build_profile(conn: psycopg.Connection, agent_id: str, speakers: Speakers, *, max_chars: int = 6000,
+                  facts: int = 10, entities: int = 8, threads: int = 5, episodes: int = 5) -> Profile:
+    """Render the profile of ``agent_id``'s memories; an empty ``text`` when there are none yet."""
+    user_norm = normalize_name(speakers.user)
+    names = {normalize_name(speakers.user), normalize_name(speakers.assistant)}
+    fact_rows = conn.execute(
+        "SELECT r.id, r.fact, r.valid_from, r.valid_to FROM relationships r JOIN entities s ON s.id = r.subject_id"
+        " WHERE r.agent_id = %s AND s.agent_id = %s AND s.norm_name = %s AND r.valid_to IS NULL"
+        "   AND r.predicate NOT LIKE 'not\\_%%'"
+        " ORDER BY r.valid_from DESC NULLS LAST, r.confidence DESC, r.id DESC LIMIT %s",
+        (agent_id, agent_id, user_norm, facts),
+    ).fetchall()
+    entity_rows = conn.execute(
+        "SELECT e.id, e.name, e.kind, e.summary FROM entities e WHERE e.agent_id = %s AND NOT (e.norm_name = ANY(%s))"
+        "   AND e.mention_count >= 2"
+        " ORDER BY e.last_seen DESC NULLS LAST, e.mention_count DESC, e.id LIMIT %s",
+        (agent_id, sorted(names), entities),
+    ).fetchall()
+    thread_rows = conn.execute(
+        "SELECT r.id, r.fact, r.valid_from, r.valid_to FROM relationships r WHERE r.agent_id = %s"
+        "   AND r.valid_to IS NULL AND r.fact ~* %s AND NOT (r.id = ANY(%s))"
+        "   AND r.valid_from >= (SELECT max(occurred_at) FROM entries WHERE agent_id = %s) - interval '30 days'"
+        " ORDER BY r.valid_from DESC, r.id DESC LIMIT %s",
+        (agent_id, _PLAN, [r[0] for r in fact_rows], agent_id, threads),
+    ).fetchall()
+    episode_rows = conn.execute(
+        "SELECT id, text FROM episodes WHERE agent_id = %s AND text <> ''"
+        " ORDER BY occurred_at DESC NULLS LAST, id DESC LIMIT %s",
+        (agent_id, episodes),
+    ).fetchall()
+
+    sections: list[tuple[str, list[str]]] = []
+    if fact_rows:
+        sections.append((f"About {speakers.user}", [relationship_text(f, vf, vt) for _, f, vf, vt in fact_rows]))
+    if entity_rows:
+        sections.append(("People and things that matter now", [entity_text(n, k, s) for _, n, k, s in entity_rows]))
+    if thread_rows:
+        sections.append(("Open threads", [relationship_text(f, vf, vt) for _, f, vf, vt in thread_rows]))
+    if episode_rows:
+        sections.append(("Recent episodes", [_shorten(t) for _, t in reversed(episode_rows)]))
+    items = frozenset(
+        [("relationship", r[0]) for r in fact_rows + thread_rows]
+        + [("entity", r[0]) for r in entity_rows] + [("episode", r[0]) for r in episode_rows]
+    )
+    return Profile(_render(sections, max_chars), items, frozenset(r[0] for r in fact_rows))
+
+
+def _shorten(text: str) -> str:
+    flat = re.sub(r"\s+", " ", text).strip()
+    return flat if len(flat) <= _EPISODE_CHARS else flat[: _EPISODE_CHARS - 1].rstrip() + "…"
+
+
+def _render(sections: list[tuple[str, list[str]]], max_chars: int) -> str:
+    if not sections:
+        return ""
+    head = (f"<{BLOCK_TAG}>\n# Long-term memory (NOVA)\n"
+            "What you remember from earlier conversations. Dates are when things happened.\n")
+    tail = f"</{BLOCK_TAG}>\n"
+    out = head
+    seen: set[str] = set()
+    for title, lines in sections:
+        lines = [line for line in lines if not (line in seen or seen.add(line))]  # one fact, one line
+        block = f"\n## {title}\n" + "".join(f"- {line}\n" for line in lines)
+        while len(out) + len(block) + len(tail) > max_chars and lines:
+            lines = lines[:-1]  # drop the least important lines of this section to fit the cap
+            block = f"\n## {title}\n" + "".join(f"- {line}\n" for line in lines)
+        if lines:
+            out += block
+    return out + tail
+
+
+@dataclass
+class _Held:
+    session_id: str | None
+    profile: Profile
+    built_at: datetime
+
+
+class ProfileCache:
+    """Keeps each session's profile stable: the same bytes until a refresh is due.
+
+    A refresh is due when the session id differs from the held one (a new session or a
+    reset), after ``invalidate`` (compaction), or when the freshly built profile differs
+    materially (``Profile.differs_materially``). Thread-safe.
+    """
+
+    def __init__(self, min_changes: int = 3, max_sessions: int = 10_000):
+        self.min_changes = min_changes
+        self.max_sessions = max_sessions
+        self._held: dict[tuple[str, str], _Held] = {}
+        self._lock = threading.Lock()
+
+    def settle(self, agent_id: str, session_key: str, session_id: str | None, fresh: Profile,
+               now: datetime) -> tuple[Profile, str]:
+        """The profile to serve and why: ``new``, ``reset``, ``changed`` or ``stable``."""
+        key = (agent_id, session_key)
+        with self._lock:
+            held = self._held.get(key)
+            if held is None:
+                reason = "new"
+            elif session_id is not None and held.session_id != session_id:
+                reason = "reset"
+            elif held.profile.differs_materially(fresh, self.min_changes):
+                reason = "changed"
+            else:
+                return held.profile, "stable"
+            if len(self._held) >= self.max_sessions and key not in self._held:
+                self._held.pop(next(iter(self._held)))  # oldest first: dicts keep insertion order
+            self._held[key] = _Held(session_id, fresh, now)
+            return fresh, reason
+
+    def invalidate(self, agent_id: str, session_key: str) -> bool:
+        with self._lock:
+            return self._held.pop((agent_id, session_key), None) is not None
