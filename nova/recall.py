@@ -67,8 +67,12 @@ def recall(
     limit: int = 20,
     budget_tokens: int = 1000,
     query_vector: np.ndarray | None = None,
+    known_sources: set[tuple[str, str]] | None = None,
 ) -> list[RecallItem]:
     """The best memories of ``agent_id`` for ``query``: at most ``limit`` items, ``budget_tokens`` in all.
+
+    ``known_sources``: ``(session_id, entry_id)`` pairs the agent already has in front of it
+    (the current message itself): memories drawn only from them are not recalled.
 
     Raises:
         ValueError: an empty query or a non-positive budget.
@@ -102,7 +106,7 @@ def recall(
             paths[key].append(path)
     order = sorted(fused, key=lambda k: -fused[k])[: limit * 6]
     details = _details(conn, agent_id, order)
-    return _pack(order, details, fused, paths, limit, budget_tokens)
+    return _pack(order, details, fused, paths, limit, budget_tokens, set(known_sources or ()))
 
 
 def render_items(items: list[RecallItem]) -> str:
@@ -283,9 +287,8 @@ def _attach_sources(conn, agent_id: str, details: dict[tuple[str, int], dict]) -
         d["sources"] = sources.get(key, [])
 
 
-def _pack(order, details, fused, paths, limit: int, budget: int) -> list[RecallItem]:
+def _pack(order, details, fused, paths, limit: int, budget: int, covered: set[tuple[str, str]]) -> list[RecallItem]:
     chosen: list[RecallItem] = []
-    covered: set[tuple[str, str]] = set()
     seen_text: set[str] = set()
     left = budget
     for key in order:
