@@ -1,0 +1,38 @@
+// nova-recall: per-turn recall as an OpenClaw plugin (docs/plugins/hooks/prompt-and-session.md).
+// before_prompt_build gets the current request as `currentUserMessage` (not envelope parsing),
+// asks `nova serve` for the memories relevant to it (precomputed by the semantic-recall hook when
+// the message matches) and returns them as `prependContext`, which lands after the cached
+// system-prompt prefix. Needs plugins.entries.nova-recall.hooks.allowConversationAccess: true.
+// Bounded by its budget and fail-open: on any problem it returns nothing and the turn proceeds.
+import { agentOf, budgetMs, call, configure, disabled } from "../nova-lib/client.js";
+
+export default {
+  id: "nova-recall",
+  name: "NOVA recall",
+  description: "NOVA memories for the current message, prepended to the turn",
+  register(api) {
+    configure(api.pluginConfig);
+    const configured = Number(api.pluginConfig?.budgetMs);
+    const budget = Number.isFinite(configured) && configured > 0 ? configured : budgetMs("recall");
+    api.on("before_prompt_build", async (event, ctx) => {
+      try {
+        if (disabled()) return undefined;
+        const query = event?.currentUserMessage;
+        const sessionKey = ctx?.sessionKey;
+        // An explicit empty currentUserMessage means no textual request: no recall.
+        if (typeof query !== "string" || !query.trim() || typeof sessionKey !== "string") return undefined;
+        const answer = await call("nova-recall", "/v1/recall", {
+          sessionKey,
+          agentId: typeof ctx.agentId === "string" ? ctx.agentId : agentOf(sessionKey),
+          query,
+        }, budget);
+        ctx?.hookInvocation?.assertActive?.();
+        if (answer?.status !== "ok" || typeof answer.block !== "string" || !answer.block) return undefined;
+        return { prependContext: answer.block };
+      } catch (e) {
+        console.warn(`[nova:nova-recall] ${e?.message ?? e}; continuing without NOVA`);
+        return undefined;
+      }
+    });
+  },
+};
