@@ -1,4 +1,4 @@
-"""``nova``: the command line (catch-up, recall, status, migrations)."""
+"""``nova``: the command line (catch-up, recall, status, migrations, the hook service and its install)."""
 
 from __future__ import annotations
 
@@ -234,6 +234,97 @@ def migrate() -> None:
     with runtime() as rt, psycopg.connect(rt.store.dsn, autocommit=True) as conn:
         applied = apply_migrations(conn)
     out.print(f"applied: {', '.join(applied)}" if applied else "schema up to date")
+
+
+@app.command()
+def serve(
+    host: Optional[str] = typer.Option(
+        None, "--host", help="Listen on TCP at this address (e.g. 127.0.0.1) instead of the Unix socket; "
+        "requests then need the bearer token from $NOVA_HOME/service.token."),
+    port: Optional[int] = typer.Option(None, "--port", help="TCP port with --host (default 7645)."),
+    socket_path: Optional[Path] = typer.Option(
+        None, "--socket", help="Unix socket path (default $NOVA_HOME/nova.sock, mode 0600)."),
+) -> None:
+    """Run the resident service the OpenClaw hooks call (models and database pool stay loaded).
+
+    Runs until SIGTERM or Ctrl-C, finishing the batch it is extracting. Exit codes: 0 stopped,
+    2 error (socket in use, database unreachable). See docs/hooks.md for a systemd unit.
+    """
+    from .service import serve as run
+
+    logging.getLogger("nova.service").setLevel(logging.INFO)
+    with runtime() as rt:
+        svc = rt.settings.service
+        bind_host = host or svc.host
+        if bind_host and bind_host not in ("127.0.0.1", "::1", "localhost"):
+            err.print(f"[yellow]warning:[/yellow] listening on {bind_host}, not loopback: anyone who can reach it "
+                      "and holds the token can read this agent's memories")
+        try:
+            run(rt, host=bind_host, port=port or svc.port, socket_path=socket_path or rt.settings.socket_path())
+        except OSError as e:
+            err.print(f"[red]error:[/red] {e}")
+            raise typer.Exit(2) from None
+
+
+@app.command("install-hooks")
+def install_hooks_cmd(
+    openclaw_dir: Optional[Path] = typer.Option(
+        None, "--openclaw-dir", help="OpenClaw state directory (default: $OPENCLAW_STATE_DIR or ~/.openclaw)."),
+) -> None:
+    """Copy NOVA's hooks and recall plugin into <state>/hooks and enable them in openclaw.json.
+
+    openclaw.json is backed up first (openclaw.json.nova-backup-<time>) and every other setting
+    is kept. Run `nova serve` (or its systemd unit) so the hooks have something to call.
+    """
+    from .install import InstallError, install_hooks
+
+    settings = load_settings()
+    state_dir = settings.state_dir(openclaw_dir)
+    try:
+        report = install_hooks(settings, state_dir)
+    except InstallError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    for path in report.copied:
+        out.print(f"copied   {path}")
+    if report.backup_path:
+        out.print(f"backup   {report.backup_path}")
+    for change in report.config_changes:
+        out.print(f"config   {change}")
+    sock = settings.socket_path()
+    out.print(
+        "\nNext:\n"
+        "  1. start the service:   nova serve        (or the systemd unit in docs/hooks.md)\n"
+        f"  2. check it answers:    curl --unix-socket {sock} http://nova/v1/health\n"
+        "  3. restart the gateway, then check OpenClaw sees the hooks and plugin:\n"
+        "       openclaw hooks list        (memory-extract, semantic-recall, session-init: ready)\n"
+        "       openclaw plugins inspect nova-recall --runtime\n"
+        "  Undo with: nova uninstall-hooks"
+    )
+
+
+@app.command("uninstall-hooks")
+def uninstall_hooks_cmd(
+    openclaw_dir: Optional[Path] = typer.Option(
+        None, "--openclaw-dir", help="OpenClaw state directory (default: $OPENCLAW_STATE_DIR or ~/.openclaw)."),
+) -> None:
+    """Remove NOVA's hooks and plugin from <state>/hooks and openclaw.json (memories stay in the store)."""
+    from .install import InstallError, uninstall_hooks
+
+    state_dir = load_settings().state_dir(openclaw_dir)
+    try:
+        report = uninstall_hooks(state_dir)
+    except InstallError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    for path in report.removed:
+        out.print(f"removed  {path}")
+    if report.backup_path:
+        out.print(f"backup   {report.backup_path}")
+    for change in report.config_changes:
+        out.print(f"config   {change}")
+    if not report.removed and not report.config_changes:
+        out.print("nothing to remove: NOVA's hooks were not installed there")
 
 
 if __name__ == "__main__":
