@@ -438,8 +438,14 @@ def load_or_create_token(path) -> str:
 
 def serve(rt: Runtime, *, host: str | None, port: int, socket_path) -> None:
     """Run until SIGINT/SIGTERM: on a Unix socket (default) or TCP ``host:port`` with a bearer token."""
+    import signal
+
     import uvicorn
 
+    # uvicorn re-raises the stop signal once it has shut down; with these handlers in place that
+    # re-raise is a no-op and a SIGTERM ends the process with status 0 (what systemd expects).
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     token = load_or_create_token(rt.settings.token_path()) if host else None
     app = create_app(rt, token=token)
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=10)
