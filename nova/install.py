@@ -192,5 +192,17 @@ def uninstall_hooks(state_dir: Path) -> InstallReport:
             plugins["allow"].remove(PLUGIN_ID)
             report.config_changes.append(f"removed {PLUGIN_ID} from plugins.allow")
     if report.config_changes:
+        _prune_empty(data, ("hooks", "internal", "entries"), ("plugins", "load", "paths"), ("plugins", "entries"))
         _write_config(config_path, data, report)
     return report
+
+
+def _prune_empty(data: dict, *paths: tuple[str, ...]) -> None:
+    """Drop containers that install created and uninstall emptied, innermost first."""
+    for keys in paths:
+        for depth in range(len(keys), 0, -1):
+            parent = data
+            for key in keys[: depth - 1]:
+                parent = parent.get(key) if isinstance(parent, dict) else None
+            if isinstance(parent, dict) and parent.get(keys[depth - 1]) in ({}, []):
+                del parent[keys[depth - 1]]

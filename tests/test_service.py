@@ -1,0 +1,230 @@
+"""nova serve: live ingestion, reconciliation with catch-up, recall, bootstrap stability, filters, bad input."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import row_counts
+
+MAIN = "agent:main:main"
+MAIN_SESSION = "5e6f7a8b-2222-4c3d-8e9f-bbbbbbbbbbbb"  # sessions.json of the sample state dir
+
+
+@pytest.fixture
+def service(settings, state_dir, store, embedder, projector):
+    """The service app on the test database, sharing the session's models."""
+    from nova.runtime import Runtime
+    from nova.service import create_app
+
+    rt = Runtime(settings.model_copy(update={"openclaw_dir": state_dir}))
+    rt._embedder, rt._projector = embedder, projector
+    app = create_app(rt)
+    with TestClient(app) as client:
+        client.worker = app.state.worker
+        yield client
+    rt.close()
+
+
+def _message(client, text, key=MAIN, **extra):
+    body = {"sessionKey": key, "content": text, "timestamp": 1773400000000, **extra}
+    r = client.post("/v1/messages", json=body)
+    assert r.status_code in (200, 202), r.text
+    return r.json()
+
+
+def test_live_message_is_recallable_once_projected(service, store):
+    answer = _message(service, "My sister Priya adopted a beagle named Waffles.", messageId="wa-1")
+    assert answer == {"status": "queued", "reason": None, "entryId": "live:wa-1"}
+    assert service.worker.drain(30)
+    with store.connection() as conn:
+        status, session_id = conn.execute(
+            "SELECT x.status, e.session_id FROM entries e JOIN entry_extraction x USING (agent_id, session_id, entry_id)"
+            " WHERE e.entry_id = 'live:wa-1'").fetchone()
+        facts = [r[0] for r in conn.execute("SELECT fact FROM relationships WHERE agent_id = 'main'")]
+    assert status == "done"
+    assert session_id == MAIN_SESSION  # the key's session id from sessions.json
+    assert any("Waffles" in f and "beagle" in f for f in facts)
+
+    r = service.post("/v1/recall", json={"sessionKey": MAIN, "query": "What breed is Waffles?"}).json()
+    assert r["status"] == "ok" and not r["precomputed"]
+    assert "beagle" in r["block"]
+    # The same message asked again is already in front of the agent: it is not recalled to itself.
+    echo = service.post("/v1/recall", json={"sessionKey": MAIN, "query": "My sister Priya adopted a beagle named Waffles."}).json()
+    assert all(s["entry_id"] != "live:wa-1" for i in echo["items"] for s in i["sources"] if len(i["sources"]) == 1)
+
+
+def test_precomputed_recall_is_served_for_the_same_message(service):
+    _message(service, "Tobias is training for the Berlin marathon.")
+    assert service.worker.drain(30)
+    q = {"sessionKey": MAIN, "query": "Which marathon is Tobias running?"}
+    first = service.post("/v1/recall/precompute", json=q)
+    assert first.status_code == 202 and "Berlin" in first.json()["block"]
+    again = service.post("/v1/recall", json=q).json()
+    assert again["precomputed"] is True and again["block"] == first.json()["block"]
+    other = service.post("/v1/recall", json={**q, "query": "Where does Dana live?"}).json()
+    assert other["precomputed"] is False
+
+
+def test_catchup_adopts_live_entry_instead_of_duplicating(service, settings, state_dir, store, projector):
+    from nova.catchup import run_catchup
+
+    run_catchup(store, settings, projector, state_dir)
+    before = row_counts(store)
+    text = "I booked flights to Lisbon for the conference in June."
+    assert _message(service, text, messageId="tg-77")["status"] == "queued"
+    assert service.worker.drain(30)
+    live = row_counts(store)
+    assert live["entries"] == before["entries"] + 1
+
+    # OpenClaw now writes the same turn (with its envelope) and the reply to the transcript.
+    path = state_dir / "agents/main/sessions" / f"{MAIN_SESSION}.jsonl"
+    with path.open("a") as f:
+        for eid, role, body in (("5e6f-91", "user", f"[Telegram Dana Okafor Fri 2026-03-13 11:06:40 UTC] {text}"),
+                                ("5e6f-92", "assistant", "Lisbon in June sounds great!")):
+            f.write(json.dumps({"type": "message", "id": eid, "parentId": None, "timestamp": "2026-03-13T11:06:40Z",
+                                "message": {"role": role, "content": [{"type": "text", "text": body}]}}) + "\n")
+    run_catchup(store, settings, projector, state_dir)
+    after = row_counts(store)
+    assert after["entries"] == live["entries"] + 1  # only the reply is new
+    with store.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM entries WHERE live OR entry_id LIKE 'live:%'").fetchone()[0] == 0
+        row = conn.execute("SELECT seq, source_file FROM entries WHERE entry_id = '5e6f-91'").fetchone()
+        assert row[1].endswith(".jsonl")
+        # Provenance and the episode followed the entry; the reply joined the same episode.
+        ep = conn.execute(
+            "SELECT e.anchor_entry_id, e.has_reply, array_agg(p.entry_id ORDER BY p.entry_id) FROM episodes e"
+            " JOIN provenance p ON p.item_kind = 'episode' AND p.item_id = e.id"
+            " WHERE e.anchor_entry_id = '5e6f-91' GROUP BY 1, 2").fetchone()
+        assert ep == ("5e6f-91", True, ["5e6f-91", "5e6f-92"])
+        dangling = conn.execute(
+            "SELECT count(*) FROM provenance p LEFT JOIN entries e USING (agent_id, session_id, entry_id)"
+            " WHERE e.entry_id IS NULL").fetchone()[0]
+        assert dangling == 0
+    # Catch-up again: nothing new; a late duplicate from the hook is recognised.
+    assert row_counts(store) == after
+    assert _message(service, text, messageId="tg-77-retry")["status"] == "duplicate"
+
+
+def test_filtered_sessions_store_and_get_nothing(service, store):
+    before = row_counts(store)
+    for key in ("agent:main:subagent:1234", "cron:nightly", "agent:main:cron:nightly", "hook:abc",
+                "agent:main:telegram:group:-100"):
+        assert _message(service, "zxqv secret plan", key=key)["status"] == "skipped"
+        assert service.post("/v1/bootstrap", json={"sessionKey": key}).json()["status"] == "skipped"
+        assert service.post("/v1/recall", json={"sessionKey": key, "query": "plan"}).json()["status"] == "skipped"
+    assert service.worker.drain(10)
+    assert row_counts(store) == before
+
+
+def test_bootstrap_block_is_stable_within_a_session(service, settings, state_dir, store, projector):
+    from nova.catchup import run_catchup
+
+    run_catchup(store, settings, projector, state_dir)
+    ask = {"sessionKey": MAIN, "sessionId": MAIN_SESSION}
+    first = service.post("/v1/bootstrap", json=ask).json()
+    assert first["refreshed"] == "new" and first["name"] == "NOVA_MEMORY.md"
+    assert "Dana Okafor" in first["content"] and "Hamburg" in first["content"]
+    assert len(first["content"]) <= settings.service.profile_max_chars
+
+    # One new memory about someone else is not a material change: same bytes, prompt cache holds.
+    _message(service, "Alice Brandt moved the Heron demo to Friday.")
+    assert service.worker.drain(30)
+    second = service.post("/v1/bootstrap", json=ask).json()
+    assert second["refreshed"] == "stable" and second["content"] == first["content"]
+
+    # A new fact about the user is material.
+    _message(service, "I started learning the cello.", senderName="Dana Okafor")
+    assert service.worker.drain(30)
+    third = service.post("/v1/bootstrap", json=ask).json()
+    assert third["refreshed"] == "changed" and "cello" in third["content"]
+
+    # A reset (new session id) rebuilds; so does compaction (refresh).
+    assert service.post("/v1/bootstrap", json={**ask, "sessionId": "new-session"}).json()["refreshed"] == "reset"
+    assert service.post("/v1/sessions/refresh", json={"sessionKey": MAIN}).json()["dropped"] is True
+    assert service.post("/v1/bootstrap", json={**ask, "sessionId": "new-session"}).json()["refreshed"] == "new"
+
+
+def test_agents_never_see_each_other(service, store):
+    _message(service, "Our launch code name is Bluebird.", key="agent:ops:main")
+    _message(service, "My favourite food is ramen.", key=MAIN)
+    assert service.worker.drain(30)
+    main = service.post("/v1/recall", json={"sessionKey": MAIN, "query": "What is the launch code name?"}).json()
+    assert "Bluebird" not in json.dumps(main)
+    ops = service.post("/v1/recall", json={"sessionKey": "agent:ops:main", "query": "favourite food"}).json()
+    assert "ramen" not in json.dumps(ops)
+    boot = service.post("/v1/bootstrap", json={"sessionKey": MAIN}).json()
+    assert "Bluebird" not in boot["content"]
+    # An explicit agentId is the scope, whatever the key says.
+    explicit = service.post("/v1/recall", json={"sessionKey": MAIN, "agentId": "ops", "query": "launch code"}).json()
+    assert "Bluebird" in explicit["block"]
+
+
+@pytest.mark.parametrize("body", [
+    {"content": "no key"},
+    {"sessionKey": MAIN},
+    {"sessionKey": "", "content": "x"},
+    {"sessionKey": MAIN, "content": 42},
+    {"sessionKey": MAIN, "content": "x", "timestamp": "yesterday"},
+    {"sessionKey": MAIN, "content": "x", "unexpected": True},
+    {"sessionKey": "agent:main:main\n", "content": "x"},
+    {"sessionKey": MAIN, "content": "x", "agentId": "../etc"},
+    {"sessionKey": "k" * 600, "content": "x"},
+    [1, 2, 3],
+])
+def test_malformed_messages_get_422_and_change_nothing(service, store, body):
+    before = row_counts(store)
+    r = service.post("/v1/messages", json=body)
+    assert r.status_code == 422
+    assert r.json()["detail"]  # says which field and why
+    assert row_counts(store) == before
+
+
+def test_malformed_json_and_blank_queries(service):
+    r = service.post("/v1/messages", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert service.post("/v1/recall", json={"sessionKey": MAIN, "query": "   "}).status_code == 422
+    assert service.post("/v1/recall", json={"sessionKey": MAIN, "query": "x", "budgetTokens": 0}).status_code == 422
+    assert service.get("/v1/nope").status_code == 404
+
+
+def test_openapi_spec_lists_the_endpoints(service):
+    spec = service.get("/openapi.json").json()
+    assert {"/v1/messages", "/v1/recall", "/v1/recall/precompute", "/v1/bootstrap", "/v1/sessions/refresh",
+            "/v1/health"} <= set(spec["paths"])
+
+
+def test_tcp_mode_requires_the_token(settings, store, embedder, projector):
+    from nova.runtime import Runtime
+    from nova.service import create_app
+
+    rt = Runtime(settings)
+    rt._embedder, rt._projector = embedder, projector
+    with TestClient(create_app(rt, token="s3cret", start_worker=False)) as client:
+        assert client.get("/v1/health").status_code == 401
+        assert client.get("/v1/health", headers={"authorization": "Bearer wrong"}).status_code == 401
+        assert client.get("/v1/health", headers={"authorization": "Bearer s3cret"}).json()["database"] is True
+    rt.close()
+
+
+def test_unix_socket_is_private_and_exclusive(tmp_path):
+    from nova.service import bind_unix_socket, load_or_create_token
+
+    path = tmp_path / "nova.sock"
+    sock = bind_unix_socket(path)
+    try:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        with pytest.raises(OSError, match="in use"):
+            bind_unix_socket(path)
+    finally:
+        sock.close()
+    # A stale socket (its server died) is replaced.
+    sock = bind_unix_socket(path)
+    sock.close()
+    token_file = tmp_path / "service.token"
+    token = load_or_create_token(token_file)
+    assert len(token) >= 32 and stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert load_or_create_token(token_file) == token
