@@ -80,6 +80,19 @@ const steps = {
     return { ms, files: bootstrapFiles.map((f) => f.name), nova: nova ? (nova.content ?? "") : null,
              written: fs.existsSync(path.join(workspaceDir, "NOVA_MEMORY.md")) };
   },
+  async bootstrapHook() {
+    // Only the agent:bootstrap dispatch (what a slow handler would stall), timed on its own.
+    await loadHooks();
+    const { createInternalHookEvent, triggerInternalHook } = await load("internal-hooks-", ["createInternalHookEvent", "triggerInternalHook"]);
+    const context = { workspaceDir, bootstrapFiles: [], cfg: config, sessionKey: args.sessionKey,
+                      sessionId: args.sessionId, agentId: args.agentId };
+    const event = createInternalHookEvent("agent", "bootstrap", args.sessionKey, context);
+    const t0 = performance.now();
+    await triggerInternalHook(event);
+    const ms = performance.now() - t0;
+    const nova = event.context.bootstrapFiles.find((f) => f.name === "NOVA_MEMORY.md");
+    return { ms, nova: nova ? nova.content : null };
+  },
   async plugin() {
     const { loadOpenClawPlugins } = await load("loader-runtime-load-", ["loadOpenClawPlugins"]);
     const { createHookRunner } = await load("hooks-", ["createHookRunner"]);
