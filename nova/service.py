@@ -278,11 +278,20 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
         allowed, rule = session_filter.decide(req.session_key)
         return agent, allowed, rule
 
+    session_index: dict[str, tuple[float, dict[str, str]]] = {}
+
     def session_id_of(agent: str, session_key: str) -> str | None:
-        for sid, key in read_session_index(settings.state_dir(), agent).items():
-            if key == session_key:
-                return sid
-        return None
+        """The key's sessionId in sessions.json, re-read only when the file changed."""
+        path = settings.state_dir() / "agents" / agent / "sessions" / "sessions.json"
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            return None
+        held = session_index.get(agent)
+        if held is None or held[0] != mtime:
+            held = (mtime, {key: sid for sid, key in read_session_index(settings.state_dir(), agent).items()})
+            session_index[agent] = held
+        return held[1].get(session_key)
 
     def do_recall(agent: str, req: RecallIn) -> RecallOut:
         t0 = time.perf_counter()
@@ -292,9 +301,9 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
         with rt.store.connection() as conn:
             # The message itself (logged live a moment ago) is not a memory worth recalling.
             current = {(s, e) for s, e in conn.execute(
-                "SELECT session_id, entry_id FROM entries WHERE agent_id = %s AND session_key = %s"
-                " AND role = 'user' AND text = %s AND ingested_at > now() - interval '1 hour'",
-                (agent, req.session_key, query))}
+                "SELECT session_id, entry_id FROM entries WHERE text = %s AND agent_id = %s AND session_key = %s"
+                " AND role = 'user' AND ingested_at > now() - interval '1 hour'",
+                (query, agent, req.session_key))}
             items = recall(conn, rt.embedder, agent, query,
                            limit=req.limit or settings.recall_limit,
                            budget_tokens=req.budget_tokens or settings.recall_budget_tokens,
