@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Fill a NOVA store with a synthetic corpus of N memories, for latency and scale benchmarks.
+
+Realistic in shape, not in meaning: several agents (one heavy, the rest small), people with
+aliases, pets, places and organisations, months of dated episodes (one entry each, with a
+per-entry retrieval key), relationships about them with valid_from, and provenance on every row.
+Texts are unique; embeddings come from a pool of really embedded template sentences plus noise
+(embedding 1M texts would take hours on 2 cores), so vector search does real HNSW work.
+
+Memories split: 40% episodes, 50% relationships, 10% entities; 80% belong to agent ``main``.
+Rows go in with COPY, then the HNSW indexes are (re)built; index build time and disk size are
+printed. Usage: scripts/synth_corpus.py --memories 100000 [--agents 5] [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+FIRST = ["Dana", "Priya", "Tobias", "Amara", "Lukas", "Mei", "Omar", "Sofia", "Jonas", "Aiko", "Mateo", "Nora",
+         "Ravi", "Elena", "Kwame", "Ines", "Hugo", "Yara", "Felix", "Lena", "Diego", "Hana", "Ivan", "Zoe"]
+LAST = ["Okafor", "Brandt", "Silva", "Novak", "Tanaka", "Haddad", "Kowalski", "Moreau", "Lindqvist", "Osei",
+        "Fischer", "Costa", "Ivanova", "Nakamura", "Reyes", "Berg"]
+CITIES = ["Hamburg", "Lisbon", "Osaka", "Nairobi", "Toronto", "Lyon", "Krakow", "Austin", "Porto", "Bergen"]
+ORGS = ["Lindqvist Labs", "Heron Analytics", "Bluebird Health", "Northwind", "Acme Robotics", "Tidewater Bank"]
+PETS = [("beagle", "Waffles"), ("greyhound", "Biscuit"), ("cat", "Miso"), ("parrot", "Kiwi"), ("guinea pig", "Oscar")]
+HOBBIES = ["the cello", "bouldering", "sourdough baking", "chess", "marathon running", "pottery", "birdwatching"]
+FACTS = ["{a} works at {org}", "{a} lives in {city}", "{a} adopted a {pet} named {pet_name}", "{a} is {b}'s sister",
+         "{a} started learning {hobby}", "{a} moved to {city}", "{a} leads the project at {org}", "{a} visits {city} in spring"]
+TURNS = ["I went to {city} with {b} and we tried {hobby}.", "{b} told me {org} is hiring again.",
+         "My {pet} {pet_name} got sick, so I stayed home.", "We finally finished the roadmap at {org}.",
+         "I'm thinking about moving to {city} next year.", "{b} and I signed up for {hobby} classes.",
+         "Remind me to call {b} about the {city} trip.", "The demo at {org} went really well today."]
+REPLIES = ["That sounds great, tell me more.", "Noted, I'll remember that.", "How did {b} take it?",
+           "Good luck with {hobby}!", "I hope {pet_name} feels better soon."]
+
+
+def _fill(template: str, rng: random.Random) -> str:
+    pet, pet_name = rng.choice(PETS)
+    return template.format(a=f"{rng.choice(FIRST)} {rng.choice(LAST)}", b=rng.choice(FIRST), org=rng.choice(ORGS),
+                           city=rng.choice(CITIES), pet=pet, pet_name=pet_name, hobby=rng.choice(HOBBIES))
+
+
+def generate(store, embedder, model: str, memories: int, agents: int = 5, seed: int = 7, pool_size: int = 3000,
+             progress=print) -> dict:
+    """Insert about ``memories`` rows; returns counts, seconds, index build time and disk size."""
+    from pgvector.psycopg import register_vector
+
+    from nova.store import ensure_vector_indexes
+
+    rng = random.Random(seed)
+    nrng = np.random.default_rng(seed)
+    t0 = time.perf_counter()
+    pool_texts = [_fill(rng.choice(FACTS + TURNS), rng) for _ in range(pool_size)]
+    pool = np.asarray(embedder.encode(pool_texts), dtype=np.float32)
+    progress(f"embedded a pool of {pool_size} sentences in {time.perf_counter() - t0:.1f} s")
+
+    def vector() -> np.ndarray:
+        v = pool[rng.randrange(pool_size)] + nrng.normal(0, 0.04, pool.shape[1]).astype(np.float32)
+        return v / np.linalg.norm(v)
+
+    names = ["main"] + [f"agent{i}" for i in range(1, agents)]
+    weights = [0.8] + [0.2 / max(1, agents - 1)] * (agents - 1)
+    share = {a: int(memories * w) for a, w in zip(names, weights)}
+    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    counts = {"entries": 0, "episodes": 0, "relationships": 0, "entities": 0}
+    with store.connection() as conn:
+        register_vector(conn)
+        with conn.transaction():
+            conn.execute("SET LOCAL synchronous_commit = off")
+            # Drop the HNSW indexes while loading: building once at the end is far faster.
+            hnsw = [r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE indexdef ILIKE '%%hnsw%%'")]
+            for name in hnsw:
+                conn.execute(f'DROP INDEX IF EXISTS "{name}"')
+            next_entity = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM entities").fetchone()[0]
+            next_episode = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM episodes").fetchone()[0]
+            next_rel = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM relationships").fetchone()[0]
+            for agent in names:
+                n = share[agent]
+                n_entities, n_episodes = max(10, n // 10), int(n * 0.4)
+                n_rels = n - n_entities - n_episodes
+                sid = f"synth-{agent}"
+                conn.execute("INSERT INTO sessions (agent_id, session_id, session_key, key_source) VALUES"
+                             " (%s, %s, %s, 'default') ON CONFLICT DO NOTHING", (agent, sid, f"agent:{agent}:main"))
+                entry_times = [start + timedelta(minutes=7 * i) for i in range(n_episodes)]
+                with conn.cursor().copy("COPY entries (agent_id, session_id, entry_id, seq, session_key, role,"
+                                        " speaker, addressee, text, occurred_at, source_file) FROM STDIN") as cp:
+                    for i in range(n_episodes):
+                        cp.write_row((agent, sid, f"s{i}", i, f"agent:{agent}:main", "user", "Dana Okafor", "Nova",
+                                      _fill(rng.choice(TURNS), rng) + f" (#{i})", entry_times[i], "synthetic"))
+                with conn.cursor().copy("COPY entry_extraction (agent_id, session_id, entry_id, status)"
+                                        " FROM STDIN") as cp:
+                    for i in range(n_episodes):
+                        cp.write_row((agent, sid, f"s{i}", "done"))
+                ents = []
+                with conn.cursor().copy("COPY entities (id, agent_id, kind, name, norm_name, summary, embedding,"
+                                        " tokens, first_seen, last_seen, mention_count, extractor_version)"
+                                        " FROM STDIN WITH (FORMAT BINARY)") as cp:
+                    cp.set_types(["int8", "text", "text", "text", "text", "text", "vector", "int4", "timestamptz",
+                                  "timestamptz", "int4", "int4"])
+                    for i in range(n_entities):
+                        name = f"{rng.choice(FIRST)} {rng.choice(LAST)} {i}"
+                        seen = entry_times[rng.randrange(n_episodes)]
+                        cp.write_row((next_entity, agent, "person", name, name.lower(), _fill(rng.choice(FACTS), rng),
+                                      vector(), 20, seen, seen, rng.randint(1, 40), 1))
+                        ents.append(next_entity)
+                        next_entity += 1
+                with conn.cursor().copy("COPY entity_aliases (agent_id, alias_norm, entity_id, alias) FROM STDIN") as cp:
+                    for e in ents[: len(ents) // 3]:
+                        cp.write_row((agent, f"alias {e}", e, f"Alias {e}"))
+                with conn.cursor().copy("COPY episodes (id, agent_id, session_id, session_key, anchor_entry_id,"
+                                        " first_seq, last_seq, has_reply, text, occurred_at, tokens, extractor_version)"
+                                        " FROM STDIN") as cp:
+                    for i in range(n_episodes):
+                        text = f"[{entry_times[i]:%d %B %Y}] Dana Okafor: {_fill(rng.choice(TURNS), rng)}\n" \
+                               f"Nova: {_fill(rng.choice(REPLIES), rng)}"
+                        cp.write_row((next_episode + i, agent, sid, f"agent:{agent}:main", f"s{i}", i, i, True, text,
+                                      entry_times[i], 45, 1))
+                with conn.cursor().copy("COPY episode_keys (agent_id, session_id, entry_id, episode_id, embedding)"
+                                        " FROM STDIN WITH (FORMAT BINARY)") as cp:
+                    cp.set_types(["text", "text", "text", "int8", "vector"])
+                    for i in range(n_episodes):
+                        cp.write_row((agent, sid, f"s{i}", next_episode + i, vector()))
+                with conn.cursor().copy("COPY relationships (id, agent_id, subject_id, predicate, object_value,"
+                                        " object_key, fact, valid_from, confidence, embedding, tokens, extractor_version)"
+                                        " FROM STDIN WITH (FORMAT BINARY)") as cp:
+                    cp.set_types(["int8", "text", "int8", "text", "text", "text", "text", "timestamptz", "float4",
+                                  "vector", "int4", "int4"])
+                    for i in range(n_rels):
+                        fact = _fill(rng.choice(FACTS), rng) + f" (#{i})"
+                        cp.write_row((next_rel + i, agent, rng.choice(ents), "synthetic", fact, fact.lower(), fact,
+                                      entry_times[rng.randrange(n_episodes)], 0.8, vector(), 14, 1))
+                with conn.cursor().copy("COPY provenance (agent_id, item_kind, item_id, session_id, entry_id)"
+                                        " FROM STDIN") as cp:
+                    for i in range(n_episodes):
+                        cp.write_row((agent, "episode", next_episode + i, sid, f"s{i}"))
+                    for i in range(n_rels):
+                        cp.write_row((agent, "relationship", next_rel + i, sid, f"s{rng.randrange(n_episodes)}"))
+                    for e in ents:
+                        cp.write_row((agent, "entity", e, sid, f"s{rng.randrange(n_episodes)}"))
+                next_episode += n_episodes
+                next_rel += n_rels
+                counts["entries"] += n_episodes
+                counts["episodes"] += n_episodes
+                counts["relationships"] += n_rels
+                counts["entities"] += n_entities
+                progress(f"  {agent}: {n_episodes} episodes, {n_rels} relationships, {n_entities} entities")
+            for table, seq_col in (("entities", "id"), ("episodes", "id"), ("relationships", "id")):
+                conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{seq_col}'), (SELECT max(id) FROM {table}))")
+        load_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        conn.execute("SET maintenance_work_mem = '1GB'")  # the HNSW graph fits in memory: a much faster build
+        conn.commit()
+        ensure_vector_indexes(conn, model, embedder.dim)
+        conn.execute("ANALYZE")
+        conn.commit()
+        index_s = time.perf_counter() - t1
+        size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+    return {**counts, "memories": counts["episodes"] + counts["relationships"] + counts["entities"],
+            "load_s": round(load_s, 1), "index_build_s": round(index_s, 1), "disk_mb": round(size / 2**20, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--memories", type=int, default=10_000, help="how many memories to add (default 10000)")
+    ap.add_argument("--agents", type=int, default=5, help="agents to spread them over (default 5)")
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    from nova.config import load_settings
+    from nova.runtime import Runtime
+
+    rt = Runtime(load_settings())
+    try:
+        print(generate(rt.store, rt.embedder, rt.settings.embedding_model, args.memories, args.agents, args.seed))
+    finally:
+        rt.close()
+
+
+if __name__ == "__main__":
+    main()
