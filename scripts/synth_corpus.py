@@ -87,7 +87,7 @@ def generate(store, embedder, model: str, memories: int, agents: int = 5, seed: 
                 n = share[agent]
                 n_entities, n_episodes = max(10, n // 10), int(n * 0.4)
                 n_rels = n - n_entities - n_episodes
-                sid = f"synth-{agent}"
+                sid = f"synth-{agent}-{seed}"
                 conn.execute("INSERT INTO sessions (agent_id, session_id, session_key, key_source) VALUES"
                              " (%s, %s, %s, 'default') ON CONFLICT DO NOTHING", (agent, sid, f"agent:{agent}:main"))
                 entry_times = [start + timedelta(minutes=7 * i) for i in range(n_episodes)]
