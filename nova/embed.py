@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from functools import cached_property
 
 import numpy as np
@@ -31,6 +32,8 @@ class Embedder:
         self.model_name = model
         self.batch_size = batch_size
         self.device = device
+        # HF fast tokenizers are not safe to call from two threads at once ("Already borrowed").
+        self._lock = threading.Lock()
 
     @cached_property
     def _model(self):
@@ -62,6 +65,10 @@ class Embedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            return self._encode(texts)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
         return self._model.encode(
             texts,
             batch_size=self.batch_size,
@@ -74,5 +81,6 @@ class Embedder:
         """Tokens per text under the model's tokenizer (no truncation, no special tokens)."""
         if not texts:
             return []
-        enc = self._model.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
+        with self._lock:
+            enc = self._model.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
         return [len(ids) for ids in enc]

@@ -41,5 +41,18 @@ class Runtime:
             self._projector = Projector(SpacyExtractor(self.settings.spacy_model), self.embedder)
         return self._projector
 
+    def background_projector(self):
+        """A projector with a model copy of its own, for a background thread.
+
+        Extraction batches then never hold the embedder that per-request recall uses
+        (encoding is serialised per model instance), so a busy ingest does not stall recall.
+        """
+        from .embed import Embedder
+        from .extract import SpacyExtractor
+        from .projection import Projector
+
+        return Projector(SpacyExtractor(self.settings.spacy_model),
+                         Embedder(self.settings.embedding_model, self.settings.embedding_batch_size))
+
     def close(self) -> None:
         self.store.close()

@@ -23,6 +23,7 @@ offending field and change nothing.
 from __future__ import annotations
 
 import hmac
+import re
 import logging
 import queue
 import threading
@@ -51,6 +52,7 @@ log = logging.getLogger("nova.service")
 
 SessionKey = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[^\x00-\x1f]+$",
                                   description="OpenClaw sessionKey, e.g. agent:main:main")]
+_COMMAND = re.compile(r"^/[a-z][\w-]*(?:\s\S*)?$", re.IGNORECASE)  # "/new", "/model gpt-5", not prose
 AgentId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
 
@@ -129,6 +131,7 @@ class IngestWorker(threading.Thread):
         super().__init__(name="nova-ingest", daemon=True)
         self.rt = rt
         self.batch = batch
+        self.projector = None  # set before start()
         self.jobs: queue.Queue[tuple[str, str] | None] = queue.Queue()
         self.projected = 0
         self.failed = 0
@@ -170,7 +173,7 @@ class IngestWorker(threading.Thread):
         by_agent: dict[str, list[str]] = defaultdict(list)
         for agent_id, entry_id in jobs:
             by_agent[agent_id].append(entry_id)
-        projector = self.rt.projector
+        projector = self.projector
         for agent_id, entry_ids in by_agent.items():
             with self.rt.store.connection() as conn, conn.transaction():
                 # Re-read: catch-up may have adopted (re-keyed and projected) an entry meanwhile.
@@ -197,25 +200,44 @@ class IngestWorker(threading.Thread):
 
 
 class _RecallCache:
-    """The last precomputed recall per session: (normalised query, result)."""
+    """The last precomputed recall per session: (normalised query, result or None while computing).
+
+    A plugin call that arrives while semantic-recall is still computing the same message waits
+    for that result instead of computing it a second time.
+    """
 
     def __init__(self, max_sessions: int = 10_000):
-        self._held: OrderedDict[tuple[str, str], tuple[str, RecallOut]] = OrderedDict()
+        self._held: OrderedDict[tuple[str, str], tuple[str, RecallOut | None, threading.Event]] = OrderedDict()
         self._lock = threading.Lock()
         self.max_sessions = max_sessions
 
-    def put(self, key: tuple[str, str], query: str, result: RecallOut) -> None:
+    def begin(self, key: tuple[str, str], query: str) -> None:
         with self._lock:
-            self._held[key] = (query, result)
+            self._held[key] = (query, None, threading.Event())
             self._held.move_to_end(key)
             while len(self._held) > self.max_sessions:
                 self._held.popitem(last=False)
 
-    def get(self, key: tuple[str, str], query: str | None = None) -> RecallOut | None:
+    def put(self, key: tuple[str, str], query: str, result: RecallOut | None) -> None:
+        with self._lock:
+            held = self._held.get(key)
+            if held is None or held[0] != query:
+                return
+            if result is None:
+                del self._held[key]
+            else:
+                self._held[key] = (query, result, held[2])
+        held[2].set()
+
+    def get(self, key: tuple[str, str], query: str | None = None, wait_s: float = 0.0) -> RecallOut | None:
         with self._lock:
             held = self._held.get(key)
         if held is None or (query is not None and held[0] != query):
             return None
+        if held[1] is None and wait_s > 0 and held[2].wait(wait_s):
+            with self._lock:
+                held = self._held.get(key)
+            return held[1] if held is not None and held[0] == query else None
         return held[1]
 
 
@@ -235,8 +257,12 @@ class _Speakers:
         return held[1]
 
 
-def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = True) -> FastAPI:
-    """The service's ASGI app. ``token``: require ``Authorization: Bearer <token>`` (TCP mode)."""
+def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = True,
+               worker_projector=None) -> FastAPI:
+    """The service's ASGI app. ``token``: require ``Authorization: Bearer <token>`` (TCP mode).
+
+    ``worker_projector``: what the ingest worker extracts with (default: its own model copy).
+    """
     settings = rt.settings
     svc = settings.service
     session_filter = SessionFilter(settings.filters)
@@ -248,8 +274,10 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        rt.projector  # load the models before the first request, not during it
+        rt.embedder  # load the model before the first request, not during it
         if start_worker:
+            worker.projector = worker_projector or rt.background_projector()
+            worker.projector.embedder.encode(["warm up"])
             worker.start()
         yield
         if start_worker:
@@ -334,6 +362,8 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
         msg = LiveMessage(req.session_key, req.content, req.sender_name, req.message_id, at, req.channel_id)
         if not message_text(req.content):
             return Accepted(status="empty", reason="no text after removing envelope and memory blocks")
+        if _COMMAND.match(req.content.strip()):
+            return Accepted(status="skipped", reason="a chat command (/new, /reset …), not a memory")
         with rt.store.connection() as conn, conn.transaction():
             entry = log_live_entry(conn, agent, session_id_of(agent, req.session_key), msg, speakers(agent))
         if entry is None:
@@ -347,8 +377,13 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
         agent, allowed, rule = scope(req)
         if not allowed:
             return RecallOut(status="skipped", reason=rule)
-        result = do_recall(agent, req)
-        recalls.put((agent, req.session_key), message_text(req.query), result)
+        key, query = (agent, req.session_key), message_text(req.query)
+        recalls.begin(key, query)
+        result = None
+        try:
+            result = do_recall(agent, req)
+        finally:
+            recalls.put(key, query, result)
         return result
 
     @app.post("/v1/recall", response_model=RecallOut, dependencies=[Depends(authorised)])
@@ -357,7 +392,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
         agent, allowed, rule = scope(req)
         if not allowed:
             return RecallOut(status="skipped", reason=rule)
-        held = recalls.get((agent, req.session_key), message_text(req.query))
+        held = recalls.get((agent, req.session_key), message_text(req.query), wait_s=svc.recall_budget_ms / 1000)
         if held is not None and req.budget_tokens is None and req.limit is None:
             return held.model_copy(update={"precomputed": True})
         return do_recall(agent, req)
@@ -393,8 +428,9 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
 
 
 def _item(item: RecallItem) -> dict:
+    """An item without its text (the block has it): what was recalled, why, and from where."""
     d = item.to_json()
-    return {k: d[k] for k in ("kind", "id", "text", "score", "tokens", "sources", "paths")}
+    return {k: d[k] for k in ("kind", "id", "score", "tokens", "sources", "paths")}
 
 
 def bind_unix_socket(path) -> "socket.socket":

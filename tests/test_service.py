@@ -22,7 +22,7 @@ def service(settings, state_dir, store, embedder, projector):
 
     rt = Runtime(settings.model_copy(update={"openclaw_dir": state_dir}))
     rt._embedder, rt._projector = embedder, projector
-    app = create_app(rt)
+    app = create_app(rt, worker_projector=projector)
     with TestClient(app) as client:
         client.worker = app.state.worker
         yield client
@@ -228,3 +228,12 @@ def test_unix_socket_is_private_and_exclusive(tmp_path):
     token = load_or_create_token(token_file)
     assert len(token) >= 32 and stat.S_IMODE(token_file.stat().st_mode) == 0o600
     assert load_or_create_token(token_file) == token
+
+
+def test_chat_commands_are_not_memories(service, store):
+    before = row_counts(store)
+    for command in ("/reset", "/new", "/model gpt-5"):
+        assert _message(service, command)["status"] == "skipped"
+    assert _message(service, "/home is full again, I need a bigger disk")["status"] == "queued"  # prose, not a command
+    assert service.worker.drain(30)
+    assert row_counts(store)["entries"] == before["entries"] + 1
