@@ -107,7 +107,7 @@ def generate(store, embedder, model: str, memories: int, agents: int = 5, seed: 
                     cp.set_types(["int8", "text", "text", "text", "text", "text", "vector", "int4", "timestamptz",
                                   "timestamptz", "int4", "int4"])
                     for i in range(n_entities):
-                        name = f"{rng.choice(FIRST)} {rng.choice(LAST)} {i}"
+                        name = f"{rng.choice(FIRST)} {rng.choice(LAST)} {seed}-{i}"
                         seen = entry_times[rng.randrange(n_episodes)]
                         cp.write_row((next_entity, agent, "person", name, name.lower(), _fill(rng.choice(FACTS), rng),
                                       vector(), 20, seen, seen, rng.randint(1, 40), 1))
