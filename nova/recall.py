@@ -33,7 +33,7 @@ __all__ = ["RecallItem", "recall", "render_items"]
 
 RRF_K = 60
 CANDIDATES_PER_PATH = 40
-FULLTEXT_RANKED = 400  # matches ranked per full-text query (bounds its cost)
+FULLTEXT_RANKED = 200  # matches ranked per full-text query (bounds its cost)
 _EMBEDDING_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nova-query-embed")
 _SMALLEST_ITEM_TOKENS = 12  # a short fact: less budget than this left cannot take another item
 _TABLE = {"episode": "episodes", "relationship": "relationships", "entity": "entities"}

@@ -79,6 +79,8 @@ def _start_embedded(home: Path):
 
 
 def _configure(conn: psycopg.Connection) -> None:
+    # NOVA's queries are short: JIT compilation (tens of ms) would cost more than it saves.
+    conn.execute("SET jit = off")
     try:
         register_vector(conn)
     except psycopg.ProgrammingError:
