@@ -33,7 +33,8 @@ __all__ = ["LiveMessage", "agent_of_session_key", "log_live_entry", "adopt_live_
 LIVE_PREFIX = "live:"
 LIVE_SEQ_BASE = 1 << 30          # provisional seq: after every real transcript line
 MATCH_WINDOW = timedelta(minutes=30)  # how far apart the hook's and the transcript's times may be
-_AGENT_KEY = re.compile(r"^agent:(?P<agent>[^:]+):")
+_AGENT_KEY = re.compile(r"^agent:(?P<agent>[^:]*):")
+_AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,19 @@ class LiveMessage:
 
 
 def agent_of_session_key(session_key: str, default: str = "main") -> str:
-    """The agent id in ``agent:<agentId>:…``; ``default`` for keys without one (``cron:…``, ``hook:…``)."""
+    """The agent id in ``agent:<agentId>:…``; ``default`` for keys without one (``cron:…``, ``hook:…``).
+
+    Raises:
+        ValueError: the key names an agent id that is not one (it also names a directory under
+            ``<state>/agents/``, so ``..`` or ``/`` are refused, never mapped to another agent).
+    """
     m = _AGENT_KEY.match(session_key)
-    return m.group("agent") if m else default
+    if not m:
+        return default
+    agent = m.group("agent")
+    if not _AGENT_ID.match(agent) or ".." in agent:
+        raise ValueError(f"session key {session_key[:80]!r} names an invalid agent id")
+    return agent
 
 
 def _normalise(text: str) -> str:

@@ -301,8 +301,14 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
             raise HTTPException(status_code=401, detail="missing or wrong bearer token",
                                 headers={"WWW-Authenticate": "Bearer"})
 
+    def agent_of(req: _Request) -> str:
+        try:
+            return req.agent_id or agent_of_session_key(req.session_key, svc.default_agent)
+        except ValueError as err:
+            raise HTTPException(status_code=422, detail=str(err)) from None
+
     def scope(req: _Request) -> tuple[str, bool, str]:
-        agent = req.agent_id or agent_of_session_key(req.session_key, svc.default_agent)
+        agent = agent_of(req)
         allowed, rule = session_filter.decide(req.session_key)
         return agent, allowed, rule
 
@@ -416,8 +422,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
     @app.post("/v1/sessions/refresh", dependencies=[Depends(authorised)])
     def refresh(req: RefreshIn) -> dict:
         """Rebuild the session's profile at its next bootstrap (after compaction)."""
-        agent = req.agent_id or agent_of_session_key(req.session_key, svc.default_agent)
-        return {"status": "ok", "dropped": profiles.invalidate(agent, req.session_key)}
+        return {"status": "ok", "dropped": profiles.invalidate(agent_of(req), req.session_key)}
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

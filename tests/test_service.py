@@ -173,6 +173,8 @@ def test_agents_never_see_each_other(service, store):
     {"sessionKey": "agent:main:main\n", "content": "x"},
     {"sessionKey": MAIN, "content": "x", "agentId": "../etc"},
     {"sessionKey": "k" * 600, "content": "x"},
+    {"sessionKey": "agent:../../etc:main", "content": "x"},
+    {"sessionKey": "agent::main", "content": "x"},
     [1, 2, 3],
 ])
 def test_malformed_messages_get_422_and_change_nothing(service, store, body):
