@@ -65,7 +65,7 @@ out.recallCacheHit = await timed(opts.requests, async (i) => {
 });
 out.message = await timed(opts.requests, async (i) => {
   await memoryExtract({ type: "message", action: "received", sessionKey: "agent:main:main",
-                        context: { content: `Bench note ${i}: ${queries[i % queries.length]}`, messageId: `bench-seq-${i}`,
+                        context: { content: `Bench note ${i}: ${queries[i % queries.length]}`, messageId: `bench-seq-${opts.runId}-${i}`,
                                    timestamp: Date.now() } });
   return true;
 });
@@ -78,7 +78,7 @@ await Promise.all(Array.from({ length: opts.concurrency }, async (_, w) => {
   while (performance.now() < stopAt) {
     const i = n++;
     const a = await call("bench", "/v1/messages", { sessionKey: "agent:main:main",
-      content: `Load message ${w}-${i}: ${queries[i % queries.length]}`, messageId: `bench-load-${w}-${i}`,
+      content: `Load message ${w}-${i}: ${queries[i % queries.length]}`, messageId: `bench-load-${opts.runId}-${w}-${i}`,
       timestamp: Date.now() }, 10000);
     if (a?.status === "queued") accepted++; else errors++;
   }

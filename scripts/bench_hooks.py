@@ -101,7 +101,8 @@ def bench_scale(home: Path, state: Path, node: Path, args, queries: list[str]) -
         rss = RssSampler(proc.pid)
         rss.start()
         projected0 = _get(sock, "/v1/health")["projected"]
-        opts = {"requests": args.requests, "ingestSeconds": args.ingest_seconds, "concurrency": 8, "queries": queries}
+        opts = {"requests": args.requests, "ingestSeconds": args.ingest_seconds, "concurrency": 8, "queries": queries,
+                "runId": f"{os.getpid()}-{time.time_ns()}"}
         run = subprocess.run([str(node), str(ROOT / "scripts" / "bench_hooks.mjs"), str(ROOT), json.dumps(opts)],
                              env=env, capture_output=True, text=True, timeout=3600)
         if run.returncode != 0:
