@@ -285,12 +285,7 @@ def install_hooks_cmd(
     except InstallError as e:
         err.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
-    for path in report.copied:
-        out.print(f"copied   {path}")
-    if report.backup_path:
-        out.print(f"backup   {report.backup_path}")
-    for change in report.config_changes:
-        out.print(f"config   {change}")
+    _print_install_report(report)
     sock = settings.socket_path()
     out.print(
         "\nNext:\n"
@@ -317,14 +312,20 @@ def uninstall_hooks_cmd(
     except InstallError as e:
         err.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
+    _print_install_report(report)
+    if not report.removed and not report.config_changes:
+        out.print("nothing to remove: NOVA's hooks were not installed there")
+
+
+def _print_install_report(report) -> None:
+    for path in report.copied:
+        out.print(f"copied   {path}")
     for path in report.removed:
         out.print(f"removed  {path}")
     if report.backup_path:
         out.print(f"backup   {report.backup_path}")
     for change in report.config_changes:
         out.print(f"config   {change}")
-    if not report.removed and not report.config_changes:
-        out.print("nothing to remove: NOVA's hooks were not installed there")
 
 
 if __name__ == "__main__":

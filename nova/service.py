@@ -23,9 +23,15 @@ offending field and change nothing.
 from __future__ import annotations
 
 import hmac
-import re
+import http.client
+import json
 import logging
+import os
 import queue
+import re
+import secrets
+import signal
+import socket
 import threading
 import time
 from collections import OrderedDict, defaultdict
@@ -444,9 +450,6 @@ def bind_unix_socket(path) -> "socket.socket":
     Raises:
         OSError: another process is already serving there, or the directory is not writable.
     """
-    import os
-    import socket
-
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -471,9 +474,6 @@ def bind_unix_socket(path) -> "socket.socket":
 
 def load_or_create_token(path) -> str:
     """The bearer token for TCP mode, created (mode 0600) on first use."""
-    import os
-    import secrets
-
     if path.exists():
         token = path.read_text().strip()
         if token:
@@ -488,8 +488,6 @@ def load_or_create_token(path) -> str:
 
 def serve(rt: Runtime, *, host: str | None, port: int, socket_path) -> None:
     """Run until SIGINT/SIGTERM: on a Unix socket (default) or TCP ``host:port`` with a bearer token."""
-    import signal
-
     import uvicorn
 
     # uvicorn re-raises the stop signal once it has shut down; with these handlers in place that
@@ -511,3 +509,19 @@ def serve(rt: Runtime, *, host: str | None, port: int, socket_path) -> None:
             server.run(sockets=[sock])
         finally:
             socket_path.unlink(missing_ok=True)
+
+
+def get_json(socket_path, route: str, timeout: float = 10.0) -> dict | None:
+    """GET ``route`` from a service on ``socket_path``; None when nothing answers (scripts, tests)."""
+    class _UnixConnection(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(str(socket_path))
+
+    try:
+        conn = _UnixConnection("nova")
+        conn.request("GET", route)
+        return json.loads(conn.getresponse().read())
+    except (OSError, ValueError):
+        return None

@@ -72,21 +72,9 @@ def _wait_health(sock: Path, proc: subprocess.Popen, timeout: float = 180) -> No
 
 
 def _get(sock: Path, route: str) -> dict | None:
-    import http.client
-    import socket
+    from nova.service import get_json
 
-    class Conn(http.client.HTTPConnection):
-        def connect(self):
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.settimeout(10)
-            self.sock.connect(str(sock))
-
-    try:
-        c = Conn("nova")
-        c.request("GET", route)
-        return json.loads(c.getresponse().read())
-    except OSError:
-        return None
+    return get_json(sock, route)
 
 
 def bench_scale(home: Path, state: Path, node: Path, args, queries: list[str]) -> dict:

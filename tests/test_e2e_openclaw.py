@@ -66,20 +66,9 @@ def _serve(env) -> subprocess.Popen:
 
 
 def _health(sock: Path) -> dict | None:
-    import http.client
+    from nova.service import get_json
 
-    class Conn(http.client.HTTPConnection):
-        def connect(self):
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.settimeout(5)
-            self.sock.connect(str(sock))
-
-    try:
-        c = Conn("nova")
-        c.request("GET", "/v1/health")
-        return json.loads(c.getresponse().read())
-    except OSError:
-        return None
+    return get_json(sock, "/v1/health", timeout=5)
 
 
 def _drive(openclaw, env, step: str, **args) -> dict:
