@@ -25,7 +25,15 @@ import psycopg
 
 from .config import Settings
 from .filters import SessionFilter, infer_session_key
-from .projection import ENTRY_COLUMNS, LoggedEntry, ProjectionStats, Projector, fetch_entries
+from .projection import (
+    ENTRY_COLUMNS,
+    LoggedEntry,
+    ProjectionStats,
+    Projector,
+    append_entry,
+    fetch_entries,
+    remember_speakers,
+)
 from .store import Store
 from .transcripts import (
     ReadStats,
@@ -300,23 +308,7 @@ def _append_entries(conn, tf: TranscriptFile, key: str, speakers: Speakers, entr
             if adopted != "done":
                 new.append(row)
             continue
-        inserted = conn.execute(
-            f"INSERT INTO entries ({ENTRY_COLUMNS}, parent_id, channel, source_file)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT DO NOTHING RETURNING 1",
-            (row.agent_id, row.session_id, row.entry_id, row.seq, row.session_key, row.role, row.speaker,
-             row.addressee, row.text, row.occurred_at, e.parent_id, e.channel, tf.name),
-        ).fetchone()
-        if inserted:
-            conn.execute(
-                "INSERT INTO entry_extraction (agent_id, session_id, entry_id, status) VALUES (%s, %s, %s, 'pending')",
-                (row.agent_id, row.session_id, row.entry_id),
-            )
+        if append_entry(conn, row, parent_id=e.parent_id, channel=e.channel, source_file=tf.name):
             new.append(row)
-    names = sorted({n for row in new for n in (row.speaker, row.addressee)})
-    if names:
-        conn.cursor().executemany(
-            "INSERT INTO agent_speakers (agent_id, name) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-            [(tf.agent_id, n) for n in names],
-        )
+    remember_speakers(conn, new)
     return new

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 import psycopg
 
 from .envelope import parse_envelope, strip_injected_blocks
-from .projection import LoggedEntry
+from .projection import LoggedEntry, append_entry, remember_speakers
 from .workspace import Speakers, entry_speakers
 
 __all__ = ["LiveMessage", "agent_of_session_key", "log_live_entry", "adopt_live_entry", "LIVE_PREFIX"]
@@ -98,23 +98,9 @@ def log_live_entry(conn: psycopg.Connection, agent_id: str, session_id: str | No
     ).fetchone()[0]
     entry = LoggedEntry(agent_id, session_id, f"{LIVE_PREFIX}{ident}", LIVE_SEQ_BASE + pending, msg.session_key,
                         "user", speaker, addressee, text, msg.occurred_at)
-    inserted = conn.execute(
-        "INSERT INTO entries (agent_id, session_id, entry_id, seq, session_key, role, speaker, addressee, text,"
-        " occurred_at, channel, source_file, live) VALUES (%s, %s, %s, %s, %s, 'user', %s, %s, %s, %s, %s, 'live', true)"
-        " ON CONFLICT DO NOTHING RETURNING 1",
-        (agent_id, entry.session_id, entry.entry_id, entry.seq, entry.session_key, speaker, addressee, text,
-         msg.occurred_at, msg.channel),
-    ).fetchone()
-    if not inserted:
+    if not append_entry(conn, entry, parent_id=None, channel=msg.channel, source_file="live", live=True):
         return None
-    conn.execute(
-        "INSERT INTO entry_extraction (agent_id, session_id, entry_id, status) VALUES (%s, %s, %s, 'pending')",
-        (agent_id, entry.session_id, entry.entry_id),
-    )
-    conn.cursor().executemany(
-        "INSERT INTO agent_speakers (agent_id, name) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-        [(agent_id, speaker), (agent_id, addressee)],
-    )
+    remember_speakers(conn, [entry])
     return entry
 
 

@@ -23,7 +23,7 @@ from .entities import WEAK_KINDS, EntityResolver
 from .extract import Extraction, ExtractionInput, Extractor, Fact
 from .render import entity_text, episode_text, relationship_text
 
-__all__ = ["LoggedEntry", "ProjectionStats", "Projector", "MAX_EPISODE_ENTRIES"]
+__all__ = ["LoggedEntry", "ProjectionStats", "Projector", "MAX_EPISODE_ENTRIES", "append_entry", "remember_speakers"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,33 @@ class ProjectionStats:
 
 
 ENTRY_COLUMNS = "agent_id, session_id, entry_id, seq, session_key, role, speaker, addressee, text, occurred_at"
+
+
+def append_entry(conn: psycopg.Connection, row: LoggedEntry, *, parent_id: str | None, channel: str | None,
+                 source_file: str, live: bool = False) -> bool:
+    """Add ``row`` to the entry log with extraction status ``pending``; False when its id is there already."""
+    inserted = conn.execute(
+        f"INSERT INTO entries ({ENTRY_COLUMNS}, parent_id, channel, source_file, live)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT DO NOTHING RETURNING 1",
+        (row.agent_id, row.session_id, row.entry_id, row.seq, row.session_key, row.role, row.speaker,
+         row.addressee, row.text, row.occurred_at, parent_id, channel, source_file, live),
+    ).fetchone()
+    if inserted:
+        conn.execute(
+            "INSERT INTO entry_extraction (agent_id, session_id, entry_id, status) VALUES (%s, %s, %s, 'pending')",
+            (row.agent_id, row.session_id, row.entry_id),
+        )
+    return inserted is not None
+
+
+def remember_speakers(conn: psycopg.Connection, rows: list[LoggedEntry]) -> None:
+    """Record who speaks and is spoken to in ``rows`` (table ``agent_speakers``, used by recall)."""
+    names = sorted({(row.agent_id, n) for row in rows for n in (row.speaker, row.addressee)})
+    if names:
+        conn.cursor().executemany(
+            "INSERT INTO agent_speakers (agent_id, name) VALUES (%s, %s) ON CONFLICT DO NOTHING", names
+        )
 
 
 def fetch_entries(conn: psycopg.Connection, query: str, params) -> list[LoggedEntry]:
