@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from datetime import datetime
 
 import psycopg
 
@@ -128,7 +127,6 @@ def _render(sections: list[tuple[str, list[str]]], max_chars: int) -> str:
 class _Held:
     session_id: str | None
     profile: Profile
-    built_at: datetime
 
 
 class ProfileCache:
@@ -145,8 +143,8 @@ class ProfileCache:
         self._held: dict[tuple[str, str], _Held] = {}
         self._lock = threading.Lock()
 
-    def settle(self, agent_id: str, session_key: str, session_id: str | None, fresh: Profile,
-               now: datetime) -> tuple[Profile, str]:
+    def settle(self, agent_id: str, session_key: str, session_id: str | None,
+               fresh: Profile) -> tuple[Profile, str]:
         """The profile to serve and why: ``new``, ``reset``, ``changed`` or ``stable``."""
         key = (agent_id, session_key)
         with self._lock:
@@ -161,7 +159,7 @@ class ProfileCache:
                 return held.profile, "stable"
             if len(self._held) >= self.max_sessions and key not in self._held:
                 self._held.pop(next(iter(self._held)))  # oldest first: dicts keep insertion order
-            self._held[key] = _Held(session_id, fresh, now)
+            self._held[key] = _Held(session_id, fresh)
             return fresh, reason
 
     def invalidate(self, agent_id: str, session_key: str) -> bool:

@@ -141,7 +141,6 @@ class IngestWorker(threading.Thread):
         self.jobs: queue.Queue[tuple[str, str] | None] = queue.Queue()
         self.projected = 0
         self.failed = 0
-        self.busy = threading.Event()
 
     def submit(self, agent_id: str, entry_id: str) -> None:
         self.jobs.put((agent_id, entry_id))
@@ -164,14 +163,12 @@ class IngestWorker(threading.Thread):
                     self.jobs.put(None)  # finish this batch, then stop
                     break
                 jobs.append(nxt)
-            self.busy.set()
             try:
                 self._project(jobs)
             except Exception as err:  # pending entries are retried by catch-up; never kill the worker
                 self.failed += len(jobs)
                 log.warning("projecting %d live entries failed: %s", len(jobs), err)
             finally:
-                self.busy.clear()
                 for _ in jobs:
                     self.jobs.task_done()
 
@@ -333,9 +330,9 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
             session_index[agent] = held
         return held[1].get(session_key)
 
-    def do_recall(agent: str, req: RecallIn) -> RecallOut:
+    def do_recall(agent: str, req: RecallIn, query: str) -> RecallOut:
+        """Recall for ``query``, the request's text as ``message_text`` normalised it."""
         t0 = time.perf_counter()
-        query = message_text(req.query)
         if not query:
             return RecallOut(status="ok", tookMs=0)
         with rt.store.connection() as conn:
@@ -393,7 +390,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
         recalls.begin(key, query)
         result = None
         try:
-            result = do_recall(agent, req)
+            result = do_recall(agent, req, query)
         finally:
             recalls.put(key, query, result)
         return result
@@ -404,10 +401,11 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
         agent, allowed, rule = scope(req)
         if not allowed:
             return RecallOut(status="skipped", reason=rule)
-        held = recalls.get((agent, req.session_key), message_text(req.query), wait_s=svc.recall_budget_ms / 1000)
+        query = message_text(req.query)
+        held = recalls.get((agent, req.session_key), query, wait_s=svc.recall_budget_ms / 1000)
         if held is not None and req.budget_tokens is None and req.limit is None:
             return held.model_copy(update={"precomputed": True})
-        return do_recall(agent, req)
+        return do_recall(agent, req, query)
 
     @app.post("/v1/bootstrap", response_model=BootstrapOut, dependencies=[Depends(authorised)])
     def post_bootstrap(req: BootstrapIn) -> BootstrapOut:
@@ -417,7 +415,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
             return BootstrapOut(status="skipped", reason=rule)
         with rt.store.connection() as conn:
             fresh = build_profile(conn, agent, speakers(agent), max_chars=svc.profile_max_chars)
-        profile, why = profiles.settle(agent, req.session_key, req.session_id, fresh, datetime.now(timezone.utc))
+        profile, why = profiles.settle(agent, req.session_key, req.session_id, fresh)
         content = profile.text
         if svc.bootstrap_recall:
             held = recalls.get((agent, req.session_key))
