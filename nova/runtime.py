@@ -35,10 +35,7 @@ class Runtime:
     @property
     def projector(self):
         if self._projector is None:
-            from .extract import SpacyExtractor
-            from .projection import Projector
-
-            self._projector = Projector(SpacyExtractor(self.settings.spacy_model), self.embedder)
+            self._projector = self._new_projector(self.embedder)
         return self._projector
 
     def background_projector(self):
@@ -48,11 +45,14 @@ class Runtime:
         (encoding is serialised per model instance), so a busy ingest does not stall recall.
         """
         from .embed import Embedder
+
+        return self._new_projector(Embedder(self.settings.embedding_model, self.settings.embedding_batch_size))
+
+    def _new_projector(self, embedder):
         from .extract import SpacyExtractor
         from .projection import Projector
 
-        return Projector(SpacyExtractor(self.settings.spacy_model),
-                         Embedder(self.settings.embedding_model, self.settings.embedding_batch_size))
+        return Projector(SpacyExtractor(self.settings.spacy_model), embedder)
 
     def close(self) -> None:
         self.store.close()
