@@ -88,64 +88,54 @@ def generate(store, embedder, model: str, memories: int, agents: int = 5, seed: 
                 n_entities, n_episodes = max(10, n // 10), int(n * 0.4)
                 n_rels = n - n_entities - n_episodes
                 sid = f"synth-{agent}-{seed}"
+                key = f"agent:{agent}:main"
                 conn.execute("INSERT INTO sessions (agent_id, session_id, session_key, key_source) VALUES"
-                             " (%s, %s, %s, 'default') ON CONFLICT DO NOTHING", (agent, sid, f"agent:{agent}:main"))
-                entry_times = [start + timedelta(minutes=7 * i) for i in range(n_episodes)]
-                with conn.cursor().copy("COPY entries (agent_id, session_id, entry_id, seq, session_key, role,"
-                                        " speaker, addressee, text, occurred_at, source_file) FROM STDIN") as cp:
-                    for i in range(n_episodes):
-                        cp.write_row((agent, sid, f"s{i}", i, f"agent:{agent}:main", "user", "Dana Okafor", "Nova",
-                                      _fill(rng.choice(TURNS), rng) + f" (#{i})", entry_times[i], "synthetic"))
-                with conn.cursor().copy("COPY entry_extraction (agent_id, session_id, entry_id, status)"
-                                        " FROM STDIN") as cp:
-                    for i in range(n_episodes):
-                        cp.write_row((agent, sid, f"s{i}", "done"))
-                ents = []
-                with conn.cursor().copy("COPY entities (id, agent_id, kind, name, norm_name, summary, embedding,"
-                                        " tokens, first_seen, last_seen, mention_count, extractor_version)"
-                                        " FROM STDIN WITH (FORMAT BINARY)") as cp:
-                    cp.set_types(["int8", "text", "text", "text", "text", "text", "vector", "int4", "timestamptz",
-                                  "timestamptz", "int4", "int4"])
-                    for i in range(n_entities):
-                        name = f"{rng.choice(FIRST)} {rng.choice(LAST)} {seed}-{i}"
-                        seen = entry_times[rng.randrange(n_episodes)]
-                        cp.write_row((next_entity, agent, "person", name, name.lower(), _fill(rng.choice(FACTS), rng),
-                                      vector(), 20, seen, seen, rng.randint(1, 40), 1))
-                        ents.append(next_entity)
-                        next_entity += 1
-                with conn.cursor().copy("COPY entity_aliases (agent_id, alias_norm, entity_id, alias) FROM STDIN") as cp:
-                    for e in ents[: len(ents) // 3]:
-                        cp.write_row((agent, f"alias {e}", e, f"Alias {e}"))
-                with conn.cursor().copy("COPY episodes (id, agent_id, session_id, session_key, anchor_entry_id,"
-                                        " first_seq, last_seq, has_reply, text, occurred_at, tokens, extractor_version)"
-                                        " FROM STDIN") as cp:
-                    for i in range(n_episodes):
-                        text = f"[{entry_times[i]:%d %B %Y}] Dana Okafor: {_fill(rng.choice(TURNS), rng)}\n" \
-                               f"Nova: {_fill(rng.choice(REPLIES), rng)}"
-                        cp.write_row((next_episode + i, agent, sid, f"agent:{agent}:main", f"s{i}", i, i, True, text,
-                                      entry_times[i], 45, 1))
-                with conn.cursor().copy("COPY episode_keys (agent_id, session_id, entry_id, episode_id, embedding)"
-                                        " FROM STDIN WITH (FORMAT BINARY)") as cp:
-                    cp.set_types(["text", "text", "text", "int8", "vector"])
-                    for i in range(n_episodes):
-                        cp.write_row((agent, sid, f"s{i}", next_episode + i, vector()))
-                with conn.cursor().copy("COPY relationships (id, agent_id, subject_id, predicate, object_value,"
-                                        " object_key, fact, valid_from, confidence, embedding, tokens, extractor_version)"
-                                        " FROM STDIN WITH (FORMAT BINARY)") as cp:
-                    cp.set_types(["int8", "text", "int8", "text", "text", "text", "text", "timestamptz", "float4",
-                                  "vector", "int4", "int4"])
-                    for i in range(n_rels):
-                        fact = _fill(rng.choice(FACTS), rng) + f" (#{i})"
-                        cp.write_row((next_rel + i, agent, rng.choice(ents), "synthetic", fact, fact.lower(), fact,
-                                      entry_times[rng.randrange(n_episodes)], 0.8, vector(), 14, 1))
-                with conn.cursor().copy("COPY provenance (agent_id, item_kind, item_id, session_id, entry_id)"
-                                        " FROM STDIN") as cp:
-                    for i in range(n_episodes):
-                        cp.write_row((agent, "episode", next_episode + i, sid, f"s{i}"))
-                    for i in range(n_rels):
-                        cp.write_row((agent, "relationship", next_rel + i, sid, f"s{rng.randrange(n_episodes)}"))
-                    for e in ents:
-                        cp.write_row((agent, "entity", e, sid, f"s{rng.randrange(n_episodes)}"))
+                             " (%s, %s, %s, 'default') ON CONFLICT DO NOTHING", (agent, sid, key))
+                times = [start + timedelta(minutes=7 * i) for i in range(n_episodes)]
+                ents = list(range(next_entity, next_entity + n_entities))
+                episodes = range(next_episode, next_episode + n_episodes)
+                rels = range(next_rel, next_rel + n_rels)
+
+                def some_entry() -> str:
+                    return f"s{rng.randrange(n_episodes)}"
+
+                _copy(conn, "entries", "agent_id, session_id, entry_id, seq, session_key, role, speaker, addressee,"
+                      " text, occurred_at, source_file",
+                      ((agent, sid, f"s{i}", i, key, "user", "Dana Okafor", "Nova",
+                        _fill(rng.choice(TURNS), rng) + f" (#{i})", times[i], "synthetic") for i in range(n_episodes)))
+                _copy(conn, "entry_extraction", "agent_id, session_id, entry_id, status",
+                      ((agent, sid, f"s{i}", "done") for i in range(n_episodes)))
+                _copy(conn, "entities", "id, agent_id, kind, name, norm_name, summary, embedding, tokens, first_seen,"
+                      " last_seen, mention_count, extractor_version",
+                      ((e, agent, "person", name, name.lower(), _fill(rng.choice(FACTS), rng), vector(), 20, seen,
+                        seen, rng.randint(1, 40), 1)
+                       for i, e in enumerate(ents)
+                       for name, seen in [(f"{rng.choice(FIRST)} {rng.choice(LAST)} {seed}-{i}",
+                                           times[rng.randrange(n_episodes)])]),
+                      types=["int8", "text", "text", "text", "text", "text", "vector", "int4", "timestamptz",
+                             "timestamptz", "int4", "int4"])
+                _copy(conn, "entity_aliases", "agent_id, alias_norm, entity_id, alias",
+                      ((agent, f"alias {e}", e, f"Alias {e}") for e in ents[: len(ents) // 3]))
+                _copy(conn, "episodes", "id, agent_id, session_id, session_key, anchor_entry_id, first_seq, last_seq,"
+                      " has_reply, text, occurred_at, tokens, extractor_version",
+                      ((ep, agent, sid, key, f"s{i}", i, i, True,
+                        f"[{times[i]:%d %B %Y}] Dana Okafor: {_fill(rng.choice(TURNS), rng)}\n"
+                        f"Nova: {_fill(rng.choice(REPLIES), rng)}", times[i], 45, 1) for i, ep in enumerate(episodes)))
+                _copy(conn, "episode_keys", "agent_id, session_id, entry_id, episode_id, embedding",
+                      ((agent, sid, f"s{i}", ep, vector()) for i, ep in enumerate(episodes)),
+                      types=["text", "text", "text", "int8", "vector"])
+                _copy(conn, "relationships", "id, agent_id, subject_id, predicate, object_value, object_key, fact,"
+                      " valid_from, confidence, embedding, tokens, extractor_version",
+                      ((r, agent, rng.choice(ents), "synthetic", fact, fact.lower(), fact,
+                        times[rng.randrange(n_episodes)], 0.8, vector(), 14, 1)
+                       for i, r in enumerate(rels) for fact in [_fill(rng.choice(FACTS), rng) + f" (#{i})"]),
+                      types=["int8", "text", "int8", "text", "text", "text", "text", "timestamptz", "float4",
+                             "vector", "int4", "int4"])
+                _copy(conn, "provenance", "agent_id, item_kind, item_id, session_id, entry_id",
+                      [*((agent, "episode", ep, sid, f"s{i}") for i, ep in enumerate(episodes)),
+                       *((agent, "relationship", r, sid, some_entry()) for r in rels),
+                       *((agent, "entity", e, sid, some_entry()) for e in ents)])
+                next_entity += n_entities
                 next_episode += n_episodes
                 next_rel += n_rels
                 counts["entries"] += n_episodes
@@ -166,6 +156,16 @@ def generate(store, embedder, model: str, memories: int, agents: int = 5, seed: 
         size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
     return {**counts, "memories": counts["episodes"] + counts["relationships"] + counts["entities"],
             "load_s": round(load_s, 1), "index_build_s": round(index_s, 1), "disk_mb": round(size / 2**20, 1)}
+
+
+def _copy(conn, table: str, columns: str, rows, types: list[str] | None = None) -> None:
+    """COPY ``rows`` into ``table``; binary (``types`` per column) when rows hold vectors."""
+    binary = " WITH (FORMAT BINARY)" if types else ""
+    with conn.cursor().copy(f"COPY {table} ({columns}) FROM STDIN{binary}") as cp:
+        if types:
+            cp.set_types(types)
+        for row in rows:
+            cp.write_row(row)
 
 
 def main() -> None:
