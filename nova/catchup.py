@@ -1,20 +1,24 @@
 """Incremental catch-up: OpenClaw transcripts → entry log → projections.
 
-For every agent and every transcript file (live and archived), read the complete lines after
-the file's cursor, keep the entries of sessions the filters allow, append them to the entry
+For every agent and every transcript (JSONL files live and archived, and sessions of the SQLite
+store; see ``nova.sources``), read the complete events after the transcript's cursor, keep the entries of sessions the filters allow, append them to the entry
 log, project them, and advance the cursor: all in one transaction per chunk, so a killed run
 resumes exactly where its last commit left off, without duplicates or gaps.
 
 - A second run over unchanged files reads nothing and extracts nothing.
 - An archived copy (``<id>.jsonl.reset.<iso>``) of a file already read resumes from the
   live file's cursor; entries are keyed by (agent, session, entry id), so nothing is stored twice.
-- A rewritten or truncated file is re-read from the start; known entries are skipped by id.
+- A rewritten or truncated file (its fingerprint before the cursor changed) is re-read from the
+  start; known entries are skipped by id.
+- Session keys named in ``sessions.json`` / ``session_windows`` are registered before any file
+  is read, so an archive renamed later keeps its true key.
 - Entries whose extraction failed earlier are retried first.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -35,17 +39,9 @@ from .projection import (
     remember_speakers,
 )
 from .store import Store
-from .transcripts import (
-    ReadStats,
-    TranscriptFile,
-    head_hash,
-    list_agents,
-    list_transcripts,
-    read_header,
-    read_session_index,
-    read_transcript,
-)
 from .live import adopt_live_entry
+from .sources import TranscriptStream, list_agents, list_streams, session_index
+from .transcripts import ReadStats
 from .workspace import Speakers, entry_speakers, load_openclaw_config, load_speakers
 
 __all__ = ["CatchupReport", "run_catchup", "StateDirError"]
@@ -82,7 +78,7 @@ class CatchupReport:
 class _Cursor:
     offset: int
     line_no: int
-    head_hash: str
+    fingerprint: str
     filtered_by: str | None
 
 
@@ -108,7 +104,8 @@ def run_catchup(
     found = list_agents(state_dir)
     if not found:
         raise StateDirError(
-            f"no OpenClaw agents under {state_dir} (expected {state_dir}/agents/<agentId>/sessions/);"
+            f"no OpenClaw agents under {state_dir} (expected {state_dir}/agents/<agentId>/sessions/"
+            " or agents/<agentId>/agent/openclaw-agent.sqlite);"
             " pass --openclaw-dir or set OPENCLAW_STATE_DIR"
         )
     if agents:
@@ -118,7 +115,7 @@ def run_catchup(
         found = [a for a in found if a in agents]
     report = CatchupReport(agents=found)
     config = load_openclaw_config(state_dir)
-    files = {agent: list_transcripts(state_dir, agent) for agent in found}
+    files = {agent: list_streams(state_dir, agent) for agent in found}
     if on_files:
         on_files(sum(len(f) for f in files.values()))
     for agent in found:
@@ -145,17 +142,19 @@ def _try_lock(conn: psycopg.Connection, agent: str) -> bool:
 
 
 def _catch_up_agent(conn, settings: Settings, projector: Projector, state_dir: Path, agent: str,
-                    config: dict, files: list[TranscriptFile], report: CatchupReport,
+                    config: dict, files: list[TranscriptStream], report: CatchupReport,
                     progress: ProgressFn | None) -> None:
     speakers = load_speakers(state_dir, agent, config)
-    index = read_session_index(state_dir, agent)
+    index = session_index(state_dir, agent)
+    with conn.transaction():
+        register_index(conn, agent, index)
     session_filter = SessionFilter(settings.filters)
     _retry_open_entries(conn, projector, agent, settings.catchup_chunk_entries, report)
     for tf in files:
         report.files_seen += 1
         try:
             _catch_up_file(conn, settings, projector, tf, index, speakers, session_filter, report)
-        except OSError as err:  # vanished or unreadable: the next run tries again
+        except (OSError, sqlite3.Error) as err:  # vanished, unreadable or locked: the next run tries again
             conn.rollback()
             log.warning("cannot read %s: %s", tf.path, err)
             report.lines.skipped["unreadable_file"] += 1
@@ -186,7 +185,23 @@ def _retry_open_entries(conn, projector: Projector, agent: str, chunk: int, repo
             return  # all still failing: leave them for the next run rather than loop
 
 
-def _resolve_key(conn, tf: TranscriptFile, index: dict[str, str], settings: Settings) -> tuple[str | None, str]:
+def register_index(conn, agent: str, index: dict[str, str]) -> int:
+    """Record every session key OpenClaw names (``sessions.json``, ``session_windows``); returns rows changed."""
+    rows = [(agent, sid, key) for sid, key in index.items()]
+    if not rows:
+        return 0
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO sessions (agent_id, session_id, session_key, key_source) VALUES (%s, %s, %s, 'sessions.json')"
+            " ON CONFLICT (agent_id, session_id) DO UPDATE SET session_key = EXCLUDED.session_key,"
+            "  key_source = 'sessions.json', last_seen = now()"
+            " WHERE sessions.session_key <> EXCLUDED.session_key OR sessions.key_source <> 'sessions.json'",
+            rows,
+        )
+        return max(cur.rowcount, 0)
+
+
+def _resolve_key(conn, tf: TranscriptStream, index: dict[str, str], settings: Settings) -> tuple[str | None, str]:
     if tf.session_id in index:
         return index[tf.session_id], "sessions.json"
     row = conn.execute(
@@ -199,15 +214,14 @@ def _resolve_key(conn, tf: TranscriptFile, index: dict[str, str], settings: Sett
     if policy == "skip":
         return None, "unknown"
     if policy == "infer":
-        header = read_header(tf.path)
-        first = read_transcript(tf.path, max_entries=1).entries
-        inferred = infer_session_key(tf.agent_id, tf.session_id, header, first[0] if first else None)
+        header, first = tf.opening()
+        inferred = infer_session_key(tf.agent_id, tf.session_id, header, first)
         if inferred:
             return inferred, "content"
     return f"agent:{tf.agent_id}:main", "default"
 
 
-def _register_session(conn, tf: TranscriptFile, key: str, source: str) -> None:
+def _register_session(conn, tf: TranscriptStream, key: str, source: str) -> None:
     conn.execute(
         "INSERT INTO sessions (agent_id, session_id, session_key, key_source, files)"
         " VALUES (%s, %s, %s, %s, ARRAY[%s])"
@@ -222,24 +236,28 @@ def _register_session(conn, tf: TranscriptFile, key: str, source: str) -> None:
     )
 
 
-def _load_cursor(conn, tf: TranscriptFile, current_head: str) -> _Cursor | None:
+def _load_cursor(conn, tf: TranscriptStream, end: int) -> _Cursor | None:
+    """The stream's cursor when the content before it is unchanged, else None (read from the start)."""
     row = conn.execute(
         "SELECT byte_offset, line_no, head_hash, filtered_by FROM transcript_cursors"
         " WHERE agent_id = %s AND file_name = %s",
         (tf.agent_id, tf.name),
     ).fetchone()
-    if row:
-        return _Cursor(*row)
-    # A renamed file (live → .reset.<iso>) carries on from the cursor of its former name.
-    row = conn.execute(
-        "SELECT byte_offset, line_no, head_hash, filtered_by FROM transcript_cursors"
-        " WHERE agent_id = %s AND session_id = %s AND head_hash = %s ORDER BY byte_offset DESC LIMIT 1",
-        (tf.agent_id, tf.session_id, current_head),
-    ).fetchone()
-    return _Cursor(*row) if row else None
+    candidates = [_Cursor(*row)] if row else [
+        # A renamed file (live → .reset.<iso>) carries on from the cursor of its former name.
+        _Cursor(*r) for r in conn.execute(
+            "SELECT byte_offset, line_no, head_hash, filtered_by FROM transcript_cursors"
+            " WHERE agent_id = %s AND session_id = %s AND file_name <> %s ORDER BY byte_offset DESC LIMIT 4",
+            (tf.agent_id, tf.session_id, tf.name),
+        )
+    ]
+    for cursor in candidates:
+        if cursor.offset <= end and tf.fingerprint(cursor.offset) == cursor.fingerprint:
+            return cursor
+    return None
 
 
-def _save_cursor(conn, tf: TranscriptFile, offset: int, line_no: int, head: str, filtered_by: str | None) -> None:
+def _save_cursor(conn, tf: TranscriptStream, offset: int, line_no: int, head: str, filtered_by: str | None) -> None:
     conn.execute(
         "INSERT INTO transcript_cursors (agent_id, file_name, session_id, byte_offset, line_no, head_hash, filtered_by)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s)"
@@ -250,19 +268,18 @@ def _save_cursor(conn, tf: TranscriptFile, offset: int, line_no: int, head: str,
     )
 
 
-def _catch_up_file(conn, settings: Settings, projector: Projector, tf: TranscriptFile, index: dict[str, str],
+def _catch_up_file(conn, settings: Settings, projector: Projector, tf: TranscriptStream, index: dict[str, str],
                    speakers: Speakers, session_filter: SessionFilter, report: CatchupReport) -> None:
-    size = tf.path.stat().st_size
-    head = head_hash(tf.path) if size else ""
-    cursor = _load_cursor(conn, tf, head)
+    end = tf.end()
+    cursor = _load_cursor(conn, tf, end)
     key, source = _resolve_key(conn, tf, index, settings)
     allowed, rule = (False, "unknown session key (unknown_key=skip)") if key is None else session_filter.decide(key)
     filtered_by = None if allowed else rule
 
     start_offset, start_line = 0, 0
-    if cursor is not None and cursor.head_hash == head and cursor.offset <= size and cursor.filtered_by == filtered_by:
+    if cursor is not None and cursor.filtered_by == filtered_by:
         start_offset, start_line = cursor.offset, cursor.line_no
-    if start_offset == size and cursor is not None and cursor.filtered_by == filtered_by and cursor.head_hash == head:
+    if cursor is not None and cursor.filtered_by == filtered_by and start_offset >= end:
         report.files_unchanged += 1
         if not allowed:
             session_filter.counts[rule] += 1
@@ -272,17 +289,17 @@ def _catch_up_file(conn, settings: Settings, projector: Projector, tf: Transcrip
     if not allowed:
         # Read only to count: nothing of a filtered session is stored.
         session_filter.counts[rule] += 1
-        result = read_transcript(tf.path, start_offset, start_line)
+        result = tf.read(start_offset, start_line)
         report.entries_filtered += len(result.entries)
         with conn.transaction():
             if key is not None:
                 _register_session(conn, tf, key, source)
-            _save_cursor(conn, tf, result.end_offset, result.end_line, head, filtered_by)
+            _save_cursor(conn, tf, result.end_offset, result.end_line, tf.fingerprint(result.end_offset), filtered_by)
         return
 
     offset, line_no = start_offset, start_line
     while True:
-        result = read_transcript(tf.path, offset, line_no, max_entries=settings.catchup_chunk_entries)
+        result = tf.read(offset, line_no, max_entries=settings.catchup_chunk_entries)
         report.lines.merge(result.stats)
         with conn.transaction():
             _register_session(conn, tf, key, source)
@@ -290,13 +307,13 @@ def _catch_up_file(conn, settings: Settings, projector: Projector, tf: Transcrip
             report.entries_new += len(new)
             report.entries_known += len(result.entries) - len(new)
             report.projection.merge(projector.project(conn, tf.agent_id, new))
-            _save_cursor(conn, tf, result.end_offset, result.end_line, head, None)
+            _save_cursor(conn, tf, result.end_offset, result.end_line, tf.fingerprint(result.end_offset), None)
         if result.end_offset == offset or len(result.entries) < settings.catchup_chunk_entries:
             return
         offset, line_no = result.end_offset, result.end_line
 
 
-def _append_entries(conn, tf: TranscriptFile, key: str, speakers: Speakers, entries) -> list[LoggedEntry]:
+def _append_entries(conn, tf: TranscriptStream, key: str, speakers: Speakers, entries) -> list[LoggedEntry]:
     """Insert into the entry log; returns the entries that were not there yet."""
     new: list[LoggedEntry] = []
     for e in entries:

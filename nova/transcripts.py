@@ -31,11 +31,10 @@ __all__ = [
     "SessionHeader",
     "ReadStats",
     "ReadResult",
-    "list_agents",
     "list_transcripts",
     "read_session_index",
     "read_transcript",
-    "head_hash",
+    "parse_line",
 ]
 
 log = logging.getLogger(__name__)
@@ -51,6 +50,11 @@ _MAX_LINE_BYTES = 4 * 1024 * 1024
 
 @dataclass(frozen=True)
 class TranscriptFile:
+    """A JSONL transcript: one of the two kinds of ``nova.sources.TranscriptStream``.
+
+    Positions are byte offsets; an entry's ``seq`` is its line number.
+    """
+
     agent_id: str
     session_id: str
     path: Path
@@ -58,7 +62,33 @@ class TranscriptFile:
 
     @property
     def name(self) -> str:
+        """The cursor key: the file name (a renamed archive finds its former cursor by session id)."""
         return self.path.name
+
+    def end(self) -> int:
+        return self.path.stat().st_size
+
+    def fingerprint(self, offset: int) -> str:
+        """Identity of the bytes before ``offset``: the first line and the line that ends there.
+
+        A file rewritten under the cursor (truncated, or changed before it) fingerprints
+        differently, so catch-up re-reads it from the start and skips known entry ids.
+        """
+        if offset <= 0:
+            return ""
+        with self.path.open("rb") as fh:
+            first = fh.readline(65536)
+            fh.seek(max(0, offset - 4096))
+            tail = fh.read(min(offset, 4096))
+        return hashlib.sha256(first).hexdigest()[:32] + hashlib.sha256(tail).hexdigest()[:32]
+
+    def read(self, offset: int, line_no: int, max_entries: int | None = None) -> "ReadResult":
+        return read_transcript(self.path, offset, line_no, max_entries)
+
+    def opening(self) -> tuple["SessionHeader | None", "TranscriptEntry | None"]:
+        """The session header and first entry, for inferring an unknown session key."""
+        first = read_transcript(self.path, max_entries=1).entries
+        return read_header(self.path), (first[0] if first else None)
 
 
 @dataclass(frozen=True)
@@ -104,13 +134,6 @@ class ReadResult:
     stats: ReadStats
 
 
-def list_agents(state_dir: Path) -> list[str]:
-    root = state_dir / "agents"
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if (p / "sessions").is_dir())
-
-
 def list_transcripts(state_dir: Path, agent_id: str) -> list[TranscriptFile]:
     """Every transcript of an agent, live and archived, oldest archive first."""
     sessions = state_dir / "agents" / agent_id / "sessions"
@@ -139,12 +162,6 @@ def read_session_index(state_dir: Path, agent_id: str) -> dict[str, str]:
             if isinstance(value, dict) and isinstance(value.get("sessionId"), str):
                 out[value["sessionId"]] = key
     return out
-
-
-def head_hash(path: Path) -> str:
-    """sha256 of a file's first line (at most 64 KiB): a cheap identity for rewrite detection."""
-    with path.open("rb") as fh:
-        return hashlib.sha256(fh.readline(65536)).hexdigest()
 
 
 def _parse_time(value) -> datetime | None:

@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from nova.transcripts import list_agents
+from nova.sources import list_agents
 
 GENERIC = ["What do you know about me?", "What am I working on?", "What happened recently?"]
 

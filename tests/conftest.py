@@ -27,6 +27,18 @@ def server_dsn(tmp_path_factory) -> str:
     return server.get_uri()
 
 
+@pytest.fixture(scope="session")
+def openclaw():
+    """(node binary, openclaw package dir): the real OpenClaw from npm, installed once into the e2e cache."""
+    import subprocess
+
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "openclaw-e2e-setup.sh")], capture_output=True,
+                          text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-2000:]
+    base = Path(done.stdout.strip().splitlines()[-1])
+    return base / "node_modules" / ".bin" / "node", base / "node_modules" / "openclaw"
+
+
 @pytest.fixture
 def settings(server_dsn, tmp_path, monkeypatch):
     """Settings pointing at a brand-new database on the test server."""

@@ -167,3 +167,24 @@ def test_a_newer_fact_closes_the_older_one_with_the_same_subject_and_relation(st
     assert rows[0][2] == rows[1][1]   # Berlin closed when Hamburg began
     assert rows[1][2] is None         # Hamburg is current
     assert loves and all(v is None for (v,) in loves)  # other relations untouched
+
+
+def test_truncated_or_changed_before_the_cursor_is_reconciled_by_entry_id(store, settings, projector, tmp_path):
+    state = tmp_path / "state"
+    path = state / "agents" / "main" / "sessions" / "s1.jsonl"
+    lines = write_transcript(path, "s1", [("user", "I adopted a cat named Luna."), ("assistant", "Lovely!"),
+                                          ("user", "Luna hates the vacuum.")])
+    run_catchup(store, settings, projector, state)
+    # Same first line, last entry dropped (truncation): nothing lost, nothing duplicated.
+    path.write_text("".join(json.dumps(l) + "\n" for l in lines[:3]))
+    truncated = run_catchup(store, settings, projector, state)
+    assert truncated.entries_new == 0 and truncated.entries_known == 2
+    # Same first line and length, a changed entry before the cursor, then a new one appended.
+    lines[2]["message"]["content"][0]["text"] = "Lovely!!"
+    lines[3]["id"] = "e3b"
+    path.write_text("".join(json.dumps(l) + "\n" for l in lines))
+    changed = run_catchup(store, settings, projector, state)
+    assert changed.entries_new == 1 and changed.entries_known == 2
+    with store.connection() as conn:
+        ids = sorted(r[0] for r in conn.execute("SELECT entry_id FROM entries"))
+    assert ids == ["e1", "e2", "e3", "e3b"]

@@ -30,16 +30,6 @@ BUDGET_MS = 300
 SLACK_MS = 250  # process scheduling on a busy 2-core CI machine
 
 
-@pytest.fixture(scope="module")
-def openclaw():
-    """(node binary, openclaw package dir), installed once into the e2e cache."""
-    done = subprocess.run(["bash", str(ROOT / "scripts" / "openclaw-e2e-setup.sh")], capture_output=True,
-                          text=True, timeout=1200)
-    assert done.returncode == 0, done.stderr[-2000:]
-    base = Path(done.stdout.strip().splitlines()[-1])
-    return base / "node_modules" / ".bin" / "node", base / "node_modules" / "openclaw"
-
-
 @pytest.fixture
 def world(settings, state_dir, tmp_path):
     """Environment shared by nova serve, nova install-hooks and the OpenClaw driver."""
