@@ -67,6 +67,7 @@ class CatchupReport:
     projection: ProjectionStats = field(default_factory=ProjectionStats)
     retried: int = 0
     locked_agents: list[str] = field(default_factory=list)
+    stopped: bool = False           # ended early on request; the rest is read next run
     seconds: float = 0.0
 
     @property
@@ -93,8 +94,11 @@ def run_catchup(
     agents: list[str] | None = None,
     progress: ProgressFn | None = None,
     on_files: Callable[[int], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> CatchupReport:
     """Catch up on every transcript of ``agents`` (default: all) under ``state_dir``.
+
+    ``stop()`` is asked between transcripts: when true, the run ends there (all it did is committed).
 
     Raises:
         StateDirError: ``state_dir`` has no ``agents/<id>/sessions`` directories, or an
@@ -127,7 +131,8 @@ def run_catchup(
                     progress(agent, len(files[agent]))
                 continue
             try:
-                _catch_up_agent(conn, settings, projector, state_dir, agent, config, files[agent], report, progress)
+                _catch_up_agent(conn, settings, projector, state_dir, agent, config, files[agent], report, progress,
+                                stop)
             finally:
                 conn.execute("SELECT pg_advisory_unlock(hashtext('nova-catchup:' || %s))", (agent,))
                 conn.commit()
@@ -143,7 +148,7 @@ def _try_lock(conn: psycopg.Connection, agent: str) -> bool:
 
 def _catch_up_agent(conn, settings: Settings, projector: Projector, state_dir: Path, agent: str,
                     config: dict, files: list[TranscriptStream], report: CatchupReport,
-                    progress: ProgressFn | None) -> None:
+                    progress: ProgressFn | None, stop: Callable[[], bool] | None = None) -> None:
     speakers = load_speakers(state_dir, agent, config)
     index = session_index(state_dir, agent)
     with conn.transaction():
@@ -151,6 +156,9 @@ def _catch_up_agent(conn, settings: Settings, projector: Projector, state_dir: P
     session_filter = SessionFilter(settings.filters)
     _retry_open_entries(conn, projector, agent, settings.catchup_chunk_entries, report)
     for tf in files:
+        if stop is not None and stop():
+            report.stopped = True
+            break
         report.files_seen += 1
         try:
             _catch_up_file(conn, settings, projector, tf, index, speakers, session_filter, report)

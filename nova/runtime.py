@@ -38,6 +38,10 @@ class Runtime:
             self._projector = self._new_projector(self.embedder)
         return self._projector
 
+    def lazy_projector(self):
+        """A projector that loads the models only when it is first given entries (a no-op catch-up never does)."""
+        return _LazyProjector(self)
+
     def background_projector(self):
         """A projector with a model copy of its own, for a background thread.
 
@@ -56,3 +60,15 @@ class Runtime:
 
     def close(self) -> None:
         self.store.close()
+
+
+class _LazyProjector:
+    def __init__(self, runtime: Runtime):
+        self._runtime = runtime
+
+    def project(self, conn, agent_id: str, entries: list):
+        if not entries:
+            from .projection import ProjectionStats
+
+            return ProjectionStats()
+        return self._runtime.projector.project(conn, agent_id, entries)

@@ -1,0 +1,130 @@
+"""``nova watch``: catch up in real time as OpenClaw writes transcripts.
+
+Watches the state directory with watchfiles (inotify; no polling, so idle CPU stays near zero)
+and runs the incremental catch-up (``nova.catchup``) for the agents whose transcripts,
+``sessions.json`` or SQLite store changed. Everything hard (partial lines, renames to
+``.reset.<iso>``, truncation and rewrites, new agents, new session keys) is the catch-up's job:
+it is idempotent, so the watcher only decides *when* to run it.
+
+- A missing state directory is waited for (checked every second).
+- Every ``rescan_s`` seconds without events a full catch-up runs anyway, so a missed event
+  (e.g. an NFS mount, an overflowed inotify queue) costs latency, never memories.
+- ``stop`` (SIGTERM/SIGINT in the CLI) ends the loop between transcripts: the chunk in
+  progress commits first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .catchup import CatchupReport, StateDirError, run_catchup
+from .config import Settings
+
+__all__ = ["watch_state_dir", "agents_touched"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WatchStats:
+    runs: int = 0
+    entries_new: int = 0
+    errors: int = 0
+
+
+def agents_touched(state_dir: Path, paths: set[str]) -> set[str]:
+    """Agent ids whose transcripts changed: ``agents/<id>/sessions/...`` or ``agents/<id>/agent/openclaw-agent.sqlite*``."""
+    root = state_dir.resolve() / "agents"
+    out = set()
+    for raw in paths:
+        try:
+            parts = Path(raw).resolve().relative_to(root).parts
+        except ValueError:
+            continue
+        if len(parts) >= 3 and parts[1] == "sessions":
+            out.add(parts[0])
+        elif len(parts) >= 3 and parts[1] == "agent" and parts[2].startswith("openclaw-agent.sqlite"):
+            out.add(parts[0])
+        elif len(parts) == 2 and parts[1] in ("sessions", "agent"):
+            out.add(parts[0])  # a new agent's directory appeared
+    return out
+
+
+def _relevant(state_dir: Path) -> Callable[[object, str], bool]:
+    agents = str(state_dir.resolve() / "agents")
+
+    def keep(_change, path: str) -> bool:
+        return path.startswith(agents)
+
+    return keep
+
+
+def watch_state_dir(
+    settings: Settings,
+    store,
+    projector,
+    state_dir: Path,
+    stop: threading.Event,
+    agents: list[str] | None = None,
+    on_report: Callable[[CatchupReport], None] | None = None,
+    rescan_s: float = 300.0,
+    debounce_ms: int = 300,
+) -> WatchStats:
+    """Run until ``stop`` is set; returns what was done."""
+    import watchfiles
+
+    stats = WatchStats()
+    state_dir = state_dir.expanduser()
+
+    def catch_up(only: set[str] | None) -> None:
+        wanted = sorted(only & set(agents)) if (only is not None and agents) else (sorted(only) if only else agents)
+        if only is not None and not wanted:
+            return
+        try:
+            report = run_catchup(store, settings, projector, state_dir, wanted, stop=stop.is_set)
+        except StateDirError as err:
+            log.info("%s", err)
+            return
+        except Exception:  # a bad moment (database restart, racing writer): the next event retries
+            stats.errors += 1
+            log.exception("catch-up failed; retrying on the next change")
+            return
+        stats.runs += 1
+        stats.entries_new += report.entries_new
+        if on_report:
+            on_report(report)
+
+    announced = False
+    while not stop.is_set() and not (state_dir / "agents").is_dir():
+        if not announced:
+            log.warning("waiting for %s/agents to appear", state_dir)
+            announced = True
+        stop.wait(1.0)
+    if stop.is_set():
+        return stats
+    catch_up(None)
+    last_full = time.monotonic()
+    for changes in watchfiles.watch(
+        state_dir, watch_filter=_relevant(state_dir), debounce=debounce_ms, step=50, stop_event=stop,
+        rust_timeout=1000, yield_on_timeout=True, raise_interrupt=False,
+    ):
+        if stop.is_set():
+            break
+        if not (state_dir / "agents").is_dir():
+            log.warning("%s/agents disappeared; waiting for it", state_dir)
+            while not stop.is_set() and not (state_dir / "agents").is_dir():
+                stop.wait(1.0)
+            continue
+        if changes:
+            touched = agents_touched(state_dir, {p for _, p in changes})
+            if touched:
+                catch_up(touched)
+        if time.monotonic() - last_full >= rescan_s:
+            catch_up(None)
+            last_full = time.monotonic()
+    return stats
