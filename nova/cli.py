@@ -282,9 +282,94 @@ def _read_queries(path: Path) -> list[dict]:
     return batch
 
 
+def _parse_time(value: Optional[str], flag: str):
+    from datetime import datetime, timezone
+
+    if value is None:
+        return None
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        err.print(f"[red]error:[/red] {flag}: expected an ISO date or time like 2026-05-01 or 2026-05-01T12:00Z, got {value!r}")
+        raise typer.Exit(2) from None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+@app.command()
+def reextract(
+    agent: Optional[list[str]] = typer.Option(None, "--agent", help="Only this agent id (repeatable)."),
+    session_key: Optional[str] = typer.Option(
+        None, "--session-key", help="Only sessions whose key matches this glob, e.g. 'agent:main:telegram:*'."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only entries at or after this time (ISO, UTC if no zone)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Only entries before this time (ISO, UTC if no zone)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Rebuild, report what would change, and roll back."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Rebuild entities, episodes and relationships from the stored entry log (not the files).
+
+    Run it after an upgrade that changes extraction (nova status shows rows from older
+    extractor versions) or the embedding model. Each agent is rebuilt in one transaction: recall
+    keeps answering from the old memories until that agent's rebuild commits. An interrupted run
+    resumes with the agents it had not finished when run again with the same options.
+    Exit codes: 0 done, 2 error.
+    """
+    from .reextract import Scope, reextract as do_reextract, scope_entry_count
+
+    scope = Scope(tuple(agent or ()), session_key, _parse_time(since, "--since"), _parse_time(until, "--until"))
+    with runtime() as rt:
+        with rt.store.connection() as conn:
+            try:
+                total = scope_entry_count(conn, scope)
+            except ValueError as e:
+                err.print(f"[red]error:[/red] {e}")
+                raise typer.Exit(2) from None
+        with Progress(
+            TextColumn("[bold]re-extract[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal,
+        ) as bar:
+            task = bar.add_task("", total=total)
+            try:
+                report = do_reextract(rt.store, rt.projector, scope, dry_run=dry_run,
+                                      chunk=rt.settings.catchup_chunk_entries,
+                                      progress=lambda desc, n: bar.update(task, advance=n, description=desc))
+            except (ValueError, RuntimeError) as e:
+                err.print(f"[red]error:[/red] {e}")
+                raise typer.Exit(2) from None
+    data = {
+        "dry_run": report.dry_run, "seconds": round(report.seconds, 2), "rows_by_extractor_version": dict(report.stale_before),
+        "extracted": report.projection.done, "failed": report.projection.failed,
+        "agents": [{"agent": c.agent_id, "entries": c.entries, "skipped": c.skipped, "before": c.before,
+                    "after": c.after, "added": c.added, "removed": c.removed} for c in report.agents],
+    }
+    if as_json:
+        out.print_json(data=data)
+        return
+    verb = "would change" if dry_run else "rebuilt"
+    for c in report.agents:
+        if c.skipped:
+            out.print(f"[bold]{c.agent_id}[/bold]: already rebuilt by the interrupted run, skipped")
+            continue
+        counts = ", ".join(f"{t} {c.before.get(t, 0)} → {c.after.get(t, 0)}" for t in c.before)
+        out.print(f"[bold]{c.agent_id}[/bold]: {c.entries} entries {verb}: {counts}")
+        if dry_run:
+            for t in c.added:
+                for x in c.added[t][:3]:
+                    out.print(f"  + {t[:-1] if t.endswith('s') else t}: {x[:120]}")
+                for x in c.removed[t][:3]:
+                    out.print(f"  - {t[:-1] if t.endswith('s') else t}: {x[:120]}")
+    out.print(f"{report.projection.done} entries extracted ({report.projection.failed} failed) in {report.seconds:.1f} s"
+              + ("; rolled back (dry run)" if dry_run else ""))
+
+
 @app.command()
 def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this agent.")) -> None:
-    """Row counts per agent, extraction failures, and the newest entry ingested."""
+    """Row counts per agent, extraction failures, stale rows, and the newest entry ingested.
+
+    "stale" counts entities, episodes and relationships made by an older extractor version
+    than this NOVA's: run `nova reextract` to rebuild them.
+    """
+    from .extract import EXTRACTOR_VERSION
+
     with runtime() as rt, rt.store.connection() as conn:
         rows = conn.execute(
             "SELECT a.agent_id,"
@@ -293,13 +378,17 @@ def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this 
             " (SELECT count(*) FROM episodes e WHERE e.agent_id = a.agent_id),"
             " (SELECT count(*) FROM relationships e WHERE e.agent_id = a.agent_id),"
             " (SELECT count(*) FROM entry_extraction x WHERE x.agent_id = a.agent_id AND x.status = 'failed'),"
+            " (SELECT count(*) FROM entities e WHERE e.agent_id = a.agent_id AND e.extractor_version < %s)"
+            "  + (SELECT count(*) FROM episodes e WHERE e.agent_id = a.agent_id AND e.extractor_version < %s)"
+            "  + (SELECT count(*) FROM relationships e WHERE e.agent_id = a.agent_id AND e.extractor_version < %s),"
             " (SELECT max(occurred_at) FROM entries e WHERE e.agent_id = a.agent_id),"
             " (SELECT max(ingested_at) FROM entries e WHERE e.agent_id = a.agent_id)"
             " FROM (SELECT DISTINCT agent_id FROM sessions WHERE %s::text IS NULL OR agent_id = %s) a"
             " ORDER BY 1",
-            (agent, agent),
+            (EXTRACTOR_VERSION, EXTRACTOR_VERSION, EXTRACTOR_VERSION, agent, agent),
         ).fetchall()
-    table = Table("agent", "entries", "entities", "episodes", "relationships", "failed", "newest entry", "last ingest")
+    table = Table("agent", "entries", "entities", "episodes", "relationships", "failed", "stale", "newest entry",
+                  "last ingest")
     for r in rows:
         cells = [x.strftime("%Y-%m-%d %H:%M") if hasattr(x, "strftime") else str(x) if x is not None else "-" for x in r]
         table.add_row(*cells)
