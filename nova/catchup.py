@@ -83,6 +83,24 @@ class _Cursor:
     filtered_by: str | None
 
 
+@dataclass
+class _Known:
+    """What the store knows of an agent's transcripts, loaded once per run (no query per file)."""
+
+    cursors: dict[str, tuple[str, _Cursor]]   # cursor key → (session id, cursor)
+    keys: dict[str, str]                      # session id → registered session key
+
+    @classmethod
+    def load(cls, conn, agent: str) -> "_Known":
+        cursors = {
+            r[0]: (r[1], _Cursor(*r[2:])) for r in conn.execute(
+                "SELECT file_name, session_id, byte_offset, line_no, head_hash, filtered_by FROM transcript_cursors"
+                " WHERE agent_id = %s", (agent,))
+        }
+        keys = dict(conn.execute("SELECT session_id, session_key FROM sessions WHERE agent_id = %s", (agent,)).fetchall())
+        return cls(cursors, keys)
+
+
 ProgressFn = Callable[[str, int], None]  # (description, units done)
 
 
@@ -95,10 +113,13 @@ def run_catchup(
     progress: ProgressFn | None = None,
     on_files: Callable[[int], None] | None = None,
     stop: Callable[[], bool] | None = None,
+    paths: set[Path] | None = None,
 ) -> CatchupReport:
     """Catch up on every transcript of ``agents`` (default: all) under ``state_dir``.
 
     ``stop()`` is asked between transcripts: when true, the run ends there (all it did is committed).
+    ``paths``: only transcripts at these paths (the watcher's changed files; a SQLite store's
+    path stands for all its sessions). Session keys are registered for every agent in scope.
 
     Raises:
         StateDirError: ``state_dir`` has no ``agents/<id>/sessions`` directories, or an
@@ -120,6 +141,8 @@ def run_catchup(
     report = CatchupReport(agents=found)
     config = load_openclaw_config(state_dir)
     files = {agent: list_streams(state_dir, agent) for agent in found}
+    if paths is not None:
+        files = {agent: [f for f in streams if f.path in paths] for agent, streams in files.items()}
     if on_files:
         on_files(sum(len(f) for f in files.values()))
     for agent in found:
@@ -155,13 +178,15 @@ def _catch_up_agent(conn, settings: Settings, projector: Projector, state_dir: P
         register_index(conn, agent, index)
     session_filter = SessionFilter(settings.filters)
     _retry_open_entries(conn, projector, agent, settings.catchup_chunk_entries, report)
+    known = _Known.load(conn, agent)
+    conn.commit()
     for tf in files:
         if stop is not None and stop():
             report.stopped = True
             break
         report.files_seen += 1
         try:
-            _catch_up_file(conn, settings, projector, tf, index, speakers, session_filter, report)
+            _catch_up_file(conn, settings, projector, tf, index, known, speakers, session_filter, report)
         except (OSError, sqlite3.Error) as err:  # vanished, unreadable or locked: the next run tries again
             conn.rollback()
             log.warning("cannot read %s: %s", tf.path, err)
@@ -209,15 +234,11 @@ def register_index(conn, agent: str, index: dict[str, str]) -> int:
         return max(cur.rowcount, 0)
 
 
-def _resolve_key(conn, tf: TranscriptStream, index: dict[str, str], settings: Settings) -> tuple[str | None, str]:
+def _resolve_key(tf: TranscriptStream, index: dict[str, str], known: _Known, settings: Settings) -> tuple[str | None, str]:
     if tf.session_id in index:
         return index[tf.session_id], "sessions.json"
-    row = conn.execute(
-        "SELECT session_key FROM sessions WHERE agent_id = %s AND session_id = %s",
-        (tf.agent_id, tf.session_id),
-    ).fetchone()
-    if row:
-        return row[0], "registry"
+    if tf.session_id in known.keys:
+        return known.keys[tf.session_id], "registry"
     policy = settings.filters.unknown_key
     if policy == "skip":
         return None, "unknown"
@@ -244,28 +265,22 @@ def _register_session(conn, tf: TranscriptStream, key: str, source: str) -> None
     )
 
 
-def _load_cursor(conn, tf: TranscriptStream, end: int) -> _Cursor | None:
+def _load_cursor(tf: TranscriptStream, known: _Known, end: int) -> _Cursor | None:
     """The stream's cursor when the content before it is unchanged, else None (read from the start)."""
-    row = conn.execute(
-        "SELECT byte_offset, line_no, head_hash, filtered_by FROM transcript_cursors"
-        " WHERE agent_id = %s AND file_name = %s",
-        (tf.agent_id, tf.name),
-    ).fetchone()
-    candidates = [_Cursor(*row)] if row else [
-        # A renamed file (live → .reset.<iso>) carries on from the cursor of its former name.
-        _Cursor(*r) for r in conn.execute(
-            "SELECT byte_offset, line_no, head_hash, filtered_by FROM transcript_cursors"
-            " WHERE agent_id = %s AND session_id = %s AND file_name <> %s ORDER BY byte_offset DESC LIMIT 4",
-            (tf.agent_id, tf.session_id, tf.name),
-        )
-    ]
+    if tf.name in known.cursors:
+        candidates = [known.cursors[tf.name][1]]
+    else:  # a renamed file (live → .reset.<iso>) carries on from the cursor of its former name
+        candidates = sorted((c for sid, c in known.cursors.values() if sid == tf.session_id),
+                            key=lambda c: -c.offset)[:4]
     for cursor in candidates:
         if cursor.offset <= end and tf.fingerprint(cursor.offset) == cursor.fingerprint:
             return cursor
     return None
 
 
-def _save_cursor(conn, tf: TranscriptStream, offset: int, line_no: int, head: str, filtered_by: str | None) -> None:
+def _save_cursor(conn, tf: TranscriptStream, known: _Known, offset: int, line_no: int, filtered_by: str | None) -> None:
+    head = tf.fingerprint(offset)
+    known.cursors[tf.name] = (tf.session_id, _Cursor(offset, line_no, head, filtered_by))
     conn.execute(
         "INSERT INTO transcript_cursors (agent_id, file_name, session_id, byte_offset, line_no, head_hash, filtered_by)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s)"
@@ -277,10 +292,10 @@ def _save_cursor(conn, tf: TranscriptStream, offset: int, line_no: int, head: st
 
 
 def _catch_up_file(conn, settings: Settings, projector: Projector, tf: TranscriptStream, index: dict[str, str],
-                   speakers: Speakers, session_filter: SessionFilter, report: CatchupReport) -> None:
+                   known: _Known, speakers: Speakers, session_filter: SessionFilter, report: CatchupReport) -> None:
     end = tf.end()
-    cursor = _load_cursor(conn, tf, end)
-    key, source = _resolve_key(conn, tf, index, settings)
+    cursor = _load_cursor(tf, known, end)
+    key, source = _resolve_key(tf, index, known, settings)
     allowed, rule = (False, "unknown session key (unknown_key=skip)") if key is None else session_filter.decide(key)
     filtered_by = None if allowed else rule
 
@@ -291,7 +306,6 @@ def _catch_up_file(conn, settings: Settings, projector: Projector, tf: Transcrip
         report.files_unchanged += 1
         if not allowed:
             session_filter.counts[rule] += 1
-        conn.commit()
         return
     report.files_read += 1
     if not allowed:
@@ -302,7 +316,7 @@ def _catch_up_file(conn, settings: Settings, projector: Projector, tf: Transcrip
         with conn.transaction():
             if key is not None:
                 _register_session(conn, tf, key, source)
-            _save_cursor(conn, tf, result.end_offset, result.end_line, tf.fingerprint(result.end_offset), filtered_by)
+            _save_cursor(conn, tf, known, result.end_offset, result.end_line, filtered_by)
         return
 
     offset, line_no = start_offset, start_line
@@ -311,11 +325,12 @@ def _catch_up_file(conn, settings: Settings, projector: Projector, tf: Transcrip
         report.lines.merge(result.stats)
         with conn.transaction():
             _register_session(conn, tf, key, source)
+            known.keys[tf.session_id] = key
             new = _append_entries(conn, tf, key, speakers, result.entries)
             report.entries_new += len(new)
             report.entries_known += len(result.entries) - len(new)
             report.projection.merge(projector.project(conn, tf.agent_id, new))
-            _save_cursor(conn, tf, result.end_offset, result.end_line, tf.fingerprint(result.end_offset), None)
+            _save_cursor(conn, tf, known, result.end_offset, result.end_line, None)
         if result.end_offset == offset or len(result.entries) < settings.catchup_chunk_entries:
             return
         offset, line_no = result.end_offset, result.end_line

@@ -37,6 +37,17 @@ class WatchStats:
     errors: int = 0
 
 
+def transcript_paths(paths: set[str]) -> set[Path]:
+    """Changed paths as transcript paths: a SQLite store's -wal/-shm/-journal stand for the store."""
+    out = set()
+    for raw in paths:
+        for suffix in ("-wal", "-shm", "-journal"):
+            if raw.endswith(".sqlite" + suffix):
+                raw = raw[: -len(suffix)]
+        out.add(Path(raw))
+    return out
+
+
 def agents_touched(state_dir: Path, paths: set[str]) -> set[str]:
     """Agent ids whose transcripts changed: ``agents/<id>/sessions/...`` or ``agents/<id>/agent/openclaw-agent.sqlite*``."""
     root = state_dir.resolve() / "agents"
@@ -79,14 +90,14 @@ def watch_state_dir(
     import watchfiles
 
     stats = WatchStats()
-    state_dir = state_dir.expanduser()
+    state_dir = state_dir.expanduser().resolve()  # watchfiles reports resolved paths; streams must match
 
-    def catch_up(only: set[str] | None) -> None:
+    def catch_up(only: set[str] | None, paths: set[Path] | None = None) -> None:
         wanted = sorted(only & set(agents)) if (only is not None and agents) else (sorted(only) if only else agents)
         if only is not None and not wanted:
             return
         try:
-            report = run_catchup(store, settings, projector, state_dir, wanted, stop=stop.is_set)
+            report = run_catchup(store, settings, projector, state_dir, wanted, stop=stop.is_set, paths=paths)
         except StateDirError as err:
             log.info("%s", err)
             return
@@ -121,9 +132,13 @@ def watch_state_dir(
                 stop.wait(1.0)
             continue
         if changes:
-            touched = agents_touched(state_dir, {p for _, p in changes})
+            changed = {p for _, p in changes}
+            touched = agents_touched(state_dir, changed)
             if touched:
-                catch_up(touched)
+                # Only the changed transcripts; a new agent directory gets all of its files.
+                new_agent = any(len(Path(p).relative_to(state_dir / "agents").parts) <= 2 for p in changed
+                                if Path(p).is_relative_to(state_dir / "agents"))
+                catch_up(touched, None if new_agent else transcript_paths(changed))
         if time.monotonic() - last_full >= rescan_s:
             catch_up(None)
             last_full = time.monotonic()
