@@ -30,7 +30,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from .transcripts import ReadResult, ReadStats, SessionHeader, TranscriptEntry, parse_line
+from .transcripts import ReadResult, ReadStats, SessionHeader, TranscriptEntry, collect_entries, parse_line
 
 __all__ = ["DB_RELATIVE_PATH", "SqliteTranscript", "agent_db_path", "list_sqlite_transcripts", "read_sqlite_index"]
 
@@ -101,22 +101,8 @@ class SqliteTranscript:
         return f"gen:{self.generation}" if offset > 0 else ""
 
     def read(self, offset: int, line_no: int, max_entries: int | None = None) -> ReadResult:
-        stats = ReadStats()
-        entries: list[TranscriptEntry] = []
-        header = None
-        end = offset
-        for seq, event in self._events(offset):
-            parsed = parse_line(event, seq, stats)
-            stats.lines += 1
-            end = seq + 1
-            if isinstance(parsed, SessionHeader):
-                header = parsed
-            elif parsed is not None:
-                entries.append(parsed)
-                stats.entries += 1
-                if max_entries is not None and len(entries) >= max_entries:
-                    break
-        return ReadResult(entries, header, end, end, stats)
+        events = ((raw, seq, seq + 1) for seq, raw in self._events(offset))
+        return collect_entries(events, offset, offset, max_entries)
 
     def opening(self) -> tuple[SessionHeader | None, TranscriptEntry | None]:
         stats = ReadStats()

@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from .envelope import parse_envelope, strip_injected_blocks
 
@@ -35,6 +35,7 @@ __all__ = [
     "read_session_index",
     "read_transcript",
     "parse_line",
+    "collect_entries",
 ]
 
 log = logging.getLogger(__name__)
@@ -281,15 +282,21 @@ def read_transcript(
 
     Stops after ``max_entries`` accepted entries so callers can commit in chunks.
     """
+    lines = ((line, seq, end) for seq, (line, end) in enumerate(_complete_lines(path, offset), start=line_no))
+    return collect_entries(lines, offset, line_no, max_entries)
+
+
+def collect_entries(events: Iterable[tuple[bytes, int, int]], offset: int, line_no: int,
+                    max_entries: int | None = None) -> ReadResult:
+    """Parse ``(raw event, seq, position after it)`` triples into a ``ReadResult`` (any transcript store)."""
     stats = ReadStats()
     entries: list[TranscriptEntry] = []
     header = None
-    end, seq = offset, line_no
-    for line, line_end in _complete_lines(path, offset):
-        parsed = parse_line(line, seq, stats)
+    end, next_seq = offset, line_no
+    for raw, seq, raw_end in events:
+        parsed = parse_line(raw, seq, stats)
         stats.lines += 1
-        seq += 1
-        end = line_end
+        end, next_seq = raw_end, seq + 1
         if isinstance(parsed, SessionHeader):
             header = parsed
         elif parsed is not None:
@@ -297,7 +304,7 @@ def read_transcript(
             stats.entries += 1
             if max_entries is not None and len(entries) >= max_entries:
                 break
-    return ReadResult(entries, header, end, seq, stats)
+    return ReadResult(entries, header, end, next_seq, stats)
 
 
 def read_header(path: Path) -> SessionHeader | None:
