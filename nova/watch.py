@@ -61,7 +61,7 @@ def agents_touched(state_dir: Path, paths: set[str]) -> set[str]:
             out.add(parts[0])
         elif len(parts) >= 3 and parts[1] == "agent" and parts[2].startswith("openclaw-agent.sqlite"):
             out.add(parts[0])
-        elif len(parts) == 2 and parts[1] in ("sessions", "agent"):
+        elif len(parts) == 1 or (len(parts) == 2 and parts[1] in ("sessions", "agent")):
             out.add(parts[0])  # a new agent's directory appeared
     return out
 
@@ -120,9 +120,12 @@ def watch_state_dir(
         return stats
     catch_up(None)
     last_full = time.monotonic()
+    # inotify watches a new directory only once it has seen it: a file created in it right away
+    # can go unreported. Agents with a new directory get a full catch-up again a moment later.
+    recheck: dict[str, float] = {}
     for changes in watchfiles.watch(
         state_dir, watch_filter=_relevant(state_dir), debounce=debounce_ms, step=50, stop_event=stop,
-        rust_timeout=1000, yield_on_timeout=True, raise_interrupt=False,
+        rust_timeout=500, yield_on_timeout=True, raise_interrupt=False,
     ):
         if stop.is_set():
             break
@@ -131,15 +134,23 @@ def watch_state_dir(
             while not stop.is_set() and not (state_dir / "agents").is_dir():
                 stop.wait(1.0)
             continue
+        now = time.monotonic()
         if changes:
+            log.debug("changes: %s", sorted(changes))
             changed = {p for _, p in changes}
             touched = agents_touched(state_dir, changed)
-            if touched:
-                # Only the changed transcripts; a new agent directory gets all of its files.
-                new_agent = any(len(Path(p).relative_to(state_dir / "agents").parts) <= 2 for p in changed
-                                if Path(p).is_relative_to(state_dir / "agents"))
-                catch_up(touched, None if new_agent else transcript_paths(changed))
-        if time.monotonic() - last_full >= rescan_s:
+            new_dirs = agents_touched(state_dir, {p for p in changed if Path(p).is_dir()})
+            if new_dirs:
+                catch_up(new_dirs)
+                recheck.update((a, now + 1.0) for a in new_dirs)
+            if touched - new_dirs:
+                catch_up(touched - new_dirs, transcript_paths(changed))
+        due = {a for a, t in recheck.items() if t <= now}
+        if due:
+            for a in due:
+                del recheck[a]
+            catch_up(due)
+        if now - last_full >= rescan_s:
             catch_up(None)
             last_full = time.monotonic()
     return stats

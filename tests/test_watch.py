@@ -83,8 +83,13 @@ def test_watcher_follows_appends_rotation_rewrites_and_new_agents(store, watcher
     write_transcript(state / "agents" / "ops" / "sessions" / "o.jsonl", "o", [("user", "The deploy is on Friday.")],
                      id_prefix="o")
     assert wait_for(lambda: "o1" in entry_ids(store))
+
+    def registered():
+        with store.connection() as conn:
+            return conn.execute("SELECT session_key FROM sessions WHERE session_id = 's3'").fetchone()
+    assert wait_for(registered)
     with store.connection() as conn:
-        key = conn.execute("SELECT session_key FROM sessions WHERE session_id = 's3'").fetchone()
+        key = registered()
         dupes = conn.execute("SELECT count(*) - count(DISTINCT (agent_id, session_id, entry_id)) FROM entries").fetchone()[0]
     assert key == ("agent:main:telegram:direct:7",)   # registered before any s3 transcript exists
     assert dupes == 0 and entry_ids(store) == ["e1", "e2", "o1", "p1"]
