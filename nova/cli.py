@@ -308,7 +308,7 @@ def reextract(
     """Rebuild entities, episodes and relationships from the stored entry log (not the files).
 
     Run it after an upgrade that changes extraction (nova status shows rows from older
-    extractor versions) or the embedding model. Each agent is rebuilt in one transaction: recall
+    extractor versions). Each agent is rebuilt in one transaction: recall
     keeps answering from the old memories until that agent's rebuild commits. An interrupted run
     resumes with the agents it had not finished when run again with the same options.
     Exit codes: 0 done, 2 error.

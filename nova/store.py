@@ -138,11 +138,6 @@ def apply_migrations(conn: psycopg.Connection) -> list[str]:
     Raises:
         StoreError: pgvector is missing on the server, or an applied migration was edited.
     """
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
-        " applied_at timestamptz NOT NULL DEFAULT now())"
-    )
     available = conn.execute(
         "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"
     ).fetchone()
@@ -150,7 +145,13 @@ def apply_migrations(conn: psycopg.Connection) -> list[str]:
         raise StoreError("PostgreSQL has no pgvector extension: install pgvector on the server")
     applied_now = []
     with conn.transaction():
+        # Lock first: CREATE TABLE IF NOT EXISTS itself races when two processes meet a fresh database.
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
         done = {
             v: c for v, c in conn.execute("SELECT version, checksum FROM schema_migrations")
         }
