@@ -21,9 +21,10 @@ import logging
 import sqlite3
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import psycopg
 
@@ -44,7 +45,7 @@ from .sources import TranscriptStream, list_agents, list_streams, session_index
 from .transcripts import ReadStats
 from .workspace import Speakers, entry_speakers, load_openclaw_config, load_speakers
 
-__all__ = ["CatchupReport", "run_catchup", "StateDirError"]
+__all__ = ["CatchupReport", "run_catchup", "StateDirError", "agent_lock"]
 
 log = logging.getLogger(__name__)
 
@@ -147,26 +148,33 @@ def run_catchup(
         on_files(sum(len(f) for f in files.values()))
     for agent in found:
         with store.connection() as conn:
-            if not _try_lock(conn, agent):
-                report.locked_agents.append(agent)
-                log.warning("another catch-up is working on agent %s; skipping it this run", agent)
-                if progress:
-                    progress(agent, len(files[agent]))
-                continue
-            try:
+            with agent_lock(conn, agent) as locked:
+                if not locked:
+                    report.locked_agents.append(agent)
+                    log.warning("another catch-up is working on agent %s; skipping it this run", agent)
+                    if progress:
+                        progress(agent, len(files[agent]))
+                    continue
                 _catch_up_agent(conn, settings, projector, state_dir, agent, config, files[agent], report, progress,
                                 stop)
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(hashtext('nova-catchup:' || %s))", (agent,))
-                conn.commit()
     report.seconds = time.monotonic() - started
     return report
 
 
-def _try_lock(conn: psycopg.Connection, agent: str) -> bool:
+@contextmanager
+def agent_lock(conn: psycopg.Connection, agent: str) -> Iterator[bool]:
+    """The session-level advisory lock that lets one writer at a time (catch-up or re-extraction,
+    on any host sharing the database) work on ``agent``; yields False when another holds it."""
     got = conn.execute("SELECT pg_try_advisory_lock(hashtext('nova-catchup:' || %s))", (agent,)).fetchone()[0]
     conn.commit()
-    return bool(got)
+    if not got:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(hashtext('nova-catchup:' || %s))", (agent,))
+        conn.commit()
 
 
 def _catch_up_agent(conn, settings: Settings, projector: Projector, state_dir: Path, agent: str,

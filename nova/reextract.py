@@ -27,6 +27,7 @@ from typing import Callable
 
 import psycopg
 
+from .catchup import agent_lock
 from .projection import ENTRY_COLUMNS, ProjectionStats, Projector, fetch_entries
 
 __all__ = ["Scope", "AgentChange", "ReextractReport", "reextract", "scope_entry_count"]
@@ -204,22 +205,17 @@ def reextract(
             change.skipped = True
             log.info("agent %s was rebuilt by an interrupted run of this scope; skipping it", agent)
             continue
-        with store.connection() as conn:
-            if not conn.execute("SELECT pg_try_advisory_lock(hashtext('nova-catchup:' || %s))", (agent,)).fetchone()[0]:
-                conn.commit()
+        with store.connection() as conn, agent_lock(conn, agent) as locked:
+            if not locked:
                 raise RuntimeError(f"a catch-up is working on agent {agent}; try again when it is done")
-            try:
-                with conn.transaction() as tx:
-                    _rebuild_agent(conn, projector, agent, scope, chunk, change, report, progress)
-                    if dry_run:
-                        raise psycopg.Rollback(tx)
-                    conn.execute(
-                        "INSERT INTO reextract_progress (run_key, agent_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                        (run_key, agent),
-                    )
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(hashtext('nova-catchup:' || %s))", (agent,))
-                conn.commit()
+            with conn.transaction() as tx:
+                _rebuild_agent(conn, projector, agent, scope, chunk, change, report, progress)
+                if dry_run:
+                    raise psycopg.Rollback(tx)
+                conn.execute(
+                    "INSERT INTO reextract_progress (run_key, agent_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                    (run_key, agent),
+                )
     if not dry_run:
         with store.connection() as conn:
             conn.execute("DELETE FROM reextract_progress WHERE run_key = %s", (run_key,))
