@@ -183,7 +183,7 @@ def _catch_up_agent(conn, settings: Settings, projector: Projector, state_dir: P
     speakers = load_speakers(state_dir, agent, config)
     index = session_index(state_dir, agent)
     with conn.transaction():
-        register_index(conn, agent, index)
+        _register_index(conn, agent, index)
     session_filter = SessionFilter(settings.filters)
     _retry_open_entries(conn, projector, agent, settings.catchup_chunk_entries, report)
     known = _Known.load(conn, agent)
@@ -226,20 +226,17 @@ def _retry_open_entries(conn, projector: Projector, agent: str, chunk: int, repo
             return  # all still failing: leave them for the next run rather than loop
 
 
-def register_index(conn, agent: str, index: dict[str, str]) -> int:
-    """Record every session key OpenClaw names (``sessions.json``, ``session_windows``); returns rows changed."""
+def _register_index(conn, agent: str, index: dict[str, str]) -> None:
+    """Record every session key OpenClaw names (``sessions.json``, ``session_windows``)."""
     rows = [(agent, sid, key) for sid, key in index.items()]
-    if not rows:
-        return 0
-    with conn.cursor() as cur:
-        cur.executemany(
+    if rows:
+        conn.cursor().executemany(
             "INSERT INTO sessions (agent_id, session_id, session_key, key_source) VALUES (%s, %s, %s, 'sessions.json')"
             " ON CONFLICT (agent_id, session_id) DO UPDATE SET session_key = EXCLUDED.session_key,"
             "  key_source = 'sessions.json', last_seen = now()"
             " WHERE sessions.session_key <> EXCLUDED.session_key OR sessions.key_source <> 'sessions.json'",
             rows,
         )
-        return max(cur.rowcount, 0)
 
 
 def _resolve_key(tf: TranscriptStream, index: dict[str, str], known: _Known, settings: Settings) -> tuple[str | None, str]:
@@ -251,8 +248,9 @@ def _resolve_key(tf: TranscriptStream, index: dict[str, str], known: _Known, set
     if policy == "skip":
         return None, "unknown"
     if policy == "infer":
-        header, first = tf.opening()
-        inferred = infer_session_key(tf.agent_id, tf.session_id, header, first)
+        opening = tf.read(0, 0, max_entries=1)
+        first = opening.entries[0] if opening.entries else None
+        inferred = infer_session_key(tf.agent_id, tf.session_id, opening.header, first)
         if inferred:
             return inferred, "content"
     return f"agent:{tf.agent_id}:main", "default"
@@ -307,10 +305,9 @@ def _catch_up_file(conn, settings: Settings, projector: Projector, tf: Transcrip
     allowed, rule = (False, "unknown session key (unknown_key=skip)") if key is None else session_filter.decide(key)
     filtered_by = None if allowed else rule
 
-    start_offset, start_line = 0, 0
-    if cursor is not None and cursor.filtered_by == filtered_by:
-        start_offset, start_line = cursor.offset, cursor.line_no
-    if cursor is not None and cursor.filtered_by == filtered_by and start_offset >= end:
+    resume = cursor is not None and cursor.filtered_by == filtered_by
+    start_offset, start_line = (cursor.offset, cursor.line_no) if resume else (0, 0)
+    if resume and start_offset >= end:
         report.files_unchanged += 1
         if not allowed:
             session_filter.counts[rule] += 1

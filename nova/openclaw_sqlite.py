@@ -30,7 +30,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from .transcripts import ReadResult, ReadStats, SessionHeader, TranscriptEntry, collect_entries, parse_line
+from .transcripts import ReadResult, collect_entries
 
 __all__ = ["DB_RELATIVE_PATH", "SqliteTranscript", "agent_db_path", "list_sqlite_transcripts", "read_sqlite_index"]
 
@@ -104,17 +104,6 @@ class SqliteTranscript:
         events = ((raw, seq, seq + 1) for seq, raw in self._events(offset))
         return collect_entries(events, offset, offset, max_entries)
 
-    def opening(self) -> tuple[SessionHeader | None, TranscriptEntry | None]:
-        stats = ReadStats()
-        header = first = None
-        for seq, event in self._events(0):
-            parsed = parse_line(event, seq, stats)
-            if isinstance(parsed, SessionHeader):
-                header = header or parsed
-            elif parsed is not None:
-                first = parsed
-                break
-        return header, first
 
     # -- events --------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .openclaw_sqlite import DB_RELATIVE_PATH, list_sqlite_transcripts, read_sqlite_index
-from .transcripts import ReadResult, SessionHeader, TranscriptEntry, list_transcripts, read_session_index
+from .transcripts import ReadResult, list_transcripts, read_session_index
 
 __all__ = ["TranscriptStream", "list_agents", "list_streams", "session_index"]
 
@@ -47,8 +47,6 @@ class TranscriptStream(Protocol):
     def fingerprint(self, offset: int) -> str: ...
 
     def read(self, offset: int, line_no: int, max_entries: int | None = None) -> ReadResult: ...
-
-    def opening(self) -> tuple[SessionHeader | None, TranscriptEntry | None]: ...
 
 
 def list_agents(state_dir: Path) -> list[str]:

@@ -86,10 +86,6 @@ class TranscriptFile:
     def read(self, offset: int, line_no: int, max_entries: int | None = None) -> "ReadResult":
         return read_transcript(self.path, offset, line_no, max_entries)
 
-    def opening(self) -> tuple["SessionHeader | None", "TranscriptEntry | None"]:
-        """The session header and first entry, for inferring an unknown session key."""
-        first = read_transcript(self.path, max_entries=1).entries
-        return read_header(self.path), (first[0] if first else None)
 
 
 @dataclass(frozen=True)
@@ -305,12 +301,3 @@ def collect_entries(events: Iterable[tuple[bytes, int, int]], offset: int, line_
             if max_entries is not None and len(entries) >= max_entries:
                 break
     return ReadResult(entries, header, end, next_seq, stats)
-
-
-def read_header(path: Path) -> SessionHeader | None:
-    """The ``type: "session"`` header, when the first line is one."""
-    stats = ReadStats()
-    with path.open("rb") as fh:
-        first = fh.readline(_MAX_LINE_BYTES)
-    parsed = parse_line(first, 0, stats) if first else None
-    return parsed if isinstance(parsed, SessionHeader) else None
