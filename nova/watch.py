@@ -49,12 +49,15 @@ def transcript_paths(paths: set[str]) -> set[Path]:
 
 
 def agents_touched(state_dir: Path, paths: set[str]) -> set[str]:
-    """Agent ids whose transcripts changed: ``agents/<id>/sessions/...`` or ``agents/<id>/agent/openclaw-agent.sqlite*``."""
-    root = state_dir.resolve() / "agents"
+    """Agent ids whose transcripts changed: ``agents/<id>/sessions/...`` or ``agents/<id>/agent/openclaw-agent.sqlite*``.
+
+    ``state_dir`` and ``paths`` are resolved (watchfiles reports paths under the resolved directory).
+    """
+    root = state_dir / "agents"
     out = set()
     for raw in paths:
         try:
-            parts = Path(raw).resolve().relative_to(root).parts
+            parts = Path(raw).relative_to(root).parts
         except ValueError:
             continue
         if len(parts) >= 3 and parts[1] == "sessions":
@@ -67,12 +70,20 @@ def agents_touched(state_dir: Path, paths: set[str]) -> set[str]:
 
 
 def _relevant(state_dir: Path) -> Callable[[object, str], bool]:
-    agents = str(state_dir.resolve() / "agents")
+    agents = str(state_dir / "agents")
 
     def keep(_change, path: str) -> bool:
         return path.startswith(agents)
 
     return keep
+
+
+def _wait_for_agents(state_dir: Path, stop: threading.Event, message: str) -> None:
+    """Return once ``<state_dir>/agents`` exists (checked every second) or ``stop`` is set; warns once."""
+    if not (state_dir / "agents").is_dir():
+        log.warning(message, state_dir)
+    while not stop.is_set() and not (state_dir / "agents").is_dir():
+        stop.wait(1.0)
 
 
 def watch_state_dir(
@@ -93,9 +104,11 @@ def watch_state_dir(
     state_dir = state_dir.expanduser().resolve()  # watchfiles reports resolved paths; streams must match
 
     def catch_up(only: set[str] | None, paths: set[Path] | None = None) -> None:
-        wanted = sorted(only & set(agents)) if (only is not None and agents) else (sorted(only) if only else agents)
-        if only is not None and not wanted:
-            return
+        wanted = agents
+        if only is not None:
+            wanted = sorted(only & set(agents) if agents else only)
+            if not wanted:
+                return
         try:
             report = run_catchup(store, settings, projector, state_dir, wanted, stop=stop.is_set, paths=paths)
         except StateDirError as err:
@@ -110,12 +123,7 @@ def watch_state_dir(
         if on_report:
             on_report(report)
 
-    announced = False
-    while not stop.is_set() and not (state_dir / "agents").is_dir():
-        if not announced:
-            log.warning("waiting for %s/agents to appear", state_dir)
-            announced = True
-        stop.wait(1.0)
+    _wait_for_agents(state_dir, stop, "waiting for %s/agents to appear")
     if stop.is_set():
         return stats
     catch_up(None)
@@ -130,9 +138,7 @@ def watch_state_dir(
         if stop.is_set():
             break
         if not (state_dir / "agents").is_dir():
-            log.warning("%s/agents disappeared; waiting for it", state_dir)
-            while not stop.is_set() and not (state_dir / "agents").is_dir():
-                stop.wait(1.0)
+            _wait_for_agents(state_dir, stop, "%s/agents disappeared; waiting for it")
             continue
         now = time.monotonic()
         if changes:
