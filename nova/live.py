@@ -25,7 +25,9 @@ from datetime import datetime, timedelta
 import psycopg
 
 from .envelope import parse_envelope, strip_injected_blocks
+from .forget import ForgetRules
 from .projection import LoggedEntry, append_entry, remember_speakers
+from .redact import Redactor
 from .workspace import Speakers, entry_speakers
 
 __all__ = ["LiveMessage", "agent_of_session_key", "log_live_entry", "adopt_live_entry", "LIVE_PREFIX"]
@@ -77,14 +79,15 @@ def message_text(raw: str) -> str:
 
 
 def log_live_entry(conn: psycopg.Connection, agent_id: str, session_id: str | None, msg: LiveMessage,
-                   speakers: Speakers) -> LoggedEntry | None:
-    """Insert a live user entry (status ``pending``); None when there is nothing new to store.
+                   speakers: Speakers, redactor: Redactor) -> LoggedEntry | None:
+    """Insert a live user entry (status ``pending``), secrets redacted; None when there is nothing new to store.
 
-    Nothing is stored for an empty text, a message already logged live (same id), or one that
-    catch-up already read from the transcript (same session key and text, close in time).
+    Nothing is stored for an empty text, a message already logged live (same id), one that
+    catch-up already read from the transcript (same session key and text, close in time), or
+    one a ``nova forget`` scope covers.
     """
-    text = message_text(msg.text)
-    if not text:
+    text = redactor(message_text(msg.text))
+    if not text or ForgetRules.load(conn, agent_id).covers(msg.session_key, msg.occurred_at):
         return None
     if _transcript_twin(conn, agent_id, msg.session_key, text, msg.occurred_at):
         return None

@@ -165,3 +165,11 @@ class ProfileCache:
     def invalidate(self, agent_id: str, session_key: str) -> bool:
         with self._lock:
             return self._held.pop((agent_id, session_key), None) is not None
+
+    def invalidate_agent(self, agent_id: str) -> int:
+        """Drop every held profile of ``agent_id`` (after ``nova forget``); returns how many."""
+        with self._lock:
+            keys = [k for k in self._held if k[0] == agent_id]
+            for k in keys:
+                del self._held[k]
+            return len(keys)

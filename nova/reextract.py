@@ -30,7 +30,7 @@ import psycopg
 from .catchup import agent_lock
 from .projection import ENTRY_COLUMNS, ProjectionStats, Projector, fetch_entries
 
-__all__ = ["Scope", "AgentChange", "ReextractReport", "reextract", "scope_entry_count"]
+__all__ = ["Scope", "AgentChange", "ReextractReport", "reextract", "rebuild_agent", "scope_entry_count"]
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ def reextract(
             if not locked:
                 raise RuntimeError(f"a catch-up is working on agent {agent}; try again when it is done")
             with conn.transaction() as tx:
-                _rebuild_agent(conn, projector, agent, scope, chunk, change, report, progress)
+                rebuild_agent(conn, projector, agent, scope, chunk, change, report, progress)
                 if dry_run:
                     raise psycopg.Rollback(tx)
                 conn.execute(
@@ -223,7 +223,7 @@ def reextract(
     return report
 
 
-def _rebuild_agent(conn, projector: Projector, agent: str, scope: Scope, chunk: int, change: AgentChange,
+def rebuild_agent(conn, projector: Projector, agent: str, scope: Scope, chunk: int, change: AgentChange,
                    report: ReextractReport, progress: ProgressFn | None) -> None:
     cond, params = _scope_filter(conn, agent, scope)
     before = _snapshot(conn, agent)

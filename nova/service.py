@@ -12,6 +12,7 @@ costs one local round trip instead of a Python start-up. Endpoints (docs/hooks.m
 - ``POST /v1/bootstrap``: the session profile for ``agent:bootstrap`` (session-init hook),
   stable within a session (nova.profile.ProfileCache).
 - ``POST /v1/sessions/refresh``: forget a session's profile (after compaction).
+- ``POST /v1/forgotten``: drop an agent's held profiles and recalls (``nova forget``).
 - ``GET /v1/health``.
 
 Every request names a session key; the agent is ``agentId`` or the key's ``agent:<id>:``
@@ -48,6 +49,7 @@ from .live import LiveMessage, agent_of_session_key, log_live_entry, message_tex
 from .profile import PROFILE_FILE_NAME, ProfileCache, build_profile
 from .projection import ENTRY_COLUMNS, fetch_entries
 from .recall import RecallItem, recall, render_items
+from .redact import Redactor
 from .runtime import Runtime
 from .transcripts import read_session_index
 from .workspace import Speakers, load_speakers
@@ -101,6 +103,12 @@ class BootstrapIn(_Request):
 
 class RefreshIn(_Request):
     pass
+
+
+class ForgottenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    agent_id: AgentId = Field(alias="agentId")
 
 
 class Accepted(BaseModel):
@@ -232,6 +240,13 @@ class _RecallCache:
                 self._held[key] = (query, result, held[2])
         held[2].set()
 
+    def drop_agent(self, agent_id: str) -> int:
+        with self._lock:
+            keys = [k for k in self._held if k[0] == agent_id]
+            for k in keys:
+                del self._held[k]
+            return len(keys)
+
     def get(self, key: tuple[str, str], query: str | None = None, wait_s: float = 0.0) -> RecallOut | None:
         with self._lock:
             held = self._held.get(key)
@@ -272,6 +287,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
     profiles = ProfileCache(min_changes=svc.profile_min_changes)
     recalls = _RecallCache()
     speakers = _Speakers(rt)
+    redactor = Redactor(settings.redaction)
     worker = IngestWorker(rt, svc.ingest_batch)
     started = time.time()
 
@@ -374,7 +390,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
         if _COMMAND.match(req.content.strip()):
             return Accepted(status="skipped", reason="a chat command (/new, /reset …), not a memory")
         with rt.store.connection() as conn, conn.transaction():
-            entry = log_live_entry(conn, agent, session_id_of(agent, req.session_key), msg, speakers(agent))
+            entry = log_live_entry(conn, agent, session_id_of(agent, req.session_key), msg, speakers(agent), redactor)
         if entry is None:
             return Accepted(status="duplicate", reason="already logged (live or from the transcript)")
         worker.submit(agent, entry.entry_id)
@@ -386,7 +402,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
         agent, allowed, rule = scope(req)
         if not allowed:
             return RecallOut(status="skipped", reason=rule)
-        key, query = (agent, req.session_key), message_text(req.query)
+        key, query = (agent, req.session_key), redactor(message_text(req.query))
         recalls.begin(key, query)
         result = None
         try:
@@ -401,7 +417,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
         agent, allowed, rule = scope(req)
         if not allowed:
             return RecallOut(status="skipped", reason=rule)
-        query = message_text(req.query)
+        query = redactor(message_text(req.query))
         held = recalls.get((agent, req.session_key), query, wait_s=svc.recall_budget_ms / 1000)
         if held is not None and req.budget_tokens is None and req.limit is None:
             return held.model_copy(update={"precomputed": True})
@@ -427,6 +443,12 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
     def refresh(req: RefreshIn) -> dict:
         """Rebuild the session's profile at its next bootstrap (after compaction)."""
         return {"status": "ok", "dropped": profiles.invalidate(agent_of(req), req.session_key)}
+
+    @app.post("/v1/forgotten", dependencies=[Depends(authorised)])
+    def forgotten(req: ForgottenIn) -> dict:
+        """Drop what the service holds of an agent (profiles, precomputed recalls): ``nova forget`` calls it."""
+        return {"status": "ok", "profiles": profiles.invalidate_agent(req.agent_id),
+                "recalls": recalls.drop_agent(req.agent_id)}
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -509,8 +531,8 @@ def serve(rt: Runtime, *, host: str | None, port: int, socket_path) -> None:
             socket_path.unlink(missing_ok=True)
 
 
-def get_json(socket_path, route: str, timeout: float = 10.0) -> dict | None:
-    """GET ``route`` from a service on ``socket_path``; None when nothing answers (scripts, tests)."""
+def get_json(socket_path, route: str, timeout: float = 10.0, body: dict | None = None) -> dict | None:
+    """GET ``route`` (POST ``body`` when given) from a service on ``socket_path``; None when nothing answers."""
     class _UnixConnection(http.client.HTTPConnection):
         def connect(self):
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -519,7 +541,10 @@ def get_json(socket_path, route: str, timeout: float = 10.0) -> dict | None:
 
     try:
         conn = _UnixConnection("nova")
-        conn.request("GET", route)
+        if body is None:
+            conn.request("GET", route)
+        else:
+            conn.request("POST", route, json.dumps(body), {"content-type": "application/json"})
         return json.loads(conn.getresponse().read())
     except (OSError, ValueError):
         return None

@@ -1,0 +1,147 @@
+"""``nova forget``: delete an agent's memories, or a session's, or everything before a time.
+
+What is deleted: the entries in scope from the entry log, and every row derived from them. For a
+whole agent, every row of every table with an ``agent_id`` column. For a narrower scope
+(``--session-key`` glob and/or ``--before``), the agent's entities, episodes and relationships
+are rebuilt from the entries that remain (``nova.reextract.rebuild_agent``), in the same
+transaction: afterwards the agent's memories are what they would be had the forgotten entries
+never been read, and recall never sees a half-forgotten state. Then ``VACUUM FULL`` rewrites the
+tables and their indexes (HNSW, GIN, B-tree), so deleted rows do not linger in data files.
+
+A scope is recorded in table ``forgotten`` (agent, glob, cut-off; no content): catch-up and the
+memory-extract hook skip entries it covers, so a transcript still on disk is not remembered
+again. Transcripts themselves are OpenClaw's files; docs/security.md says how to delete them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from fnmatch import fnmatchcase
+
+import psycopg
+
+__all__ = ["ForgetScope", "ForgetRules", "ForgetReport", "forget"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ForgetScope:
+    """What to forget: all of ``agent_id``'s entries whose session key matches ``session_key``
+    (a glob, ``*`` matching any run of characters including ``:``; None = every session) and
+    that occurred before ``before`` (None = now). Entries without a time count as before."""
+
+    agent_id: str
+    session_key: str | None = None
+    before: datetime | None = None
+
+    @property
+    def whole_agent(self) -> bool:
+        return self.session_key is None and self.before is None
+
+
+@dataclass(frozen=True)
+class ForgetRules:
+    """An agent's recorded forget scopes, as (session-key glob or None, cut-off)."""
+
+    rules: tuple[tuple[str | None, datetime], ...] = ()
+
+    @classmethod
+    def load(cls, conn: psycopg.Connection, agent_id: str) -> "ForgetRules":
+        return cls(tuple(conn.execute(
+            "SELECT session_key, before FROM forgotten WHERE agent_id = %s", (agent_id,)).fetchall()))
+
+    def covers(self, session_key: str, occurred_at: datetime | None) -> bool:
+        return any(
+            (glob is None or fnmatchcase(session_key, glob)) and (occurred_at is None or occurred_at < before)
+            for glob, before in self.rules
+        )
+
+
+@dataclass
+class ForgetReport:
+    scope: ForgetScope
+    entries: int = 0                       # entries deleted from the log
+    rows: dict[str, int] = field(default_factory=dict)   # table → rows deleted (whole agent)
+    rebuilt_entries: int = 0               # remaining entries re-extracted (narrow scope)
+    purged: bool = False                   # VACUUM FULL ran
+    seconds: float = 0.0
+
+
+def agent_tables(conn: psycopg.Connection) -> list[str]:
+    """Every NOVA table with an ``agent_id`` column except ``forgotten`` (found, not listed, so a new table is covered)."""
+    return [r[0] for r in conn.execute(
+        "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema()"
+        " AND column_name = 'agent_id' AND table_name <> 'forgotten' ORDER BY 1")]
+
+
+def forget(store, scope: ForgetScope, *, projector_factory=None, purge: bool = True, progress=None) -> ForgetReport:
+    """Forget ``scope``; see the module docstring.
+
+    ``projector_factory()`` gives the projector a narrow scope rebuilds with (models load only then).
+
+    Raises:
+        RuntimeError: a catch-up or re-extraction is working on the agent (try again later).
+        ValueError: a narrow scope without ``projector_factory``.
+    """
+    import time
+
+    from .catchup import agent_lock
+    from .reextract import AgentChange, ReextractReport, Scope, rebuild_agent
+
+    started = time.monotonic()
+    report = ForgetReport(scope)
+    cut_off = scope.before or datetime.now(timezone.utc)
+    agent = scope.agent_id
+    if not scope.whole_agent and projector_factory is None:
+        raise ValueError("forgetting part of an agent rebuilds its memories: a projector is needed")
+    # Load models (and let the store ensure its vector indexes) before the transaction holds row locks.
+    projector = None if scope.whole_agent else projector_factory()
+    with store.connection() as conn, agent_lock(conn, agent) as locked:
+        if not locked:
+            raise RuntimeError(f"a catch-up or re-extraction is working on agent {agent}; try again when it is done")
+        with conn.transaction():
+            conn.execute("INSERT INTO forgotten (agent_id, session_key, before) VALUES (%s, %s, %s)",
+                         (agent, scope.session_key, cut_off))
+            if scope.whole_agent:
+                report.entries = conn.execute("SELECT count(*) FROM entries WHERE agent_id = %s", (agent,)).fetchone()[0]
+                for table in agent_tables(conn):
+                    report.rows[table] = conn.execute(f"DELETE FROM {table} WHERE agent_id = %s", (agent,)).rowcount
+            else:
+                keys = [k for (k,) in conn.execute("SELECT DISTINCT session_key FROM entries WHERE agent_id = %s", (agent,))
+                        if scope.session_key is None or fnmatchcase(k, scope.session_key)]
+                report.entries = conn.execute(
+                    "DELETE FROM entries WHERE agent_id = %s AND session_key = ANY(%s)"
+                    " AND (occurred_at IS NULL OR occurred_at < %s)", (agent, keys, cut_off)).rowcount
+                if scope.before is None:  # whole sessions: their registrations and cursors go too
+                    gone = [s for (s,) in conn.execute(
+                        "SELECT session_id FROM sessions s WHERE agent_id = %s AND session_key = ANY(%s)"
+                        " AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.agent_id = s.agent_id AND e.session_id = s.session_id)",
+                        (agent, keys))]
+                    for table in ("transcript_cursors", "sessions"):
+                        conn.execute(f"DELETE FROM {table} WHERE agent_id = %s AND session_id = ANY(%s)", (agent, gone))
+                conn.execute("DELETE FROM agent_speakers WHERE agent_id = %s", (agent,))
+                conn.execute(
+                    "INSERT INTO agent_speakers (agent_id, name) SELECT DISTINCT agent_id, n FROM entries,"
+                    " unnest(ARRAY[speaker, addressee]) AS n WHERE agent_id = %s AND n IS NOT NULL ON CONFLICT DO NOTHING",
+                    (agent,))
+                conn.execute("DELETE FROM reextract_progress WHERE agent_id = %s", (agent,))
+                change, rebuilt = AgentChange(agent), ReextractReport(dry_run=False)
+                rebuild_agent(conn, projector, agent, Scope((agent,)), 256, change, rebuilt, progress)
+                report.rebuilt_entries = change.entries
+    if purge:
+        with store.connection() as conn:
+            tables = agent_tables(conn)
+            conn.commit()
+            conn.autocommit = True  # VACUUM cannot run in a transaction
+            try:
+                for table in tables:
+                    conn.execute(f"VACUUM (FULL, ANALYZE) {table}")
+            finally:
+                conn.autocommit = False
+        report.purged = True
+    report.seconds = time.monotonic() - started
+    log.info("forgot %s: %d entries in %.1f s", scope, report.entries, report.seconds)
+    return report

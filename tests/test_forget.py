@@ -1,0 +1,145 @@
+"""nova forget: nothing of the forgotten scope stays in any table, index or data file; the rest is untouched."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from nova.catchup import run_catchup
+from nova.forget import ForgetScope, agent_tables, forget
+
+from conftest import ROOT, write_transcript
+from test_catchup_processes import Database, DsnStore
+from test_reextract import memories
+
+# Words that occur in one agent's or one session's transcripts only.
+MAIN_A, MAIN_B, OPS = "Zorblax", "Quimbleton", "Vextrano"
+
+
+def _state(root: Path, with_b: bool = True) -> Path:
+    main = root / "agents" / "main" / "sessions"
+    write_transcript(main / "a.jsonl", "a", [
+        ("user", f"My cousin {MAIN_A} lives in Lisbon and plays the cello."), ("assistant", f"Say hi to {MAIN_A}!"),
+        ("user", "I started a pottery class in March."),
+    ], start="2025-01-10T10:00:00Z", id_prefix="a")
+    index = {"agent:main:main": {"sessionId": "a"}}
+    if with_b:
+        write_transcript(main / "b.jsonl", "b", [
+            ("user", f"My neighbour {MAIN_B} moved to Porto last week."), ("assistant", "Oh, nice."),
+            ("user", f"{MAIN_B} works at Acme as a welder."),
+        ], start="2025-06-01T10:00:00Z", id_prefix="b")
+        index["agent:main:telegram:direct:77"] = {"sessionId": "b"}
+    (main / "sessions.json").write_text(__import__("json").dumps(index))
+    ops = root / "agents" / "ops" / "sessions"
+    write_transcript(ops / "a.jsonl", "a", [("user", f"My manager {OPS} lives in Oslo."), ("assistant", "Noted.")],
+                     start="2025-02-01T10:00:00Z", id_prefix="o")
+    return root
+
+
+def rows_mentioning(conn, word: str) -> dict[str, int]:
+    """Rows of any table whose text form (every column, tsvector included) contains ``word``."""
+    tables = [r[0] for r in conn.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")]
+    hits = {t: conn.execute(f"SELECT count(*) FROM {t} x WHERE x::text ILIKE %s", (f"%{word}%",)).fetchone()[0]
+            for t in tables}
+    return {t: n for t, n in hits.items() if n}
+
+
+def files_mentioning(conn, word: str) -> list[str]:
+    """Data files (tables, TOAST, every index) of this database holding ``word`` in any case."""
+    conn.execute("CHECKPOINT")
+    data_dir = Path(conn.execute("SHOW data_directory").fetchone()[0])
+    if not data_dir.is_dir():
+        pytest.skip("the database server's files are not on this machine")
+    paths = [r[0] for r in conn.execute(
+        "SELECT pg_relation_filepath(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname IN (current_schema(), 'pg_toast') AND pg_relation_filepath(c.oid) IS NOT NULL")]
+    needles = {word.encode(), word.lower().encode(), word.upper().encode()}
+    found = []
+    for rel in paths:
+        for f in data_dir.glob(rel + "*"):  # segments and the free-space/visibility forks
+            blob = f.read_bytes()
+            if any(n in blob for n in needles):
+                found.append(str(f.relative_to(data_dir)))
+    return found
+
+
+def test_forget_agent_leaves_nothing_behind(store, settings, projector, tmp_path):
+    state = _state(tmp_path / "state")
+    run_catchup(store, settings, projector, state)
+    ops_before = memories(store, "ops")
+    with store.connection() as conn:
+        assert rows_mentioning(conn, MAIN_A) and files_mentioning(conn, MAIN_A)  # the checks can see it
+
+    report = forget(store, ForgetScope("main"))
+    assert report.entries == 6 and report.purged
+
+    with store.connection() as conn:
+        for table in agent_tables(conn):
+            assert conn.execute(f"SELECT count(*) FROM {table} WHERE agent_id = 'main'").fetchone()[0] == 0, table
+        for word in (MAIN_A, MAIN_B):
+            assert rows_mentioning(conn, word) == {}
+            assert files_mentioning(conn, word) == []
+        assert rows_mentioning(conn, OPS)  # the other agent is untouched
+    assert memories(store, "ops") == ops_before
+
+    # The transcripts are still on disk: catch-up must not remember them again, but new turns count.
+    again = run_catchup(store, settings, projector, state)
+    assert again.entries_forgotten == 6 and again.entries_new == 0
+    with (state / "agents/main/sessions/a.jsonl").open("a") as f:
+        f.write('{"type":"message","id":"a9","parentId":"a3","timestamp":"2030-01-01T10:00:00Z",'
+                '"message":{"role":"user","content":[{"type":"text","text":"I adopted a cat named Pixel."}]}}\n')
+    later = run_catchup(store, settings, projector, state)
+    assert later.entries_new == 1
+    with store.connection() as conn:
+        assert rows_mentioning(conn, MAIN_A) == {} and rows_mentioning(conn, "Pixel")
+
+
+def test_forget_a_session_is_as_if_it_was_never_read(store, settings, projector, server_dsn, tmp_path):
+    run_catchup(store, settings, projector, _state(tmp_path / "state"))
+    env = dict(os.environ, NOVA_DATABASE_URL=settings.database_url, NOVA_HOME=str(tmp_path / "home"))
+    done = subprocess.run([sys.executable, "-m", "nova.cli", "forget", "--agent", "main", "--session-key",
+                           "agent:main:telegram:*", "--yes", "--json"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    summary = __import__("json").loads(done.stdout)
+    assert summary["entries_deleted"] == 3 and summary["entries_rebuilt"] == 3
+
+    clean = Database(server_dsn)  # the reference: a store that never saw session b
+    try:
+        from nova.store import open_store
+        with open_store(settings.model_copy(update={"database_url": clean.dsn})) as ref:
+            run_catchup(ref, settings, projector, _state(tmp_path / "ref", with_b=False))
+        assert memories(store) == memories(DsnStore(clean.dsn))
+    finally:
+        clean.drop()
+    with store.connection() as conn:
+        assert rows_mentioning(conn, MAIN_B) == {} and files_mentioning(conn, MAIN_B) == []
+        assert conn.execute("SELECT count(*) FROM sessions WHERE session_id = 'b'").fetchone()[0] == 0
+
+
+def test_forget_before_a_time_and_refusals(store, settings, projector, tmp_path):
+    from datetime import datetime, timezone
+
+    run_catchup(store, settings, projector, _state(tmp_path / "state"))
+    report = forget(store, ForgetScope("main", before=datetime(2025, 3, 1, tzinfo=timezone.utc)),
+                    projector_factory=lambda: projector, purge=False)
+    assert report.entries == 3 and report.rebuilt_entries == 3
+    with store.connection() as conn:
+        assert rows_mentioning(conn, MAIN_A) == {} and rows_mentioning(conn, MAIN_B)
+        assert conn.execute(
+            "SELECT count(*) FROM provenance p WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE e.agent_id = p.agent_id"
+            " AND e.session_id = p.session_id AND e.entry_id = p.entry_id)").fetchone()[0] == 0
+    with pytest.raises(ValueError):
+        forget(store, ForgetScope("main", session_key="agent:main:*"))  # a rebuild needs a projector
+    with psycopg.connect(settings.database_url, autocommit=True) as holder:  # a catch-up holds the agent
+        holder.execute("SELECT pg_advisory_lock(hashtext('nova-catchup:' || 'main'))")
+        with pytest.raises(RuntimeError, match="working on agent main"):
+            forget(store, ForgetScope("main"))
+    with store.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM entries WHERE agent_id = 'main'").fetchone()[0] == 3
