@@ -77,7 +77,8 @@ def agent_tables(conn: psycopg.Connection) -> list[str]:
         " AND column_name = 'agent_id' AND table_name <> 'forgotten' ORDER BY 1")]
 
 
-def forget(store, scope: ForgetScope, *, projector_factory=None, purge: bool = True, progress=None) -> ForgetReport:
+def forget(store, scope: ForgetScope, *, projector_factory=None, purge: bool = True, progress=None,
+           redactor=None) -> ForgetReport:
     """Forget ``scope``; see the module docstring.
 
     ``projector_factory()`` gives the projector a narrow scope rebuilds with (models load only then).
@@ -129,7 +130,7 @@ def forget(store, scope: ForgetScope, *, projector_factory=None, purge: bool = T
                     (agent,))
                 conn.execute("DELETE FROM reextract_progress WHERE agent_id = %s", (agent,))
                 change, rebuilt = AgentChange(agent), ReextractReport(dry_run=False)
-                rebuild_agent(conn, projector, agent, Scope((agent,)), 256, change, rebuilt, progress)
+                rebuild_agent(conn, projector, agent, Scope((agent,)), 256, change, rebuilt, progress, redactor)
                 report.rebuilt_entries = change.entries
     if purge:
         with store.connection() as conn:

@@ -12,10 +12,13 @@ after an upgrade that changes extraction (``EXTRACTOR_VERSION``) or the embeddin
   them. A run that completes clears its progress, so the next run rebuilds again (and gives
   the same rows: extraction is deterministic).
 - ``dry_run``: the rebuild runs and is rolled back; the report says what would change.
+- Entries logged before secret redaction (or before a new pattern) are redacted in the log as
+  they are rebuilt (``nova.redact``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import hashlib
 import json
@@ -29,6 +32,7 @@ import psycopg
 
 from .catchup import agent_lock
 from .projection import ENTRY_COLUMNS, ProjectionStats, Projector, fetch_entries
+from .redact import Redactor
 
 __all__ = ["Scope", "AgentChange", "ReextractReport", "reextract", "rebuild_agent", "scope_entry_count"]
 
@@ -114,6 +118,18 @@ def _scope_filter(conn: psycopg.Connection, agent: str, scope: Scope) -> tuple[s
     return " AND ".join(where), params
 
 
+def _redact_logged(conn, entries: list, redactor: Redactor) -> list:
+    out = []
+    for e in entries:
+        text = redactor(e.text)
+        if text != e.text:
+            conn.execute("UPDATE entries SET text = %s WHERE agent_id = %s AND session_id = %s AND entry_id = %s",
+                         (text, e.agent_id, e.session_id, e.entry_id))
+            e = dataclasses.replace(e, text=text)
+        out.append(e)
+    return out
+
+
 def scope_entry_count(conn: psycopg.Connection, scope: Scope) -> int:
     """Entries the scope covers (for a progress bar)."""
     total = 0
@@ -176,6 +192,7 @@ def reextract(
     dry_run: bool = False,
     chunk: int = 256,
     progress: ProgressFn | None = None,
+    redactor: Redactor | None = None,
 ) -> ReextractReport:
     """Rebuild the derived rows of ``scope`` from the entry log.
 
@@ -209,7 +226,7 @@ def reextract(
             if not locked:
                 raise RuntimeError(f"a catch-up is working on agent {agent}; try again when it is done")
             with conn.transaction() as tx:
-                rebuild_agent(conn, projector, agent, scope, chunk, change, report, progress)
+                rebuild_agent(conn, projector, agent, scope, chunk, change, report, progress, redactor)
                 if dry_run:
                     raise psycopg.Rollback(tx)
                 conn.execute(
@@ -224,7 +241,12 @@ def reextract(
 
 
 def rebuild_agent(conn, projector: Projector, agent: str, scope: Scope, chunk: int, change: AgentChange,
-                   report: ReextractReport, progress: ProgressFn | None) -> None:
+                   report: ReextractReport, progress: ProgressFn | None, redactor: Redactor | None = None) -> None:
+    """Rebuild one agent's scope inside the caller's transaction (the caller holds ``agent_lock``).
+
+    Entries logged before redaction existed (or before a new pattern) are redacted in the log first.
+    """
+    redactor = redactor or Redactor()
     cond, params = _scope_filter(conn, agent, scope)
     before = _snapshot(conn, agent)
     keys = conn.execute(
@@ -243,6 +265,7 @@ def rebuild_agent(conn, projector: Projector, agent: str, scope: Scope, chunk: i
             " ON e.session_id = k.session_id AND e.entry_id = k.entry_id WHERE e.agent_id = %s",
             ([k[0] for k in part], [k[1] for k in part], agent),
         )
+        entries = _redact_logged(conn, entries, redactor)
         report.projection.merge(projector.project(conn, agent, entries))
         if progress:
             progress(agent, len(part))

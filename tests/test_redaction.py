@@ -178,3 +178,24 @@ def test_planted_secrets_reach_no_table_recall_profile_or_log(store, settings, p
             for piece in {secret, secret.split("\n")[1] if "\n" in secret else secret}:
                 assert rows_mentioning(conn, piece) == {}, piece
                 assert piece not in "".join(outputs) and piece not in logs
+
+
+def test_reextraction_redacts_entries_logged_before_redaction(store, settings, projector, tmp_path):
+    from nova.catchup import run_catchup
+    from nova.reextract import Scope, reextract
+
+    state = tmp_path / "state"
+    sessions = state / "agents" / "main" / "sessions"
+    secret = SECRETS[2][0]
+    write_transcript(sessions / "s.jsonl", "s", [("user", f"Priya's GitHub token is {secret} for the CI."),
+                                                 ("assistant", "Got it.")])
+    (sessions / "sessions.json").write_text(json.dumps({"agent:main:main": {"sessionId": "s"}}))
+    old = settings.model_copy(update={"redaction": RedactionSettings(enabled=False)})  # an older NOVA
+    run_catchup(store, old, projector, state)
+    with store.connection() as conn:
+        assert rows_mentioning(conn, secret)
+    reextract(store, projector, Scope(), redactor=Redactor(settings.redaction))
+    with store.connection() as conn:
+        assert rows_mentioning(conn, secret) == {}
+        assert conn.execute("SELECT text FROM entries WHERE role = 'user'").fetchone()[0] == \
+            "Priya's GitHub token is [REDACTED:github_token] for the CI."
