@@ -118,7 +118,8 @@ class SqliteTranscript:
             # Read in pages so no read transaction stays open across extraction.
             while True:
                 rows = conn.execute(
-                    f"SELECT {cols} FROM transcript_events WHERE session_id = ? AND seq >= ? ORDER BY seq LIMIT 512",
+                    f"SELECT {cols} FROM transcript_events WHERE session_id = ? AND seq >= ?"
+                    " AND typeof(seq) = 'integer' ORDER BY seq LIMIT 512",
                     (self.session_id, from_seq),
                 ).fetchall()
                 for seq, text, blob, size in rows:
@@ -128,10 +129,15 @@ class SqliteTranscript:
                 from_seq = rows[-1][0] + 1
 
     def _payload(self, seq: int, text, blob, size) -> bytes:
-        if text is not None:
-            return text.encode("utf-8", "replace") if isinstance(text, str) else bytes(text)
+        # SQLite keeps whatever type a row was given: anything but text or a blob counts as blank.
+        if isinstance(text, str):
+            return text.encode("utf-8", "replace")
+        if isinstance(text, bytes):
+            return text
+        if not isinstance(blob, bytes):
+            return b""
         try:
-            return _decompress(blob, size, _MAX_EVENT_BYTES)
+            return _decompress(blob, size if isinstance(size, int) else None, _MAX_EVENT_BYTES)
         except Exception as err:  # counted as a skipped line, never fatal
             log.warning("cannot decode compressed event %s/%s seq %s: %s", self.agent_id, self.session_id, seq, err)
             return b""
@@ -182,13 +188,14 @@ def list_sqlite_transcripts(state_dir: Path, agent_id: str) -> list[SqliteTransc
             return []
         conn.execute("BEGIN")
         hot = conn.execute(
-            "SELECT w.session_id, (SELECT max(seq) FROM transcript_events e WHERE e.session_id = w.session_id)"
-            " FROM session_windows w ORDER BY w.created_at, w.session_id"
+            "SELECT w.session_id, (SELECT max(seq) FROM transcript_events e WHERE e.session_id = w.session_id"
+            "  AND typeof(e.seq) = 'integer') FROM session_windows w"
+            " WHERE typeof(w.session_id) = 'text' AND w.session_id <> '' ORDER BY w.created_at, w.session_id"
         ).fetchall()
         marks = dict(conn.execute("SELECT session_id, generation FROM transcript_rewrite_watermarks").fetchall()) \
             if _has_table(conn, "transcript_rewrite_watermarks") else {}
         cold = {
-            r[0]: r[1:] for r in conn.execute(
+            r[0]: _cold_row(*r[1:]) for r in conn.execute(
                 "SELECT session_id, generation, archive_name, last_seq, storage FROM session_transcript_cold_archives"
             )
         } if _has_table(conn, "session_transcript_cold_archives") else {}
@@ -197,10 +204,16 @@ def list_sqlite_transcripts(state_dir: Path, agent_id: str) -> list[SqliteTransc
     for session_id, last_seq in hot:
         if session_id in cold:
             generation, archive, cold_last, storage = cold[session_id]
-            out.append(SqliteTranscript(agent_id, session_id, path, "cold", cold_last, generation or "", archive, storage))
+            out.append(SqliteTranscript(agent_id, session_id, path, "cold", cold_last, generation, archive, storage))
         else:
-            out.append(SqliteTranscript(agent_id, session_id, path, "live", last_seq, marks.get(session_id) or ""))
+            out.append(SqliteTranscript(agent_id, session_id, path, "live", last_seq, str(marks.get(session_id) or "")))
     return out
+
+
+def _cold_row(generation, archive, last_seq, storage) -> tuple:
+    """A cold-archive row with the types the reader relies on (anything else: no archive to read)."""
+    return (str(generation or ""), archive if isinstance(archive, str) else None,
+            last_seq if isinstance(last_seq, int) else None, storage if isinstance(storage, str) else None)
 
 
 def read_sqlite_index(state_dir: Path, agent_id: str) -> dict[str, str]:
@@ -212,7 +225,8 @@ def read_sqlite_index(state_dir: Path, agent_id: str) -> dict[str, str]:
         with closing(_connect(path)) as conn:
             if not _has_table(conn, "session_windows"):
                 return {}
-            return dict(conn.execute("SELECT session_id, session_key FROM session_windows").fetchall())
+            return {sid: key for sid, key in conn.execute("SELECT session_id, session_key FROM session_windows")
+                    if isinstance(sid, str) and isinstance(key, str) and sid and key}
     except sqlite3.Error as err:
         log.warning("cannot read sessions from %s: %s", path, err)
         return {}

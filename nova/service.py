@@ -111,6 +111,19 @@ class ForgottenIn(BaseModel):
     agent_id: AgentId = Field(alias="agentId")
 
 
+class Problem(BaseModel):
+    """An error: ``detail`` says what is wrong (a message, or FastAPI's list of invalid fields)."""
+
+    detail: str | list
+
+
+_ERRORS = {
+    400: {"model": Problem, "description": "The body is not valid JSON"},
+    401: {"model": Problem, "description": "TCP mode: missing or wrong bearer token"},
+    503: {"model": Problem, "description": "NOVA could not answer (database down); the hooks fail open"},
+}
+
+
 class Accepted(BaseModel):
     status: Literal["queued", "duplicate", "skipped", "empty"]
     reason: str | None = None
@@ -308,6 +321,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
         version="1",
         description="Long-term memory for OpenClaw agents: what the NOVA hooks and plugin call.",
         lifespan=lifespan,
+        responses=_ERRORS,
     )
     app.state.worker = worker
     app.state.profiles = profiles

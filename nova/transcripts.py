@@ -202,6 +202,9 @@ def parse_line(line: bytes, seq: int, stats: ReadStats) -> TranscriptEntry | Ses
         stats.skipped["malformed"] += 1
         return None
     kind = obj.get("type")
+    if not isinstance(kind, str):
+        stats.skipped["unknown_type"] += 1
+        return None
     if kind == "session":
         sid = obj.get("id")
         parent = obj.get("parentSession")

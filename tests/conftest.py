@@ -15,6 +15,29 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_STATE = ROOT / "examples" / "openclaw-state"
 
 
+def pytest_addoption(parser):
+    parser.addoption("--long", action="store_true", default=False,
+                     help="Long variants: many more fuzz examples, fault iterations and a 60 s load test "
+                          "(also NOVA_LONG_TESTS=1).")
+
+
+def pytest_configure(config):
+    from hypothesis import HealthCheck, settings as hsettings
+
+    long = config.getoption("--long") or os.environ.get("NOVA_LONG_TESTS") == "1"
+    os.environ["NOVA_LONG_TESTS"] = "1" if long else "0"
+    common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+                  derandomize=not long, print_blob=True)
+    hsettings.register_profile("ci", max_examples=200, **common)
+    hsettings.register_profile("long", max_examples=5000, **common)
+    hsettings.load_profile("long" if long else "ci")
+
+
+def long_run() -> bool:
+    """True with ``pytest --long``: tests scale their iterations up."""
+    return os.environ.get("NOVA_LONG_TESTS") == "1"
+
+
 @pytest.fixture(scope="session")
 def server_dsn(tmp_path_factory) -> str:
     """DSN of a PostgreSQL with pgvector: $NOVA_TEST_DATABASE_URL, else an embedded server."""
