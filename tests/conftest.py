@@ -26,7 +26,7 @@ def pytest_configure(config):
 
     long = config.getoption("--long") or os.environ.get("NOVA_LONG_TESTS") == "1"
     os.environ["NOVA_LONG_TESTS"] = "1" if long else "0"
-    common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
                   derandomize=not long, print_blob=True)
     hsettings.register_profile("ci", max_examples=200, **common)
     hsettings.register_profile("long", max_examples=5000, **common)
