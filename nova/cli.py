@@ -31,6 +31,9 @@ out = Console(soft_wrap=True)
 
 @contextmanager
 def runtime() -> Iterator[Runtime]:
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
     from .embed import EmbeddingError
     from .store import StoreError
 
@@ -44,8 +47,16 @@ def runtime() -> Iterator[Runtime]:
     except (StoreError, EmbeddingError) as e:
         err.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
+    except (psycopg.OperationalError, PoolTimeout) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        err.print(f"[red]error:[/red] lost the database: {first}\n"
+                  "  Everything committed so far is kept; run the command again once PostgreSQL is back.")
+        raise typer.Exit(2) from None
     finally:
-        rt.close()
+        try:
+            rt.close()
+        except Exception:  # closing a pool whose server is gone must not hide the error above
+            pass
 
 
 @app.callback()

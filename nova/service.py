@@ -466,8 +466,16 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("%s %s failed", request.method, request.url.path)
-        return JSONResponse(status_code=503, content={"detail": f"NOVA could not answer: {type(exc).__name__}"})
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        if isinstance(exc, (psycopg.OperationalError, PoolTimeout)):
+            log.warning("%s %s: the database is unreachable (%s)", request.method, request.url.path, type(exc).__name__)
+            why = "the database is unreachable"
+        else:
+            log.exception("%s %s failed", request.method, request.url.path)
+            why = type(exc).__name__
+        return JSONResponse(status_code=503, content={"detail": f"NOVA could not answer: {why}"})
 
     return app
 

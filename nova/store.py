@@ -113,6 +113,10 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
         configure=_configure,
         open=True,
         kwargs={"connect_timeout": 10},
+        # A connection broken by a server restart is replaced on checkout instead of failing a
+        # request; with the server down, callers get PoolTimeout after pool_timeout_s, not 30 s.
+        check=ConnectionPool.check_connection,
+        timeout=settings.pool_timeout_s,
     )
     return Store(pool=pool, dsn=dsn, embedded=embedded, _server=server)
 
