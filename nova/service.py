@@ -388,7 +388,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
         except Exception:
             db = False
         return {"status": "ok" if db else "degraded", "database": db, "model": settings.embedding_model,
-                "queued": worker.jobs.qsize(), "projected": worker.projected, "failed": worker.failed,
+                "queued": worker.jobs.unfinished_tasks, "projected": worker.projected, "failed": worker.failed,
                 "uptimeS": round(time.time() - started, 1)}
 
     @app.post("/v1/messages", status_code=202, response_model=Accepted, dependencies=[Depends(authorised)])
