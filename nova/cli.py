@@ -240,8 +240,12 @@ def recall(
         None, "--queries", help='JSONL file of {"id": ..., "query": ...} lines: one output line per query.'
     ),
     as_json: bool = typer.Option(False, "--json", help="JSON output: items with kind, text, score, tokens, sources."),
+    explain: bool = typer.Option(
+        False, "--explain", help="Show every stage: each path's candidates and scores, the RRF fusion, and why "
+        "each candidate was kept or cut; with --json, the trace is in the 'explain' field."),
 ) -> None:
     """Recall an agent's memories relevant to QUERY (hybrid vector + full-text + graph, RRF)."""
+    from .recall import RecallTrace
     from .recall import recall as do_recall
     from .recall import render_items
 
@@ -257,8 +261,10 @@ def recall(
         with rt.store.connection() as conn:
             for q, vec in zip(batch, vectors, strict=True):
                 started = time.perf_counter()
+                trace = RecallTrace() if explain else None
                 try:
-                    items = do_recall(conn, embedder, agent, q["query"], limit=lim, budget_tokens=budget, query_vector=vec)
+                    items = do_recall(conn, embedder, agent, q["query"], limit=lim, budget_tokens=budget, query_vector=vec,
+                                      trace=trace)
                 except ValueError as e:
                     err.print(f"[red]error:[/red] {e}")
                     raise typer.Exit(2) from None
@@ -267,14 +273,41 @@ def recall(
                     line = {"id": q["id"], "items": [i.to_json() for i in items], "ms": round(ms, 1)}
                     if queries is None:
                         line.pop("id")
+                    if trace is not None:
+                        line["explain"] = trace.to_json()
                     sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
                 else:
+                    if trace is not None:
+                        _print_trace(trace)
                     lines = [f"## {q['query']}" if queries else None, render_items(items) or "(no memories)"]
                     for i in items:
                         src = ", ".join(f"{s['session_id'][:8]}/{s['entry_id']}" for s in i.sources[:6])
                         lines.append(f"  {i.kind:<12} score {i.score:.4f} {i.tokens:>4} tok  from {src}")
                     lines.append(f"  {len(items)} items, {sum(i.tokens for i in items)} tokens, {ms:.0f} ms\n")
                     sys.stdout.write("\n".join(l for l in lines if l is not None) + "\n")
+
+
+def _print_trace(trace) -> None:
+    """The explain trace as tables: paths, fusion, packing decisions."""
+    short = lambda k, i: (trace.texts.get((k, i)) or "").replace("\n", " ")[:90]
+    out.print(f"[bold]query[/bold] {trace.query!r}  (full text and graph use: {trace.text_query!r};"
+              f" graph seeds: {trace.graph_seeds or 'none'})")
+    out.print("  timings ms: " + ", ".join(f"{k} {v}" for k, v in trace.timings_ms.items()))
+    for path, cands in trace.paths.items():
+        table = Table(title=f"path {path}: {len(cands)} candidates", title_justify="left", show_lines=False)
+        for col in ("rank", "kind", "id", "score", "text"):
+            table.add_column(col)
+        for rank, (k, i, sc) in enumerate(cands[:15], 1):
+            table.add_row(str(rank), k, str(i), f"{sc:.4f}", short(k, i))
+        out.print(table)
+    table = Table(title="fusion (RRF, k=60, weighted by path) and packing", title_justify="left")
+    for col in ("kind", "id", "rrf", "paths", "decision", "why"):
+        table.add_column(col)
+    decided = {(k, i): (d, r) for k, i, d, r in trace.decisions}
+    for k, i, sc, ps in trace.fused[:40]:
+        d, r = decided.get((k, i), ("cut", "not reached"))
+        table.add_row(k, str(i), f"{sc:.5f}", ",".join(ps), "[green]kept[/green]" if d == "kept" else "cut", r)
+    out.print(table)
 
 
 def _read_queries(path: Path) -> list[dict]:
@@ -432,12 +465,13 @@ def forget(
 
 @app.command()
 def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this agent.")) -> None:
-    """Row counts per agent, extraction failures, stale rows, and the newest entry ingested.
+    """Row counts per agent, extraction failures, stale rows, the newest entry ingested, and sampled recall latency.
 
     "stale" counts entities, episodes and relationships made by an older extractor version
     than this NOVA's: run `nova reextract` to rebuild them.
     """
     from .extract import EXTRACTOR_VERSION
+    from .telemetry import summary as telemetry_summary
 
     with runtime() as rt, rt.store.connection() as conn:
         rows = conn.execute(
@@ -456,6 +490,7 @@ def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this 
             " ORDER BY 1",
             (EXTRACTOR_VERSION, EXTRACTOR_VERSION, EXTRACTOR_VERSION, agent, agent),
         ).fetchall()
+        recalls = telemetry_summary(conn, agent)
     table = Table("agent", "entries", "entities", "episodes", "relationships", "failed", "stale", "newest entry",
                   "last ingest")
     for r in rows:
@@ -463,6 +498,11 @@ def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this 
         table.add_row(*cells)
     # Piped output gets the full table, not one squeezed to 80 columns.
     (out if out.is_terminal else Console(width=160)).print(table)
+    if recalls["sampled"]:
+        paths = ", ".join(f"{p} {share:.0%}" for p, share in sorted(recalls["paths_kept"].items()))
+        out.print(f"recall, last 24 h ({recalls['sampled']} sampled): p50 {recalls['p50_ms']:.0f} ms,"
+                  f" p95 {recalls['p95_ms']:.0f} ms, p99 {recalls['p99_ms']:.0f} ms; {recalls['mean_items']:.1f} items;"
+                  f" recalls with an item from each path: {paths}")
 
 
 @app.command()

@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     pool_timeout_s: float = Field(default=5.0, gt=0, description="Longest wait for a database connection")
     recall_budget_tokens: int = 1000
     recall_limit: int = 20
+    telemetry_sample_rate: float = Field(default=0.1, ge=0, le=1,
+                                         description="Share of service recalls recorded in recall_telemetry (no text)")
+    telemetry_retention_days: int = Field(default=14, ge=1, description="Telemetry rows older than this are pruned")
     catchup_chunk_entries: int = 256
     filters: FilterSettings = Field(default_factory=FilterSettings)
     redaction: RedactionSettings = Field(default_factory=RedactionSettings)

@@ -29,7 +29,7 @@ from .embed import Embedder
 from .extract import normalize_name
 from .render import entity_text, relationship_text, render_block
 
-__all__ = ["RecallItem", "recall", "render_items"]
+__all__ = ["RecallItem", "RecallTrace", "recall", "render_items"]
 
 RRF_K = 60
 CANDIDATES_PER_PATH = 40
@@ -62,6 +62,39 @@ class RecallItem:
         return d
 
 
+@dataclass
+class RecallTrace:
+    """Why each memory was or was not recalled (``nova recall --explain``); filled by ``recall(trace=...)``.
+
+    ``paths``: per path, its ranked candidates ``(kind, id, raw score)`` (cosine similarity for
+    vector and graph, ``ts_rank_cd`` for full text); ``fused``: ``(kind, id, RRF score, paths)``
+    best first; ``decisions``: ``(kind, id, "kept" | "cut", reason)`` in packing order;
+    ``timings_ms``: per stage.
+    """
+
+    query: str = ""
+    text_query: str = ""            # the query without the speakers' names (full text, graph seeds)
+    graph_seeds: list[int] = field(default_factory=list)
+    paths: dict[str, list[tuple[str, int, float]]] = field(default_factory=dict)
+    fused: list[tuple[str, int, float, list[str]]] = field(default_factory=list)
+    decisions: list[tuple[str, int, str, str]] = field(default_factory=list)
+    texts: dict[tuple[str, int], str] = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    detailed: bool = True           # False: counts and timings only (telemetry), no extra queries
+
+    def to_json(self) -> dict:
+        text = lambda k, i: self.texts.get((k, i))
+        return {
+            "query": self.query, "text_query": self.text_query, "graph_seeds": self.graph_seeds,
+            "paths": {p: [{"kind": k, "id": i, "score": round(sc, 6), "text": text(k, i)} for k, i, sc in c]
+                      for p, c in self.paths.items()},
+            "fused": [{"kind": k, "id": i, "score": round(sc, 6), "paths": ps} for k, i, sc, ps in self.fused],
+            "decisions": [{"kind": k, "id": i, "decision": d, "reason": r, "text": text(k, i)}
+                          for k, i, d, r in self.decisions],
+            "timings_ms": self.timings_ms,
+        }
+
+
 def recall(
     conn: psycopg.Connection,
     embedder: Embedder,
@@ -72,11 +105,13 @@ def recall(
     budget_tokens: int = 1000,
     query_vector: np.ndarray | None = None,
     known_sources: set[tuple[str, str]] | None = None,
+    trace: RecallTrace | None = None,
 ) -> list[RecallItem]:
     """The best memories of ``agent_id`` for ``query``: at most ``limit`` items, ``budget_tokens`` in all.
 
     ``known_sources``: ``(session_id, entry_id)`` pairs the agent already has in front of it
     (the current message itself): memories drawn only from them are not recalled.
+    ``trace``: filled with every stage's candidates and decisions (costs extra queries).
 
     Raises:
         ValueError: an empty query or a non-positive budget.
@@ -86,12 +121,15 @@ def recall(
     if budget_tokens <= 0 or limit <= 0:
         raise ValueError("budget_tokens and limit must be positive")
     # The query embedding (~15 ms on 2 cores) runs while PostgreSQL answers the full-text path.
+    clock = _Clock()
     pending = None if query_vector is not None else _EMBEDDING_THREADS.submit(lambda: embedder.encode([query])[0])
     speakers = _speaker_names(conn, agent_id)
     text_query = _without_names(query, speakers)
     fulltext = _by_score(_fulltext_path(conn, "episode", agent_id, text_query)
                          + _fulltext_path(conn, "relationship", agent_id, text_query))
+    clock.lap("fulltext")
     vec = query_vector if pending is None else pending.result()
+    clock.lap("embed_wait")
     dim = len(vec)
     conn.execute("SET hnsw.iterative_scan = relaxed_order")  # keep HNSW results under the agent filter
     conn.execute("SET hnsw.ef_search = 100")
@@ -99,16 +137,16 @@ def recall(
     # compete on relevance instead of each kind claiming top ranks in a list of its own.
     vector_hits = _vector_path(conn, "relationship", agent_id, vec, dim) + _vector_path(conn, "entity", agent_id, vec, dim)
     vector_hits += _episode_key_path(conn, agent_id, vec, dim)
-    ranked: dict[str, list[tuple[str, int]]] = {
-        "vector": _by_score(vector_hits),
-        "fulltext": fulltext,
-        "graph": _by_score(_graph_path(conn, agent_id, query, vec, dim, speakers)),
-    }
+    vector = _by_score(vector_hits)
+    clock.lap("vector")
+    graph = _by_score(_graph_path(conn, agent_id, query, vec, dim, speakers, trace))
+    clock.lap("graph")
+    ranked: dict[str, list[tuple[tuple[str, int], float]]] = {"vector": vector, "fulltext": fulltext, "graph": graph}
     fused: dict[tuple[str, int], float] = defaultdict(float)
     paths: dict[tuple[str, int], list[str]] = defaultdict(list)
     for path, items in ranked.items():
         weight = _PATH_WEIGHTS[path]
-        for rank, key in enumerate(items):
+        for rank, (key, _score) in enumerate(items):
             fused[key] += weight / (RRF_K + rank + 1)
             paths[key].append(path)
     order = sorted(fused, key=lambda k: -fused[k])[: limit * 6]
@@ -116,12 +154,50 @@ def recall(
     details: dict[tuple[str, int], dict] = {}
     items: list[RecallItem] = []
     chunk = limit * 2
+    decisions = [] if trace is not None and trace.detailed else None
     for start in range(0, len(order), chunk):
         details |= _details(conn, agent_id, order[start:start + chunk])
-        items = _pack(order[:start + chunk], details, fused, paths, limit, budget_tokens, set(known_sources or ()))
+        if decisions is not None:
+            decisions.clear()
+        items = _pack(order[:start + chunk], details, fused, paths, limit, budget_tokens, set(known_sources or ()),
+                      decisions)
         if len(items) >= limit or budget_tokens - sum(i.tokens for i in items) < _SMALLEST_ITEM_TOKENS:
             break
+    clock.lap("pack")
+    if trace is not None:
+        _fill_trace(conn, agent_id, trace, query, text_query, ranked, order, fused, paths, decisions, details, clock)
     return items
+
+
+class _Clock:
+    def __init__(self):
+        import time
+
+        self._now = time.perf_counter
+        self._last = self._now()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = self._now()
+        self.laps[name] = round((now - self._last) * 1000, 2)
+        self._last = now
+
+
+def _fill_trace(conn, agent_id, trace: RecallTrace, query, text_query, ranked, order, fused, paths, decisions,
+                details, clock: _Clock) -> None:
+    trace.paths = {p: [(k[0], k[1], float(sc)) for k, sc in hits] for p, hits in ranked.items()}
+    trace.timings_ms = dict(clock.laps)
+    if not trace.detailed:
+        return
+    trace.query, trace.text_query = query, text_query
+    trace.fused = [(k[0], k[1], fused[k], paths[k]) for k in order]
+    considered = {(k, i) for k, i, _, _ in decisions}
+    trace.decisions = decisions + [(k[0], k[1], "cut", "not reached: the budget or item limit was filled first")
+                                   for k in order if k not in considered]
+    every = {k for hits in ranked.values() for k, _ in hits}
+    missing = [k for k in every if k not in details]
+    details = details | (_details(conn, agent_id, missing) if missing else {})
+    trace.texts = {k: d["text"] for k, d in details.items()}
 
 
 def render_items(items: list[RecallItem]) -> str:
@@ -159,12 +235,12 @@ def _vector_path(conn, kind: str, agent_id: str, vec, dim: int) -> list[tuple[st
     return [((kind, r[0]), r[1]) for r in rows]
 
 
-def _by_score(hits: list[tuple[tuple[str, int], float]]) -> list[tuple[str, int]]:
-    """Merge scored hits into one ranked list, best score first, each item once."""
+def _by_score(hits: list[tuple[tuple[str, int], float]]) -> list[tuple[tuple[str, int], float]]:
+    """Merge scored hits into one ranked list ``[(key, score)]``, best score first, each item once."""
     best: dict[tuple[str, int], float] = {}
     for key, score in hits:
         best[key] = max(score, best.get(key, float("-inf")))
-    return sorted(best, key=lambda k: -best[k])
+    return sorted(best.items(), key=lambda kv: -kv[1])
 
 
 def _episode_key_path(conn, agent_id: str, vec, dim: int) -> list[tuple[str, int]]:
@@ -210,9 +286,12 @@ def _query_entities(conn, agent_id: str, query: str) -> list[int]:
     return [r[0] for r in rows]
 
 
-def _graph_path(conn, agent_id: str, query: str, vec, dim: int, speakers: set[str]) -> list[tuple[tuple[str, int], float]]:
+def _graph_path(conn, agent_id: str, query: str, vec, dim: int, speakers: set[str],
+                trace: RecallTrace | None = None) -> list[tuple[tuple[str, int], float]]:
     """Relationships and episodes around the entities the query names, scored by similarity."""
     seeds = _query_entities(conn, agent_id, _without_names(query, speakers))
+    if trace is not None:
+        trace.graph_seeds = seeds
     if not seeds:
         return []
     # Seeds and their direct neighbours in the relationship graph.
@@ -305,19 +384,27 @@ def _attach_sources(conn, agent_id: str, details: dict[tuple[str, int], dict]) -
         d["sources"] = sources.get(key, [])
 
 
-def _pack(order, details, fused, paths, limit: int, budget: int, covered: set[tuple[str, str]]) -> list[RecallItem]:
+def _pack(order, details, fused, paths, limit: int, budget: int, covered: set[tuple[str, str]],
+          decisions: list | None = None) -> list[RecallItem]:
     chosen: list[RecallItem] = []
     seen_text: set[str] = set()
     left = budget
+    cut = (lambda key, why: decisions.append((key[0], key[1], "cut", why))) if decisions is not None else (lambda *_: None)
     for key in order:
         d = details.get(key)
         if d is None or not d["sources"]:
+            cut(key, "no provenance left (its entries were forgotten or are being rebuilt)")
             continue
         srcs = {(s["session_id"], s["entry_id"]) for s in d["sources"]}
         norm_text = re.sub(r"\W+", " ", d["text"].lower()).strip()
-        if srcs <= covered or norm_text in seen_text:
-            continue  # adds nothing the agent has not already been given
+        if srcs <= covered:
+            cut(key, "adds no new source entry: the current message or items above already cover it")
+            continue
+        if norm_text in seen_text:
+            cut(key, "same text as an item above")
+            continue
         if d["tokens"] > left:
+            cut(key, f"{d['tokens']} tokens, only {left} left in the budget")
             continue
         chosen.append(RecallItem(
             kind=key[0], id=key[1], text=d["text"], score=round(fused[key], 6), tokens=d["tokens"],
@@ -327,6 +414,8 @@ def _pack(order, details, fused, paths, limit: int, budget: int, covered: set[tu
         covered |= srcs
         seen_text.add(norm_text)
         left -= d["tokens"]
+        if decisions is not None:
+            decisions.append((key[0], key[1], "kept", f"rank {len(chosen)} by fused score, {d['tokens']} tokens"))
         if len(chosen) >= limit or left <= 0:
             break
     return chosen

@@ -40,6 +40,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
+import psycopg
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -48,7 +49,8 @@ from .filters import SessionFilter
 from .live import LiveMessage, agent_of_session_key, log_live_entry, message_text
 from .profile import PROFILE_FILE_NAME, ProfileCache, build_profile
 from .projection import ENTRY_COLUMNS, fetch_entries
-from .recall import RecallItem, recall, render_items
+from . import telemetry
+from .recall import RecallItem, RecallTrace, recall, render_items
 from .redact import Redactor
 from .runtime import Runtime
 from .transcripts import read_session_index
@@ -360,11 +362,12 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
             session_index[agent] = held
         return held[1].get(session_key)
 
-    def do_recall(agent: str, req: RecallIn, query: str) -> RecallOut:
-        """Recall for ``query``, the request's text as ``message_text`` normalised it."""
+    def do_recall(agent: str, req: RecallIn, query: str, source: str) -> RecallOut:
+        """Recall for ``query``, the request's text as ``message_text`` normalised it; sampled into telemetry."""
         t0 = time.perf_counter()
         if not query:
             return RecallOut(status="ok", tookMs=0)
+        trace = RecallTrace(detailed=False) if telemetry.sampled(settings.telemetry_sample_rate) else None
         with rt.store.connection() as conn:
             # The message itself (logged live a moment ago) is not a memory worth recalling.
             current = {(s, e) for s, e in conn.execute(
@@ -374,9 +377,15 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
             items = recall(conn, rt.embedder, agent, query,
                            limit=req.limit or settings.recall_limit,
                            budget_tokens=req.budget_tokens or settings.recall_budget_tokens,
-                           known_sources=current)
-        return RecallOut(status="ok", block=render_items(items), items=[_item(i) for i in items],
-                         tookMs=round((time.perf_counter() - t0) * 1000, 2))
+                           known_sources=current, trace=trace)
+            took = round((time.perf_counter() - t0) * 1000, 2)
+            if trace is not None:
+                try:
+                    telemetry.record(conn, agent, source, took, trace, items, settings.telemetry_retention_days)
+                except psycopg.Error as err:  # telemetry never costs an answer
+                    conn.rollback()
+                    log.warning("recall telemetry not written: %s", err)
+        return RecallOut(status="ok", block=render_items(items), items=[_item(i) for i in items], tookMs=took)
 
     @app.get("/v1/health", dependencies=[Depends(authorised)])
     def health() -> dict:
@@ -420,7 +429,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
         recalls.begin(key, query)
         result = None
         try:
-            result = do_recall(agent, req, query)
+            result = do_recall(agent, req, query, "precompute")
         finally:
             recalls.put(key, query, result)
         return result
@@ -435,7 +444,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
         held = recalls.get((agent, req.session_key), query, wait_s=svc.recall_budget_ms / 1000)
         if held is not None and req.budget_tokens is None and req.limit is None:
             return held.model_copy(update={"precomputed": True})
-        return do_recall(agent, req, query)
+        return do_recall(agent, req, query, "recall")
 
     @app.post("/v1/bootstrap", response_model=BootstrapOut, dependencies=[Depends(authorised)])
     def post_bootstrap(req: BootstrapIn) -> BootstrapOut:

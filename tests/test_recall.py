@@ -78,3 +78,53 @@ def test_cli_catchup_and_batch_recall(settings, state_dir, tmp_path):
     bad = subprocess.run(nova + ["catchup", "--openclaw-dir", str(tmp_path / "missing")],
                          capture_output=True, text=True, env=env, timeout=600)
     assert bad.returncode == 2 and "no OpenClaw agents" in bad.stderr
+
+
+def test_explain_trace_says_why_each_candidate_was_kept_or_cut(store, settings, projector, embedder, state_dir):
+    from nova.catchup import run_catchup
+    from nova.recall import RecallTrace
+
+    run_catchup(store, settings, projector, state_dir)
+    with store.connection() as conn:
+        agent = conn.execute("SELECT agent_id FROM entries GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
+        plain = recall(conn, embedder, agent, "Where does Dana live now?", budget_tokens=60)
+        trace = RecallTrace()
+        items = recall(conn, embedder, agent, "Where does Dana live now?", budget_tokens=60, trace=trace)
+    assert [(i.kind, i.id) for i in items] == [(i.kind, i.id) for i in plain]   # tracing changes nothing
+    assert set(trace.paths) == {"vector", "fulltext", "graph"} and trace.paths["vector"]
+    kept = [(k, i) for k, i, d, _ in trace.decisions if d == "kept"]
+    assert kept == [(i.kind, i.id) for i in items]
+    cut = [r for _, _, d, r in trace.decisions if d == "cut"]
+    assert cut and all(r for r in cut)   # a tight budget cuts something, and says why
+    assert all(trace.texts.get((k, i)) for k, i, _ in trace.paths["vector"])
+    assert {"fulltext", "vector", "graph", "pack"} <= set(trace.timings_ms)
+    data = trace.to_json()
+    assert data["fused"][0]["score"] >= data["fused"][-1]["score"]
+
+
+def test_sampled_telemetry_holds_numbers_only_and_is_pruned(store, settings, projector, embedder, state_dir):
+    from fastapi.testclient import TestClient
+
+    from nova.catchup import run_catchup
+    from nova.runtime import Runtime
+    from nova.service import create_app
+    from nova.telemetry import prune, summary
+
+    run_catchup(store, settings, projector, state_dir)
+    rt = Runtime(settings.model_copy(update={"openclaw_dir": state_dir, "telemetry_sample_rate": 1.0}))
+    rt._embedder, rt._projector = embedder, projector
+    with TestClient(create_app(rt, start_worker=False)) as client:
+        for q in ("Where does Dana live now?", "What stack does Heron use?", "Who leads the project?"):
+            assert client.post("/v1/recall", json={"sessionKey": "agent:main:main", "query": q}).status_code == 200
+    rt.close()
+    with store.connection() as conn:
+        rows = conn.execute("SELECT agent_id, source, took_ms, candidates, items, tokens, recall_telemetry::text"
+                            " FROM recall_telemetry").fetchall()
+        assert len(rows) == 3 and all(r[0] == "main" and r[1] == "recall" and r[2] > 0 for r in rows)
+        assert all(set(r[3]) == {"vector", "fulltext", "graph"} for r in rows)
+        assert not any(w in r[6] for r in rows for w in ("Dana", "Heron", "Hamburg", "stack"))   # no query or memory text
+        stats = summary(conn, "main")
+        assert stats["sampled"] == 3 and stats["p95_ms"] >= stats["p50_ms"] > 0
+        conn.execute("UPDATE recall_telemetry SET at = now() - interval '30 days' WHERE id = (SELECT min(id) FROM recall_telemetry)")
+        assert prune(conn, 14) == 1
+        assert conn.execute("SELECT count(*) FROM recall_telemetry").fetchone()[0] == 2
