@@ -7,7 +7,10 @@ episodes, facts and entities compete on relevance), fused with reciprocal rank f
 - full text: Postgres ``tsvector`` match of any query word but the speakers' names,
   ranked by ``ts_rank_cd`` normalised by length;
 - graph: entities named in the query (alias table) and their direct neighbours; the
-  relationships and episodes around them, ranked by similarity to the query.
+  relationships and episodes around them, ranked by similarity to the query;
+- time (only when the query names a time: "last May", "two weeks ago", "before June 2023",
+  parsed by ``nova.temporal`` against ``now``): episodes that happened and relationships that
+  began or were still valid in that range, ranked by similarity to the query.
 Packing walks the fused list best first and skips what does not fit the budget or adds no
 new source entry (a cheap MMR: the budget is not spent on near-duplicates).
 
@@ -28,6 +31,7 @@ import psycopg
 from .embed import Embedder
 from .extract import normalize_name
 from .render import entity_text, relationship_text, render_block
+from .temporal import QueryTime, query_time
 
 __all__ = ["RecallItem", "RecallTrace", "recall", "render_items"]
 
@@ -39,7 +43,7 @@ _SMALLEST_ITEM_TOKENS = 12  # a short fact: less budget than this left cannot ta
 _TABLE = {"episode": "episodes", "relationship": "relationships", "entity": "entities"}
 # Relative weight of each path's ranked list in the fusion. Full text ORs the query's words
 # and the graph path returns everything near a named entity: both are noisier than vectors.
-_PATH_WEIGHTS = {"vector": 1.0, "fulltext": 0.6, "graph": 0.4}
+_PATH_WEIGHTS = {"vector": 1.0, "fulltext": 0.6, "graph": 0.4, "time": 0.8}
 
 
 @dataclass
@@ -75,6 +79,7 @@ class RecallTrace:
     query: str = ""
     text_query: str = ""            # the query without the speakers' names (full text, graph seeds)
     graph_seeds: list[int] = field(default_factory=list)
+    time_range: str | None = None   # the query's time expression and the range it resolved to
     paths: dict[str, list[tuple[str, int, float]]] = field(default_factory=dict)
     fused: list[tuple[str, int, float, list[str]]] = field(default_factory=list)
     decisions: list[tuple[str, int, str, str]] = field(default_factory=list)
@@ -86,6 +91,7 @@ class RecallTrace:
         text = lambda k, i: self.texts.get((k, i))
         return {
             "query": self.query, "text_query": self.text_query, "graph_seeds": self.graph_seeds,
+            "time_range": self.time_range,
             "paths": {p: [{"kind": k, "id": i, "score": round(sc, 6), "text": text(k, i)} for k, i, sc in c]
                       for p, c in self.paths.items()},
             "fused": [{"kind": k, "id": i, "score": round(sc, 6), "paths": ps} for k, i, sc, ps in self.fused],
@@ -106,12 +112,14 @@ def recall(
     query_vector: np.ndarray | None = None,
     known_sources: set[tuple[str, str]] | None = None,
     trace: RecallTrace | None = None,
+    now: datetime | None = None,
 ) -> list[RecallItem]:
     """The best memories of ``agent_id`` for ``query``: at most ``limit`` items, ``budget_tokens`` in all.
 
     ``known_sources``: ``(session_id, entry_id)`` pairs the agent already has in front of it
     (the current message itself): memories drawn only from them are not recalled.
     ``trace``: filled with every stage's candidates and decisions (costs extra queries).
+    ``now``: what relative times in the query ("two weeks ago") count from; default the current time.
 
     Raises:
         ValueError: an empty query or a non-positive budget.
@@ -142,6 +150,12 @@ def recall(
     graph = _by_score(_graph_path(conn, agent_id, query, vec, dim, speakers, trace))
     clock.lap("graph")
     ranked: dict[str, list[tuple[tuple[str, int], float]]] = {"vector": vector, "fulltext": fulltext, "graph": graph}
+    when = query_time(query, now)
+    if when is not None:
+        ranked["time"] = _by_score(_time_path(conn, agent_id, when, vec, dim))
+        clock.lap("time")
+    if trace is not None:
+        trace.time_range = when.label() if when else None
     fused: dict[tuple[str, int], float] = defaultdict(float)
     paths: dict[tuple[str, int], list[str]] = defaultdict(list)
     for path, items in ranked.items():
@@ -314,6 +328,29 @@ def _graph_path(conn, agent_id: str, query: str, vec, dim: int, speakers: set[st
         f" WHERE pm.agent_id = %s AND pm.item_kind = 'entity' AND pm.item_id = ANY(%s)"
         f" GROUP BY k.episode_id ORDER BY s DESC LIMIT %s",
         (vec, agent_id, around, CANDIDATES_PER_PATH),
+    ).fetchall()
+    return [(("relationship", r[0]), r[1]) for r in rels] + [(("episode", r[0]), r[1]) for r in episodes]
+
+
+def _time_path(conn, agent_id: str, when: QueryTime, vec, dim: int) -> list[tuple[tuple[str, int], float]]:
+    """Episodes that happened in the query's range, and relationships that began in it or were still
+    valid during it (superseded later: ``valid_to`` after the range start), by similarity."""
+    start, end = when.start, when.end
+    rels = conn.execute(
+        f"SELECT id, 1 - (embedding::vector({dim}) <=> %s::vector({dim})) FROM relationships"
+        f" WHERE agent_id = %s AND embedding IS NOT NULL AND valid_from IS NOT NULL"
+        f" AND valid_from < coalesce(%s, 'infinity'::timestamptz)"
+        f" AND (valid_from >= coalesce(%s, '-infinity'::timestamptz) OR valid_to > coalesce(%s, '-infinity'::timestamptz))"
+        f" ORDER BY embedding::vector({dim}) <=> %s::vector({dim}) LIMIT %s",
+        (vec, agent_id, end, start, start, vec, CANDIDATES_PER_PATH),
+    ).fetchall()
+    episodes = conn.execute(
+        f"SELECT k.episode_id, max(1 - (k.embedding::vector({dim}) <=> %s::vector({dim}))) AS s"
+        f" FROM episodes e JOIN episode_keys k ON k.agent_id = e.agent_id AND k.episode_id = e.id"
+        f" WHERE e.agent_id = %s AND e.occurred_at >= coalesce(%s, '-infinity'::timestamptz)"
+        f" AND e.occurred_at < coalesce(%s, 'infinity'::timestamptz)"
+        f" GROUP BY k.episode_id ORDER BY s DESC LIMIT %s",
+        (vec, agent_id, start, end, CANDIDATES_PER_PATH),
     ).fetchall()
     return [(("relationship", r[0]), r[1]) for r in rels] + [(("episode", r[0]), r[1]) for r in episodes]
 
