@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Recall latency and ingestion cost as the store grows: 10k → 100k → 1M memories.
+
+For each scale the synthetic corpus of ``scripts/synth_corpus.py`` is topped up to that many
+memories (HNSW indexes rebuilt: build time and database size are reported), then:
+
+- recall latency for the heavy agent ``main`` (80 % of the memories): ``--queries`` questions
+  about its people, pets, places and times, query embeddings computed beforehand (the embedding
+  cost, ~5-20 ms per sentence on 2 cores, is reported once, separately); p50/p95/p99 in ms;
+- ingestion cost: a 40-turn transcript caught up into agent ``main`` (extraction, entity
+  resolution against everything already stored, embeddings), as entries/s.
+
+Uses $NOVA_DATABASE_URL, else a scratch embedded PostgreSQL under a temporary NOVA_HOME.
+Prints a table; ``--json`` prints one JSON object. Disk: about 5 GB at 1M memories.
+
+    .venv/bin/python scripts/bench_recall_scale.py --scales 10000,100000,1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import synth_corpus as sc  # noqa: E402
+
+QUESTIONS = ["Where does {a} live now?", "What is the name of {a}'s {pet}?", "Who works at {org}?",
+             "What did I do in {city} last spring?", "When did {a} start learning {hobby}?",
+             "Who is {b}'s sister?", "What happened with {org} in March 2025?", "Tell me about {a} and {b}."]
+PROBE = ["I had coffee with {a} in {city} and we talked about {org}.", "{a} adopted a {pet} named {pet_name}.",
+         "My friend {b} started learning {hobby} last week.", "We are planning a trip to {city} with {a} in June."]
+
+
+def _pct(values, p):
+    v = sorted(values)
+    return round(v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))], 1)
+
+
+def _probe_state(root: Path, scale: int, rng: random.Random) -> Path:
+    sessions = root / f"probe-{scale}" / "agents" / "main" / "sessions"
+    sessions.mkdir(parents=True)
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(days=scale % 97)
+    lines = [{"type": "session", "version": 3, "id": f"probe{scale}", "timestamp": t0.isoformat(), "cwd": "/w"}]
+    for i in range(40):
+        text = sc._fill(rng.choice(PROBE), rng) if i % 2 == 0 else "Got it, noted."
+        lines.append({"type": "message", "id": f"p{scale}-{i}", "parentId": None,
+                      "timestamp": (t0 + timedelta(minutes=i)).isoformat().replace("+00:00", "Z"),
+                      "message": {"role": "user" if i % 2 == 0 else "assistant", "content": [{"type": "text", "text": text}]}})
+    (sessions / f"probe{scale}.jsonl").write_text("".join(json.dumps(l) + "\n" for l in lines))
+    (sessions / "sessions.json").write_text(json.dumps({"agent:main:main": {"sessionId": f"probe{scale}"}}))
+    return sessions.parent.parent.parent
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scales", default="10000,100000,1000000", help="comma-separated memory counts (ascending)")
+    ap.add_argument("--queries", type=int, default=300, help="recall queries per scale (default 300)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    scales = [int(s) for s in args.scales.split(",")]
+    if not os.environ.get("NOVA_DATABASE_URL"):
+        os.environ["NOVA_HOME"] = tempfile.mkdtemp(prefix="nova-scale-")
+    from nova.catchup import run_catchup
+    from nova.config import load_settings
+    from nova.recall import recall
+    from nova.runtime import Runtime
+
+    rt = Runtime(load_settings())
+    rng = random.Random(11)
+    scratch = Path(tempfile.mkdtemp(prefix="nova-scale-probe-"))
+    results, have = [], 0
+    try:
+        embedder = rt.embedder
+        questions = [sc._fill(rng.choice(QUESTIONS), rng) for _ in range(args.queries)]
+        t = time.perf_counter()
+        vectors = embedder.encode(questions)
+        embed_ms = (time.perf_counter() - t) * 1000 / len(questions)
+        projector = rt.projector
+        for scale in scales:
+            built = sc.generate(rt.store, embedder, rt.settings.embedding_model, scale - have, seed=scale,
+                                progress=lambda m: print(m, file=sys.stderr))
+            with rt.store.connection() as conn:
+                have = sum(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                           for t in ("episodes", "relationships", "entities"))
+                size_mb = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0] / 2**20
+                now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+                for q, v in list(zip(questions, vectors))[:20]:   # warm the caches
+                    recall(conn, embedder, "main", q, query_vector=v, now=now)
+                lat = []
+                for q, v in zip(questions, vectors):
+                    t = time.perf_counter()
+                    recall(conn, embedder, "main", q, query_vector=v, now=now)
+                    lat.append((time.perf_counter() - t) * 1000)
+            report = run_catchup(rt.store, rt.settings, projector, _probe_state(scratch, scale, rng))
+            results.append({
+                "memories": have, "index_build_s": built["index_build_s"], "load_s": built["load_s"],
+                "disk_mb": round(size_mb, 1),
+                "recall_ms": {"p50": _pct(lat, 50), "p95": _pct(lat, 95), "p99": _pct(lat, 99), "max": round(max(lat), 1),
+                              "mean": round(statistics.mean(lat), 1)},
+                "ingest": {"entries": report.entries_new, "seconds": round(report.seconds, 2),
+                           "entries_per_s": round(report.entries_new / report.seconds, 1) if report.seconds else None},
+            })
+            print(json.dumps(results[-1]), file=sys.stderr)
+    finally:
+        rt.close()
+    out = {"query_embedding_ms": round(embed_ms, 1), "queries": len(questions), "scales": results}
+    if args.json:
+        print(json.dumps(out))
+        return
+    print(f"{len(questions)} queries per scale; query embedding {embed_ms:.1f} ms each (not included below)")
+    print(f"{'memories':>10} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}  {'index build':>11} {'disk':>9}  ingest")
+    for r in results:
+        l, i = r["recall_ms"], r["ingest"]
+        print(f"{r['memories']:>10} {l['p50']:>7} {l['p95']:>7} {l['p99']:>7} {l['max']:>7}  {r['index_build_s']:>9} s"
+              f" {r['disk_mb']:>6.0f} MB  {i['entries']} entries in {i['seconds']} s ({i['entries_per_s']}/s)")
+
+
+if __name__ == "__main__":
+    main()
