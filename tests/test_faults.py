@@ -23,7 +23,6 @@ import pytest
 
 from conftest import ROOT, long_run
 from test_catchup_processes import Database, DsnStore, assert_same_as_clean, catchup, clean_run, corpus, entry_count  # noqa: F401
-from test_reextract import memories
 
 ROUNDS = 20 if long_run() else 3
 
