@@ -38,6 +38,8 @@ __all__ = ["RecallItem", "RecallTrace", "recall", "render_items"]
 RRF_K = 60
 CANDIDATES_PER_PATH = 40
 FULLTEXT_RANKED = 200  # matches ranked per full-text query (bounds its cost)
+_EXACT_TIME_ROWS = 2000  # episodes in a query's time range compared exhaustively; more go through HNSW
+_TIME_SCAN_TUPLES = 3000  # most index tuples one filtered HNSW scan of the time path may visit
 _EMBEDDING_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nova-query-embed")
 _SMALLEST_ITEM_TOKENS = 12  # a short fact: less budget than this left cannot take another item
 _TABLE = {"episode": "episodes", "relationship": "relationships", "entity": "entities"}
@@ -336,6 +338,9 @@ def _time_path(conn, agent_id: str, when: QueryTime, vec, dim: int) -> list[tupl
     """Episodes that happened in the query's range, and relationships that began in it or were still
     valid during it (superseded later: ``valid_to`` after the range start), by similarity."""
     start, end = when.start, when.end
+    # A range filter makes the HNSW scan walk on until enough rows pass it; cap that walk so a
+    # sparse range in a large store costs a bounded scan (fewer hits rather than a slow answer).
+    conn.execute("SET hnsw.max_scan_tuples = %s" % _TIME_SCAN_TUPLES)
     rels = conn.execute(
         f"SELECT id, 1 - (embedding::vector({dim}) <=> %s::vector({dim})) FROM relationships"
         f" WHERE agent_id = %s AND embedding IS NOT NULL AND valid_from IS NOT NULL"
@@ -344,14 +349,26 @@ def _time_path(conn, agent_id: str, when: QueryTime, vec, dim: int) -> list[tupl
         f" ORDER BY embedding::vector({dim}) <=> %s::vector({dim}) LIMIT %s",
         (vec, agent_id, end, start, start, vec, CANDIDATES_PER_PATH),
     ).fetchall()
-    episodes = conn.execute(
-        f"SELECT k.episode_id, max(1 - (k.embedding::vector({dim}) <=> %s::vector({dim}))) AS s"
-        f" FROM episodes e JOIN episode_keys k ON k.agent_id = e.agent_id AND k.episode_id = e.id"
-        f" WHERE e.agent_id = %s AND e.occurred_at >= coalesce(%s, '-infinity'::timestamptz)"
-        f" AND e.occurred_at < coalesce(%s, 'infinity'::timestamptz)"
-        f" GROUP BY k.episode_id ORDER BY s DESC LIMIT %s",
-        (vec, agent_id, start, end, CANDIDATES_PER_PATH),
-    ).fetchall()
+    in_range = ("e.agent_id = %s AND e.occurred_at >= coalesce(%s, '-infinity'::timestamptz)"
+                " AND e.occurred_at < coalesce(%s, 'infinity'::timestamptz)")
+    bounds = (agent_id, start, end)
+    few = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM episodes e WHERE {in_range} LIMIT %s) x",
+                       (*bounds, _EXACT_TIME_ROWS + 1)).fetchone()[0] <= _EXACT_TIME_ROWS
+    if few:  # a short range: compare every episode in it
+        episodes = conn.execute(
+            f"SELECT k.episode_id, max(1 - (k.embedding::vector({dim}) <=> %s::vector({dim}))) AS s"
+            f" FROM episodes e JOIN episode_keys k ON k.agent_id = e.agent_id AND k.episode_id = e.id"
+            f" WHERE {in_range} GROUP BY k.episode_id ORDER BY s DESC LIMIT %s",
+            (vec, *bounds, CANDIDATES_PER_PATH),
+        ).fetchall()
+    else:  # a long range in a large store: the HNSW index, filtered to the range as it scans
+        episodes = conn.execute(
+            f"SELECT k.episode_id, 1 - (k.embedding::vector({dim}) <=> %s::vector({dim})) FROM episode_keys k"
+            f" WHERE k.agent_id = %s AND EXISTS (SELECT 1 FROM episodes e WHERE e.id = k.episode_id AND {in_range})"
+            f" ORDER BY k.embedding::vector({dim}) <=> %s::vector({dim}) LIMIT %s",
+            (vec, agent_id, *bounds, vec, CANDIDATES_PER_PATH * 2),
+        ).fetchall()
+    conn.execute("RESET hnsw.max_scan_tuples")
     return [(("relationship", r[0]), r[1]) for r in rels] + [(("episode", r[0]), r[1]) for r in episodes]
 
 
