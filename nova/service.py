@@ -67,7 +67,8 @@ AgentId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_max_length=200_000)
+    # strict: JSON true is not a number, 2.0 is not a count (schemathesis found booleans accepted as timestamps)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_max_length=200_000, strict=True)
 
     session_key: SessionKey = Field(alias="sessionKey")
     agent_id: AgentId | None = Field(default=None, alias="agentId",
@@ -108,7 +109,7 @@ class RefreshIn(_Request):
 
 
 class ForgottenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
     agent_id: AgentId = Field(alias="agentId")
 
