@@ -43,7 +43,7 @@ from typing import Annotated, Literal
 import psycopg
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BeforeValidator, BaseModel, ConfigDict, Field, field_validator
 
 from .filters import SessionFilter
 from .live import LiveMessage, agent_of_session_key, log_live_entry, message_text
@@ -63,12 +63,22 @@ log = logging.getLogger("nova.service")
 SessionKey = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[^\x00-\x1f]+$",
                                   description="OpenClaw sessionKey, e.g. agent:main:main")]
 _COMMAND = re.compile(r"^/[a-z][\w-]*(?:\s\S*)?$", re.IGNORECASE)  # "/new", "/model gpt-5", not prose
+
+
+def _not_a_boolean(value):
+    # JSON true/false would pass as 1/0 (schemathesis found `"timestamp": true` accepted); 2.0 stays
+    # a valid integer, as JSON Schema has it.
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true/false")
+    return value
+
+
+Number = BeforeValidator(_not_a_boolean)
 AgentId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
 
 class _Request(BaseModel):
-    # strict: JSON true is not a number, 2.0 is not a count (schemathesis found booleans accepted as timestamps)
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_max_length=200_000, strict=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_max_length=200_000)
 
     session_key: SessionKey = Field(alias="sessionKey")
     agent_id: AgentId | None = Field(default=None, alias="agentId",
@@ -83,14 +93,14 @@ class MessageIn(_Request):
                                     description="context.metadata.senderName")
     message_id: str | None = Field(default=None, alias="messageId", max_length=256)
     channel_id: str | None = Field(default=None, alias="channelId", max_length=128)
-    timestamp: float | None = Field(default=None, ge=0, le=1e14,
+    timestamp: Annotated[float | None, Number] = Field(default=None, ge=0, le=1e14,
                                     description="context.timestamp: milliseconds since the epoch")
 
 
 class RecallIn(_Request):
     query: str = Field(min_length=1, description="The current user message (currentUserMessage)")
-    budget_tokens: int | None = Field(default=None, alias="budgetTokens", gt=0, le=20_000)
-    limit: int | None = Field(default=None, gt=0, le=200)
+    budget_tokens: Annotated[int | None, Number] = Field(default=None, alias="budgetTokens", gt=0, le=20_000)
+    limit: Annotated[int | None, Number] = Field(default=None, gt=0, le=200)
 
     @field_validator("query")
     @classmethod
@@ -109,7 +119,7 @@ class RefreshIn(_Request):
 
 
 class ForgottenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     agent_id: AgentId = Field(alias="agentId")
 
