@@ -98,7 +98,7 @@ class MessageIn(_Request):
 
 
 class RecallIn(_Request):
-    query: str = Field(min_length=1, description="The current user message (currentUserMessage)")
+    query: str = Field(min_length=1, pattern=r"\S", description="The current user message (currentUserMessage); not blank")
     budget_tokens: Annotated[int | None, Number] = Field(default=None, alias="budgetTokens", gt=0, le=20_000)
     limit: Annotated[int | None, Number] = Field(default=None, gt=0, le=200)
 
