@@ -26,7 +26,7 @@ from .extract import normalize_name
 from .render import BLOCK_TAG, entity_text, relationship_text
 from .workspace import Speakers
 
-__all__ = ["Profile", "build_profile", "ProfileCache", "PROFILE_FILE_NAME"]
+__all__ = ["Profile", "build_profile", "ProfileCache", "PROFILE_FILE_NAME", "drop_agent"]
 
 PROFILE_FILE_NAME = "NOVA_MEMORY.md"
 _PLAN = r"\m(plan|plans|planning|going to|gonna|will|want to|wants to|hope to|hopes to|thinking about|looking forward)\M"
@@ -169,7 +169,15 @@ class ProfileCache:
     def invalidate_agent(self, agent_id: str) -> int:
         """Drop every held profile of ``agent_id`` (after ``nova forget``); returns how many."""
         with self._lock:
-            keys = [k for k in self._held if k[0] == agent_id]
-            for k in keys:
-                del self._held[k]
-            return len(keys)
+            return drop_agent(self._held, agent_id)
+
+
+def drop_agent(held: dict, agent_id: str) -> int:
+    """Remove ``agent_id``'s entries from a per-session map keyed ``(agent_id, session_key)``; returns how many.
+
+    The caller holds the map's lock (the service's profile and precomputed-recall caches).
+    """
+    keys = [k for k in held if k[0] == agent_id]
+    for k in keys:
+        del held[k]
+    return len(keys)

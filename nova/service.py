@@ -47,7 +47,7 @@ from pydantic import BeforeValidator, BaseModel, ConfigDict, Field, field_valida
 
 from .filters import SessionFilter
 from .live import LiveMessage, agent_of_session_key, log_live_entry, message_text
-from .profile import PROFILE_FILE_NAME, ProfileCache, build_profile
+from .profile import PROFILE_FILE_NAME, ProfileCache, build_profile, drop_agent
 from .projection import ENTRY_COLUMNS, fetch_entries
 from . import telemetry
 from .recall import RecallItem, RecallTrace, recall, render_items
@@ -268,10 +268,7 @@ class _RecallCache:
 
     def drop_agent(self, agent_id: str) -> int:
         with self._lock:
-            keys = [k for k in self._held if k[0] == agent_id]
-            for k in keys:
-                del self._held[k]
-            return len(keys)
+            return drop_agent(self._held, agent_id)
 
     def get(self, key: tuple[str, str], query: str | None = None, wait_s: float = 0.0) -> RecallOut | None:
         with self._lock:
