@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-__all__ = ["TimeRange", "resolve_expression", "format_day"]
+__all__ = ["TimeRange", "resolve_expression", "format_day", "month_of", "month_number"]
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,12 @@ def _week_of(d: date) -> TimeRange:
     return TimeRange(monday, monday + timedelta(days=6), "week")
 
 
-def _month_of(year: int, month: int) -> TimeRange:
+def month_number(name: str) -> int:
+    """1-12 for an English month name, any case."""
+    return [m.lower() for m in calendar.month_name].index(name.lower())
+
+
+def month_of(year: int, month: int) -> TimeRange:
     last = calendar.monthrange(year, month)[1]
     return TimeRange(date(year, month, 1), date(year, month, last), "month")
 
@@ -106,12 +111,12 @@ def _rules(expr: str, base: date) -> TimeRange | None:
         return _week_of(base + timedelta(days=7))
     if e in ("last month", "past month", "previous month"):
         d = _add_months(base, -1)
-        return _month_of(d.year, d.month)
+        return month_of(d.year, d.month)
     if e == "this month":
-        return _month_of(base.year, base.month)
+        return month_of(base.year, base.month)
     if e == "next month":
         d = _add_months(base, 1)
-        return _month_of(d.year, d.month)
+        return month_of(d.year, d.month)
     if e in ("last year", "past year", "previous year"):
         return TimeRange(date(base.year - 1, 1, 1), date(base.year - 1, 12, 31), "year")
     if e == "this year":
@@ -140,7 +145,7 @@ def _rules(expr: str, base: date) -> TimeRange | None:
             return _week_of(base - timedelta(weeks=n))
         if unit == "month":
             d = _add_months(base, -n)
-            return _month_of(d.year, d.month)
+            return month_of(d.year, d.month)
         return TimeRange(date(base.year - n, 1, 1), date(base.year - n, 12, 31), "year")
     m = re.fullmatch(r"(last|this|past)\s+(" + "|".join(_WEEKDAYS) + ")", e)
     if m:
@@ -182,9 +187,9 @@ def resolve_expression(expr: str, said_at: datetime | date) -> TimeRange | None:
         return TimeRange(date(y, 1, 1), date(y, 12, 31), "year")
     m = _MONTH_ONLY.match(e)
     if m:
-        month = [x.lower() for x in calendar.month_name].index(m.group(1))
+        month = month_number(m.group(1))
         year = int(m.group(2)) if m.group(2) else (base.year if month <= base.month else base.year - 1)
-        return _month_of(year, month)
+        return month_of(year, month)
     if not re.search(r"\d|day|week|month|year|ago|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
                      r"january|february|march|april|may|june|july|august|september|october|november|december", e):
         return None

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from .dates import TimeRange, resolve_expression
+from .dates import TimeRange, month_number, month_of, resolve_expression
 
 __all__ = ["QueryTime", "query_time"]
 
@@ -56,27 +56,22 @@ def _at(d: date) -> datetime:
     return datetime.combine(d, time.min, tzinfo=timezone.utc)
 
 
-def _month_range(year: int, month: int) -> TimeRange:
-    return TimeRange(date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]), "month")
-
-
 def _resolve(m: re.Match, base: date) -> TimeRange | None:
-    month_index = lambda name: [x.lower() for x in calendar.month_name].index(name.lower())
     if m.group("part"):
-        month = month_index(m.group("pmonth"))
+        month = month_number(m.group("pmonth"))
         year = int(m.group("pyear")) if m.group("pyear") else (base.year if month <= base.month else base.year - 1)
-        whole = _month_range(year, month)
+        whole = month_of(year, month)
         third = {"early": (1, 10), "mid": (11, 20), "late": (21, whole.end.day)}[m.group("part").lower()]
         return TimeRange(date(year, month, third[0]), date(year, month, third[1]), "day")
     if m.group("rel"):
-        month, rel = month_index(m.group("rmonth")), m.group("rel").lower()
+        month, rel = month_number(m.group("rmonth")), m.group("rel").lower()
         if rel in ("last", "past"):
             year = base.year if month < base.month else base.year - 1
         elif rel == "next":
             year = base.year if month > base.month else base.year + 1
         else:
             year = base.year
-        return _month_range(year, month)
+        return month_of(year, month)
     if m.group("month") and not m.group("myear"):
         # "may" is a verb more often than a month: a bare month needs a capital or a preposition.
         if m.group("month") == "may" or (m.group("month") == "May" and not _PREPOSITION.search(m.string[:m.start()])):
