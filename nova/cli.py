@@ -362,7 +362,6 @@ def reextract(
     resumes with the agents it had not finished when run again with the same options.
     Exit codes: 0 done, 2 error.
     """
-    from .redact import Redactor
     from .reextract import Scope, reextract as do_reextract, scope_entry_count
 
     scope = Scope(tuple(agent or ()), session_key, _parse_time(since, "--since"), _parse_time(until, "--until"))
@@ -380,7 +379,7 @@ def reextract(
             task = bar.add_task("", total=total)
             try:
                 report = do_reextract(rt.store, rt.projector, scope, dry_run=dry_run,
-                                      chunk=rt.settings.catchup_chunk_entries, redactor=Redactor(rt.settings.redaction),
+                                      chunk=rt.settings.catchup_chunk_entries, redactor=rt.redactor,
                                       progress=lambda desc, n: bar.update(task, advance=n, description=desc))
             except (ValueError, RuntimeError) as e:
                 err.print(f"[red]error:[/red] {e}")
@@ -431,7 +430,6 @@ def forget(
     Exit codes: 0 done, 1 declined, 2 error.
     """
     from .forget import ForgetScope, forget as do_forget
-    from .redact import Redactor
     from .service import get_json
 
     scope = ForgetScope(agent, session_key, _parse_time(before, "--before"))
@@ -444,7 +442,7 @@ def forget(
             task = bar.add_task(f"rebuilding {agent}", total=None)
             try:
                 report = do_forget(rt.store, scope, projector_factory=lambda: rt.projector, purge=purge,
-                                   redactor=Redactor(rt.settings.redaction),
+                                   redactor=rt.redactor,
                                    progress=lambda _d, n: bar.advance(task, n))
             except RuntimeError as e:
                 err.print(f"[red]error:[/red] {e}")

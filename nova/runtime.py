@@ -20,6 +20,16 @@ class Runtime:
         self.store = open_store(settings)
         self._embedder = None
         self._projector = None
+        self._redactor = None
+
+    @property
+    def redactor(self):
+        """The secret redactor for the configured patterns (``nova.redact``)."""
+        if self._redactor is None:
+            from .redact import Redactor
+
+            self._redactor = Redactor(self.settings.redaction)
+        return self._redactor
 
     @property
     def embedder(self):

@@ -41,6 +41,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 import psycopg
+from psycopg_pool import PoolTimeout
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BeforeValidator, BaseModel, ConfigDict, Field, field_validator
@@ -51,7 +52,6 @@ from .profile import PROFILE_FILE_NAME, ProfileCache, build_profile, drop_agent
 from .projection import ENTRY_COLUMNS, fetch_entries
 from . import telemetry
 from .recall import RecallItem, RecallTrace, recall, render_items
-from .redact import Redactor
 from .runtime import Runtime
 from .transcripts import read_session_index
 from .workspace import Speakers, load_speakers
@@ -310,7 +310,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
     profiles = ProfileCache(min_changes=svc.profile_min_changes)
     recalls = _RecallCache()
     speakers = _Speakers(rt)
-    redactor = Redactor(settings.redaction)
+    redactor = rt.redactor
     worker = IngestWorker(rt, svc.ingest_batch)
     started = time.time()
 
@@ -483,9 +483,6 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        import psycopg
-        from psycopg_pool import PoolTimeout
-
         if isinstance(exc, (psycopg.OperationalError, PoolTimeout)):
             log.warning("%s %s: the database is unreachable (%s)", request.method, request.url.path, type(exc).__name__)
             why = "the database is unreachable"
