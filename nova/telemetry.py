@@ -48,7 +48,7 @@ def summary(conn: psycopg.Connection, agent_id: str | None = None, hours: int = 
     row = conn.execute(
         "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY took_ms),"
         " percentile_cont(0.95) WITHIN GROUP (ORDER BY took_ms), percentile_cont(0.99) WITHIN GROUP (ORDER BY took_ms),"
-        " avg(items), avg(((candidates->>'graph')::int > 0)::int)"
+        " avg(items)"
         " FROM recall_telemetry WHERE at > now() - make_interval(hours => %s) AND (%s::text IS NULL OR agent_id = %s)",
         (hours, agent_id, agent_id)).fetchone()
     kept = dict(conn.execute(
@@ -58,5 +58,4 @@ def summary(conn: psycopg.Connection, agent_id: str | None = None, hours: int = 
     n = row[0]
     return {"sampled": n, "p50_ms": row[1], "p95_ms": row[2], "p99_ms": row[3],
             "mean_items": float(row[4]) if row[4] is not None else None,
-            "with_graph_seeds": float(row[5]) if row[5] is not None else None,
             "paths_kept": {p: round(c / n, 3) for p, c in kept.items()} if n else {}}
