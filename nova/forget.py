@@ -90,7 +90,7 @@ def forget(store, scope: ForgetScope, *, projector_factory=None, purge: bool = T
     import time
 
     from .catchup import agent_lock
-    from .reextract import AgentChange, ReextractReport, Scope, rebuild_agent
+    from .reextract import AgentChange, ReextractReport, Scope, rebuild_agent, session_keys_matching
 
     started = time.monotonic()
     report = ForgetReport(scope)
@@ -111,8 +111,7 @@ def forget(store, scope: ForgetScope, *, projector_factory=None, purge: bool = T
                 for table in agent_tables(conn):
                     report.rows[table] = conn.execute(f"DELETE FROM {table} WHERE agent_id = %s", (agent,)).rowcount
             else:
-                keys = [k for (k,) in conn.execute("SELECT DISTINCT session_key FROM entries WHERE agent_id = %s", (agent,))
-                        if scope.session_key is None or fnmatchcase(k, scope.session_key)]
+                keys = session_keys_matching(conn, agent, scope.session_key)
                 report.entries = conn.execute(
                     "DELETE FROM entries WHERE agent_id = %s AND session_key = ANY(%s)"
                     " AND (occurred_at IS NULL OR occurred_at < %s)", (agent, keys, cut_off)).rowcount

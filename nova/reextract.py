@@ -34,7 +34,8 @@ from .catchup import agent_lock
 from .projection import ENTRY_COLUMNS, ProjectionStats, Projector, fetch_entries
 from .redact import Redactor
 
-__all__ = ["Scope", "AgentChange", "ReextractReport", "reextract", "rebuild_agent", "scope_entry_count"]
+__all__ = ["Scope", "AgentChange", "ReextractReport", "reextract", "rebuild_agent", "scope_entry_count",
+           "session_keys_matching"]
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +101,8 @@ def _scope_filter(conn: psycopg.Connection, agent: str, scope: Scope) -> tuple[s
     """SQL condition on ``e`` (entries) selecting the scope within one agent, widened to whole episodes."""
     where, params = ["e.agent_id = %s"], [agent]
     if scope.session_key is not None:
-        keys = [r[0] for r in conn.execute("SELECT DISTINCT session_key FROM entries WHERE agent_id = %s", (agent,))]
         where.append("e.session_key = ANY(%s)")
-        params.append([k for k in keys if fnmatch.fnmatchcase(k, scope.session_key)])
+        params.append(session_keys_matching(conn, agent, scope.session_key))
     if scope.since is not None or scope.until is not None:
         # An entry is in scope when its own time is, or when it shares an episode with one that is.
         where.append(
@@ -116,6 +116,12 @@ def _scope_filter(conn: psycopg.Connection, agent: str, scope: Scope) -> tuple[s
         )
         params += [scope.since, scope.until, scope.since, scope.until]
     return " AND ".join(where), params
+
+
+def session_keys_matching(conn: psycopg.Connection, agent: str, glob: str | None) -> list[str]:
+    """The agent's session keys in the entry log that match ``glob`` (``*`` spans ``:``; None: all)."""
+    keys = [r[0] for r in conn.execute("SELECT DISTINCT session_key FROM entries WHERE agent_id = %s", (agent,))]
+    return [k for k in keys if glob is None or fnmatch.fnmatchcase(k, glob)]
 
 
 def _redact_logged(conn, entries: list, redactor: Redactor) -> list:
