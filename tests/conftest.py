@@ -117,6 +117,15 @@ def state_dir(tmp_path) -> Path:
     return dest
 
 
+def runtime_with(settings, embedder, projector, **updates):
+    """A Runtime on the test database (``settings`` with ``updates``) sharing the session's loaded models."""
+    from nova.runtime import Runtime
+
+    rt = Runtime(settings.model_copy(update=updates) if updates else settings)
+    rt._embedder, rt._projector = embedder, projector
+    return rt
+
+
 def write_transcript(path: Path, session_id: str, turns: list[tuple[str, str]], start="2023-05-08T13:56:00Z",
                      id_prefix: str = "e") -> list[dict]:
     """Write a JSONL transcript: header plus one message entry per (role, text)."""

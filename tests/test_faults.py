@@ -22,6 +22,7 @@ import psycopg
 import pytest
 
 from conftest import ROOT, long_run
+from test_e2e_openclaw import _serve as serve_process
 from test_catchup_processes import Database, DsnStore, assert_same_as_clean, catchup, clean_run, corpus, entry_count  # noqa: F401
 
 ROUNDS = 20 if long_run() else 3
@@ -52,19 +53,7 @@ def test_kill_9_catchup_at_random_points_many_times(server_dsn, clean_run, tmp_p
 
 
 def _serve(dsn, home: Path, state: Path) -> subprocess.Popen:
-    from nova.service import get_json
-
-    env = dict(os.environ, NOVA_DATABASE_URL=dsn, NOVA_HOME=str(home), OPENCLAW_STATE_DIR=str(state))
-    proc = subprocess.Popen([sys.executable, "-m", "nova.cli", "serve"], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read()[-2000:]
-        if get_json(home / "nova.sock", "/v1/health", timeout=5) is not None:
-            return proc
-        time.sleep(0.3)
-    proc.kill()
-    raise AssertionError("nova serve did not come up")
+    return serve_process(dict(os.environ, NOVA_DATABASE_URL=dsn, NOVA_HOME=str(home), OPENCLAW_STATE_DIR=str(state)))
 
 
 def _user_turns(state: Path) -> list[dict]:

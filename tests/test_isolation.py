@@ -23,7 +23,7 @@ from nova.profile import build_profile
 from nova.recall import recall, render_items
 from nova.workspace import Speakers
 
-from conftest import ROOT, long_run, write_transcript
+from conftest import ROOT, long_run, runtime_with, write_transcript
 from test_forget import rows_mentioning
 
 TEMPLATES = [
@@ -89,13 +89,11 @@ def test_no_path_returns_another_agents_memories(shared_db, embedder, projector,
     for a in agents:
         _write(state, ids[a], turns[a], hidden, tag)
     from nova.store import open_store
-    from nova.runtime import Runtime
     from nova.service import create_app
 
     with open_store(settings) as store:
         run_catchup(store, settings, projector, state)
-        rt = Runtime(settings.model_copy(update={"openclaw_dir": state}))
-        rt._embedder, rt._projector = embedder, projector
+        rt = runtime_with(settings, embedder, projector, openclaw_dir=state)
         with TestClient(create_app(rt, start_worker=False)) as client:
             r = client.post("/v1/messages", json={"sessionKey": f"agent:{ids[agents[0]]}:subagent:x",
                                                    "content": f"{hidden} is secretly a spy."})
@@ -151,11 +149,9 @@ def test_sql_injection_through_agent_ids_keys_queries_and_file_names(store, sett
                               env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr
         assert "Yolanda" not in done.stdout and "Quito" not in done.stdout
-    from nova.runtime import Runtime
     from nova.service import create_app
 
-    rt = Runtime(settings.model_copy(update={"openclaw_dir": state}))
-    rt._embedder, rt._projector = embedder, projector
+    rt = runtime_with(settings, embedder, projector, openclaw_dir=state)
     with TestClient(create_app(rt, start_worker=False)) as client:
         for evil in INJECTIONS:
             r = client.post("/v1/recall", json={"sessionKey": f"agent:{evil}:main", "query": "Yolanda"})

@@ -8,7 +8,7 @@ import pytest
 from nova.catchup import run_catchup
 from nova.recall import recall, render_items
 
-from conftest import write_transcript
+from conftest import runtime_with, write_transcript
 
 
 @pytest.fixture
@@ -106,13 +106,11 @@ def test_sampled_telemetry_holds_numbers_only_and_is_pruned(store, settings, pro
     from fastapi.testclient import TestClient
 
     from nova.catchup import run_catchup
-    from nova.runtime import Runtime
     from nova.service import create_app
     from nova.telemetry import prune, summary
 
     run_catchup(store, settings, projector, state_dir)
-    rt = Runtime(settings.model_copy(update={"openclaw_dir": state_dir, "telemetry_sample_rate": 1.0}))
-    rt._embedder, rt._projector = embedder, projector
+    rt = runtime_with(settings, embedder, projector, openclaw_dir=state_dir, telemetry_sample_rate=1.0)
     with TestClient(create_app(rt, start_worker=False)) as client:
         for q in ("Where does Dana live now?", "What stack does Heron use?", "Who leads the project?"):
             assert client.post("/v1/recall", json={"sessionKey": "agent:main:main", "query": q}).status_code == 200

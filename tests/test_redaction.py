@@ -14,7 +14,7 @@ from hypothesis import given, strategies as st
 from nova.config import RedactionSettings
 from nova.redact import Redactor
 
-from conftest import ROOT, write_transcript
+from conftest import ROOT, runtime_with, write_transcript
 from test_forget import rows_mentioning
 
 # (secret as it would be pasted, kind it must be replaced by). Built from parts so that this
@@ -124,7 +124,6 @@ def test_planted_secrets_reach_no_table_recall_profile_or_log(store, settings, p
     from fastapi.testclient import TestClient
 
     from nova.catchup import run_catchup
-    from nova.runtime import Runtime
     from nova.service import create_app
 
     planted = [s for s, _ in SECRETS] + SECRET_VALUES
@@ -149,8 +148,7 @@ def test_planted_secrets_reach_no_table_recall_profile_or_log(store, settings, p
     summary = json.loads(log_file.read_text().split("catch-up ", 1)[1].splitlines()[0])
     assert sum(summary["secrets_redacted"].values()) >= len(planted)
 
-    rt = Runtime(settings.model_copy(update={"openclaw_dir": state}))
-    rt._embedder, rt._projector = embedder, projector
+    rt = runtime_with(settings, embedder, projector, openclaw_dir=state)
     with TestClient(create_app(rt, worker_projector=projector)) as client:
         for i, content in enumerate(live):
             r = client.post("/v1/messages", json={"sessionKey": "agent:main:main", "messageId": f"m{i}",

@@ -8,7 +8,7 @@ import stat
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import row_counts
+from conftest import row_counts, runtime_with
 
 MAIN = "agent:main:main"
 MAIN_SESSION = "5e6f7a8b-2222-4c3d-8e9f-bbbbbbbbbbbb"  # sessions.json of the sample state dir
@@ -17,11 +17,9 @@ MAIN_SESSION = "5e6f7a8b-2222-4c3d-8e9f-bbbbbbbbbbbb"  # sessions.json of the sa
 @pytest.fixture
 def service(settings, state_dir, store, embedder, projector):
     """The service app on the test database, sharing the session's models."""
-    from nova.runtime import Runtime
     from nova.service import create_app
 
-    rt = Runtime(settings.model_copy(update={"openclaw_dir": state_dir}))
-    rt._embedder, rt._projector = embedder, projector
+    rt = runtime_with(settings, embedder, projector, openclaw_dir=state_dir)
     app = create_app(rt, worker_projector=projector)
     with TestClient(app) as client:
         client.worker = app.state.worker
@@ -200,11 +198,9 @@ def test_openapi_spec_lists_the_endpoints(service):
 
 
 def test_tcp_mode_requires_the_token(settings, store, embedder, projector):
-    from nova.runtime import Runtime
     from nova.service import create_app
 
-    rt = Runtime(settings)
-    rt._embedder, rt._projector = embedder, projector
+    rt = runtime_with(settings, embedder, projector)
     with TestClient(create_app(rt, token="s3cret", start_worker=False)) as client:
         assert client.get("/v1/health").status_code == 401
         assert client.get("/v1/health", headers={"authorization": "Bearer wrong"}).status_code == 401

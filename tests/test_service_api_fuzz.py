@@ -13,16 +13,14 @@ import schemathesis
 from hypothesis import given, settings as hsettings
 from schemathesis import GenerationMode
 
-from conftest import long_run, row_counts
+from conftest import long_run, row_counts, runtime_with
 
 
 @pytest.fixture
 def api(settings, state_dir, store, embedder, projector):
-    from nova.runtime import Runtime
     from nova.service import create_app
 
-    rt = Runtime(settings.model_copy(update={"openclaw_dir": state_dir}))
-    rt._embedder, rt._projector = embedder, projector
+    rt = runtime_with(settings, embedder, projector, openclaw_dir=state_dir)
     # No ingest worker: accepted messages stay pending (catch-up's job), which keeps counts exact.
     app = create_app(rt, start_worker=False)
     yield schemathesis.openapi.from_asgi("/openapi.json", app), store
