@@ -32,10 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+from benchlib import percentile  # noqa: E402  (scripts/ is on the path when run as a script)
 
 
 def write_files(state: Path, n: int) -> None:
@@ -125,7 +122,7 @@ def main() -> int:
                 latencies.append(time.perf_counter() - t_write)
                 time.sleep(0.3)
         figures["watcher_latency_s"] = {
-            "samples": len(latencies), "p50": round(pct(latencies, 0.5), 3), "p95": round(pct(latencies, 0.95), 3),
+            "samples": len(latencies), "p50": round(percentile(latencies, 0.5), 3), "p95": round(percentile(latencies, 0.95), 3),
             "max": round(max(latencies), 3), "mean": round(statistics.mean(latencies), 3),
         }
         cpu0, wall0 = time.process_time(), time.perf_counter()

@@ -36,17 +36,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import synth_corpus as sc  # noqa: E402
+from benchlib import percentile  # noqa: E402
 
 QUESTIONS = ["Where does {a} live now?", "What is the name of {a}'s {pet}?", "Who works at {org}?",
              "What did I do in {city} last spring?", "When did {a} start learning {hobby}?",
              "Who is {b}'s sister?", "What happened with {org} in March 2025?", "Tell me about {a} and {b}."]
 PROBE = ["I had coffee with {a} in {city} and we talked about {org}.", "{a} adopted a {pet} named {pet_name}.",
          "My friend {b} started learning {hobby} last week.", "We are planning a trip to {city} with {a} in June."]
-
-
-def _pct(values, p):
-    v = sorted(values)
-    return round(v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))], 1)
 
 
 def _probe_state(root: Path, scale: int, rng: random.Random) -> Path:
@@ -115,7 +111,8 @@ def main() -> None:
             results.append({
                 "memories": have, "index_build_s": built["index_build_s"], "load_s": built["load_s"],
                 "disk_mb": round(size_mb, 1),
-                "recall_ms": {"p50": _pct(lat, 50), "p95": _pct(lat, 95), "p99": _pct(lat, 99), "max": round(max(lat), 1),
+                "recall_ms": {"p50": round(percentile(lat, 0.5), 1), "p95": round(percentile(lat, 0.95), 1),
+                              "p99": round(percentile(lat, 0.99), 1), "max": round(max(lat), 1),
                               "mean": round(statistics.mean(lat), 1)},
                 "ingest": {"entries": report.entries_new, "seconds": round(report.seconds, 2),
                            "entries_per_s": round(report.entries_new / report.seconds, 1) if report.seconds else None},

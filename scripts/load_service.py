@@ -27,6 +27,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+from benchlib import percentile  # noqa: E402  (scripts/ is on the path when run as a script)
+
 PHRASES = ["I finally finished the painting of the lake.", "My sister's beagle learned a new trick.",
            "We booked the trip to Lisbon for June.", "The pottery class moved to Thursdays.",
            "I'm thinking about adopting a second cat.", "Work has been hectic with the product launch."]
@@ -88,11 +91,6 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] if values else 0.0
-
-
 def run(state: Path, rate: float, seconds: float, clients: int, home: Path, env: dict) -> dict:
     from nova.service import get_json
 
@@ -135,8 +133,8 @@ def run(state: Path, rate: float, seconds: float, clients: int, home: Path, env:
     by_kind = {}
     for kind in ("bootstrap", "message", "recall"):
         lat = [r[1] for r in results if r[0] == kind]
-        by_kind[kind] = {"n": len(lat), "p50_ms": round(_pct(lat, 50), 1), "p95_ms": round(_pct(lat, 95), 1),
-                         "p99_ms": round(_pct(lat, 99), 1), "max_ms": round(max(lat, default=0), 1)}
+        by_kind[kind] = {"n": len(lat), "p50_ms": round(percentile(lat, 0.5), 1), "p95_ms": round(percentile(lat, 0.95), 1),
+                         "p99_ms": round(percentile(lat, 0.99), 1), "max_ms": round(max(lat, default=0), 1)}
     samples = [m for t, m in rss if t != "drained"]
     warm = samples[len(samples) // 2:] or samples   # the first half loads models, pools and caches
     return {
