@@ -43,6 +43,8 @@ _EXACT_TIME_ROWS = 2000  # episodes in a query's time range compared exhaustivel
 _TIME_SCAN_TUPLES = 3000  # most index tuples one filtered HNSW scan of the time path may visit
 _EMBEDDING_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nova-query-embed")
 _SMALLEST_ITEM_TOKENS = 12  # a short fact: less budget than this left cannot take another item
+# MMR trade-off in packing: 1 is pure fused relevance, lower values spread the budget across topics.
+MMR_LAMBDA = 0.7
 _TABLE = {"episode": "episodes", "relationship": "relationships", "entity": "entities"}
 # Relative weight of each path's ranked list in the fusion. Full text ORs the query's words
 # and the graph path returns everything near a named entity: both are noisier than vectors.
@@ -173,11 +175,11 @@ def recall(
     chunk = limit * 2
     decisions = [] if trace is not None and trace.detailed else None
     for start in range(0, len(order), chunk):
-        details |= _details(conn, agent_id, order[start:start + chunk])
+        details |= _details(conn, agent_id, order[start:start + chunk], vec, dim)
         if decisions is not None:
             decisions.clear()
         items = _pack(order[:start + chunk], details, fused, paths, limit, budget_tokens, set(known_sources or ()),
-                      decisions)
+                      dim, decisions)
         if len(items) >= limit or budget_tokens - sum(i.tokens for i in items) < _SMALLEST_ITEM_TOKENS:
             break
     clock.lap("pack")
@@ -375,7 +377,8 @@ def _time_path(conn, agent_id: str, when: QueryTime, vec, dim: int) -> list[tupl
 # -- details and packing -------------------------------------------------------------------
 
 
-def _details(conn, agent_id: str, keys: list[tuple[str, int]]) -> dict[tuple[str, int], dict]:
+def _details(conn, agent_id: str, keys: list[tuple[str, int]], vec=None, dim: int = 0) -> dict[tuple[str, int], dict]:
+    """Text, tokens, dates and provenance of each item; with ``vec``, also its ``embedding`` (MMR)."""
     by_kind: dict[str, list[int]] = defaultdict(list)
     for kind, item_id in keys:
         by_kind[kind].append(item_id)
@@ -403,7 +406,29 @@ def _details(conn, agent_id: str, keys: list[tuple[str, int]]) -> dict[tuple[str
             out[("entity", rid)] = {"text": entity_text(name, kind, summary, aliases), "tokens": tokens,
                                     "occurred_at": first, "summary": summary}
     _attach_sources(conn, agent_id, out)
+    if vec is not None:
+        _attach_embeddings(conn, agent_id, out, by_kind, vec, dim)
     return out
+
+
+def _attach_embeddings(conn, agent_id: str, details: dict, by_kind: dict[str, list[int]], vec, dim: int) -> None:
+    # An episode is represented by the turn that matched the query best (how it was found).
+    if by_kind["episode"]:
+        for rid, emb in conn.execute(
+            f"SELECT DISTINCT ON (episode_id) episode_id, embedding FROM episode_keys"
+            f" WHERE agent_id = %s AND episode_id = ANY(%s)"
+            f" ORDER BY episode_id, embedding::vector({dim}) <=> %s::vector({dim})",
+            (agent_id, by_kind["episode"], vec), binary=True,  # binary: no text parsing of 384 floats per row
+        ):
+            details[("episode", rid)]["embedding"] = emb
+    for kind in ("relationship", "entity"):
+        if by_kind[kind]:
+            for rid, emb in conn.execute(
+                f"SELECT id, embedding FROM {_TABLE[kind]} WHERE agent_id = %s AND id = ANY(%s)",
+                (agent_id, by_kind[kind]), binary=True,
+            ):
+                if emb is not None:
+                    details[(kind, rid)]["embedding"] = emb
 
 
 def _attach_sources(conn, agent_id: str, details: dict[tuple[str, int], dict]) -> None:
@@ -438,15 +463,34 @@ def _attach_sources(conn, agent_id: str, details: dict[tuple[str, int], dict]) -
         d["sources"] = sources.get(key, [])
 
 
-def _pack(order, details, fused, paths, limit: int, budget: int, covered: set[tuple[str, str]],
+def _pack(order, details, fused, paths, limit: int, budget: int, covered: set[tuple[str, str]], dim: int,
           decisions: list | None = None) -> list[RecallItem]:
+    """Greedy maximal marginal relevance (MMR) over the fused ranking, within the token budget.
+
+    Each step takes the candidate with the best ``MMR_LAMBDA * relevance - (1 - MMR_LAMBDA) *
+    redundancy``: relevance is its fused score over the best one (0-1], redundancy its highest cosine
+    similarity to an item already chosen. Ten paraphrases of one fact thus do not fill the budget.
+    """
+    pool = [k for k in order if k in details]
     chosen: list[RecallItem] = []
     seen_text: set[str] = set()
     left = budget
     cut = (lambda key, why: decisions.append((key[0], key[1], "cut", why))) if decisions is not None else (lambda *_: None)
     for key in order:
-        d = details.get(key)
-        if d is None or not d["sources"]:
+        if key not in details:
+            cut(key, "no provenance left (its entries were forgotten or are being rebuilt)")
+    if not pool:
+        return chosen
+    relevance = np.array([fused[k] for k in pool]) / fused[pool[0]]
+    vectors = np.stack([_unit(details[k].get("embedding"), dim) for k in pool])
+    redundancy = np.zeros(len(pool))
+    open_ = np.ones(len(pool), dtype=bool)
+    while open_.any() and len(chosen) < limit and left > 0:
+        mmr = np.where(open_, MMR_LAMBDA * relevance - (1 - MMR_LAMBDA) * redundancy, -np.inf)
+        n = int(np.argmax(mmr))
+        open_[n] = False
+        key, d = pool[n], details[pool[n]]
+        if not d["sources"]:
             cut(key, "no provenance left (its entries were forgotten or are being rebuilt)")
             continue
         srcs = {(s["session_id"], s["entry_id"]) for s in d["sources"]}
@@ -469,7 +513,15 @@ def _pack(order, details, fused, paths, limit: int, budget: int, covered: set[tu
         seen_text.add(norm_text)
         left -= d["tokens"]
         if decisions is not None:
-            decisions.append((key[0], key[1], "kept", f"rank {len(chosen)} by fused score, {d['tokens']} tokens"))
-        if len(chosen) >= limit or left <= 0:
-            break
+            decisions.append((key[0], key[1], "kept",
+                              f"pick {len(chosen)}: fused rank {n + 1}, relevance {relevance[n]:.2f},"
+                              f" redundancy {redundancy[n]:.2f}, {d['tokens']} tokens"))
+        redundancy = np.maximum(redundancy, vectors @ vectors[n])
     return chosen
+
+
+def _unit(embedding, dim: int) -> np.ndarray:
+    """The item's (unit-length) embedding as a float array; zeros when it has none: never redundant."""
+    if embedding is None:
+        return np.zeros(dim, dtype=np.float32)
+    return np.asarray(embedding.to_numpy() if hasattr(embedding, "to_numpy") else embedding, dtype=np.float32)

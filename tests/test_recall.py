@@ -126,3 +126,31 @@ def test_sampled_telemetry_holds_numbers_only_and_is_pruned(store, settings, pro
         conn.execute("UPDATE recall_telemetry SET at = now() - interval '30 days' WHERE id = (SELECT min(id) FROM recall_telemetry)")
         assert prune(conn, 14) == 1
         assert conn.execute("SELECT count(*) FROM recall_telemetry").fetchone()[0] == 2
+
+
+def test_mmr_spends_the_budget_on_different_memories(store, settings, projector, embedder, tmp_path):
+    """Five paraphrases of one hobby and one other hobby: three places in the block hold both hobbies."""
+    import nova.recall as recall_module
+
+    sessions = tmp_path / "agents" / "mmr" / "sessions"
+    hiking = ["I love hiking in the Alps every summer.", "Hiking in the Alps is my favourite thing every summer.",
+              "Every summer I go hiking in the Alps, I love it.", "My summers are all about hiking in the Alps.",
+              "Nothing beats a summer of hiking in the Alps for me."]
+    turns = [t for text in hiking + ["On weekends I also go kayaking on Lake Como."] for t in (("user", text), ("assistant", "Nice!"))]
+    write_transcript(sessions / "s1.jsonl", "s1", turns, id_prefix="m")
+    (sessions / "sessions.json").write_text(json.dumps({"agent:mmr:main": {"sessionId": "s1"}}))
+    run_catchup(store, settings, projector, tmp_path)
+
+    def recalled(lambda_: float) -> list[str]:
+        saved, recall_module.MMR_LAMBDA = recall_module.MMR_LAMBDA, lambda_
+        try:
+            with store.connection() as conn:
+                return [i.text for i in recall(conn, embedder, "mmr", "What are my summer and weekend activities?",
+                                               limit=3, budget_tokens=400)]
+        finally:
+            recall_module.MMR_LAMBDA = saved
+
+    assert len(recalled(recall_module.MMR_LAMBDA)) == 3
+    assert any("kayaking" in t for t in recalled(recall_module.MMR_LAMBDA))
+    # Ranking by relevance alone (no redundancy penalty) spends all three places on the Alps.
+    assert not any("kayaking" in t for t in recalled(1.0))
