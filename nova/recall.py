@@ -11,8 +11,10 @@ episodes, facts and entities compete on relevance), fused with reciprocal rank f
 - time (only when the query names a time: "last May", "two weeks ago", "before June 2023",
   parsed by ``nova.temporal`` against ``now``): episodes that happened and relationships that
   began or were still valid in that range, ranked by similarity to the query.
-Packing walks the fused list best first and skips what does not fit the budget or adds no
-new source entry (a cheap MMR: the budget is not spent on near-duplicates).
+The query is embedded with the speakers' names at half weight (they are in nearly every memory).
+Packing is greedy MMR over the fused list: each pick trades fused relevance against cosine
+similarity to the items already chosen, and skips what does not fit the budget or adds no new
+source entry, so the budget is not spent on near-duplicates.
 
 Every query filters by ``agent_id``: no path returns another agent's memories.
 """
@@ -133,15 +135,15 @@ def recall(
         raise ValueError("recall needs a non-empty query")
     if budget_tokens <= 0 or limit <= 0:
         raise ValueError("budget_tokens and limit must be positive")
-    # The query embedding (~15 ms on 2 cores) runs while PostgreSQL answers the full-text path.
+    # The query embedding (~5-15 ms on 2 cores) runs while PostgreSQL answers the full-text path.
     clock = _Clock()
-    pending = None if query_vector is not None else _EMBEDDING_THREADS.submit(lambda: embedder.encode([query])[0])
     speakers = _speaker_names(conn, agent_id)
     text_query = _without_names(query, speakers)
+    pending = _EMBEDDING_THREADS.submit(_query_vector, embedder, query, text_query, query_vector)
     fulltext = _by_score(_fulltext_path(conn, "episode", agent_id, text_query)
                          + _fulltext_path(conn, "relationship", agent_id, text_query))
     clock.lap("fulltext")
-    vec = query_vector if pending is None else pending.result()
+    vec = pending.result()
     clock.lap("embed_wait")
     dim = len(vec)
     conn.execute("SET hnsw.iterative_scan = relaxed_order")  # keep HNSW results under the agent filter
@@ -224,6 +226,21 @@ def render_items(items: list[RecallItem]) -> str:
 
 
 # -- paths ---------------------------------------------------------------------------------
+
+
+def _query_vector(embedder: Embedder, query: str, text_query: str, given: np.ndarray | None) -> np.ndarray:
+    """The query's embedding, with the speakers' names at half weight.
+
+    A speaker's name is in nearly every memory of a conversation (and facts repeat it:
+    "Melanie is lucky to have Melanie's kids"), so at full weight it pulls in memories that
+    share the name rather than the topic. The mean of the embeddings with and without the
+    names keeps who is asked about and lets the topic decide."""
+    if text_query.split() == re.findall(r"[\w'’-]+", query) or not text_query.strip():
+        return given if given is not None else embedder.encode([query])[0]
+    vectors = embedder.encode([text_query] if given is not None else [query, text_query])
+    full = given if given is not None else vectors[0]
+    mean = full + vectors[-1]
+    return (mean / np.linalg.norm(mean)).astype(np.float32)
 
 
 def _speaker_names(conn, agent_id: str) -> set[str]:
