@@ -10,7 +10,8 @@ episodes, facts and entities compete on relevance), fused with reciprocal rank f
   relationships and episodes around them, ranked by similarity to the query;
 - time (only when the query names a time: "last May", "two weeks ago", "before June 2023",
   parsed by ``nova.temporal`` against ``now``): episodes that happened and relationships that
-  began or were still valid in that range, ranked by similarity to the query.
+  began or were still valid in that range, ranked by similarity to the query: exhaustively when
+  the range is short, else from a deeper pool of the vector path's nearest neighbours.
 The query is embedded with the speakers' names at half weight (they are in nearly every memory).
 Packing is greedy MMR over the fused list: each pick trades fused relevance against cosine
 similarity to the items already chosen, and skips what does not fit the budget or adds no new
@@ -26,7 +27,7 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
 import numpy as np
 import psycopg
@@ -41,12 +42,13 @@ __all__ = ["RecallItem", "RecallTrace", "recall", "render_items"]
 RRF_K = 60
 CANDIDATES_PER_PATH = 40
 FULLTEXT_RANKED = 200  # matches ranked per full-text query (bounds its cost)
-_EXACT_TIME_ROWS = 2000  # episodes in a query's time range compared exhaustively; more go through HNSW
-_TIME_SCAN_TUPLES = 3000  # most index tuples one filtered HNSW scan of the time path may visit
+_EXACT_TIME_ROWS = 2000  # memories that began in a query's time range compared exhaustively; more: TIME_POOL
+TIME_POOL = 200  # nearest neighbours per kind a time query reads; its time path keeps those in range
 _EMBEDDING_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nova-query-embed")
 _SMALLEST_ITEM_TOKENS = 12  # a short fact: less budget than this left cannot take another item
 # MMR trade-off in packing: 1 is pure fused relevance, lower values spread the budget across topics.
 MMR_LAMBDA = 0.7
+_UTC = timezone.utc
 _TABLE = {"episode": "episodes", "relationship": "relationships", "entity": "entities"}
 # Relative weight of each path's ranked list in the fusion. Full text ORs the query's words
 # and the graph path returns everything near a named entity: both are noisier than vectors.
@@ -146,20 +148,23 @@ def recall(
     vec = pending.result()
     clock.lap("embed_wait")
     dim = len(vec)
-    conn.execute("SET hnsw.iterative_scan = relaxed_order")  # keep HNSW results under the agent filter
-    conn.execute("SET hnsw.ef_search = 100")
+    when = query_time(query, now)
     # One ranked list per path, kinds merged by their raw score: episodes, facts and entities
     # compete on relevance instead of each kind claiming top ranks in a list of its own.
-    vector_hits = _vector_path(conn, "relationship", agent_id, vec, dim) + _vector_path(conn, "entity", agent_id, vec, dim)
-    vector_hits += _episode_key_path(conn, agent_id, vec, dim)
-    vector = _by_score(vector_hits)
+    # A query that names a time reads a deeper pool of neighbours: the time path draws on it.
+    pool = TIME_POOL if when is not None else CANDIDATES_PER_PATH
+    nearest = {"relationship": _nearest(conn, "relationship", agent_id, vec, dim, pool),
+               "entity": _nearest(conn, "entity", agent_id, vec, dim, CANDIDATES_PER_PATH),
+               "episode": _nearest(conn, "episode", agent_id, vec, dim, max(pool, CANDIDATES_PER_PATH * 2))}
+    vector = _by_score([(n.key, n.score) for n in nearest["relationship"][:CANDIDATES_PER_PATH]]
+                       + [(n.key, n.score) for n in nearest["entity"]]
+                       + [(n.key, n.score) for n in nearest["episode"][:CANDIDATES_PER_PATH * 2]])
     clock.lap("vector")
     graph = _by_score(_graph_path(conn, agent_id, query, vec, dim, speakers, trace))
     clock.lap("graph")
     ranked: dict[str, list[tuple[tuple[str, int], float]]] = {"vector": vector, "fulltext": fulltext, "graph": graph}
-    when = query_time(query, now)
     if when is not None:
-        ranked["time"] = _by_score(_time_path(conn, agent_id, when, vec, dim))
+        ranked["time"] = _by_score(_time_path(conn, agent_id, when, vec, dim, nearest))
         clock.lap("time")
     if trace is not None:
         trace.time_range = when.label() if when else None
@@ -257,19 +262,6 @@ def _without_names(query: str, names: set[str]) -> str:
     return " ".join(kept)
 
 
-def _vector_path(conn, kind: str, agent_id: str, vec, dim: int) -> list[tuple[str, int]]:
-    table = _TABLE[kind]
-    # An entity without a summary is a bare name: nothing worth spending budget on.
-    described = " AND summary IS NOT NULL" if kind == "entity" else ""
-    rows = conn.execute(
-        f"SELECT id, 1 - (embedding::vector({dim}) <=> %s::vector({dim})) FROM {table}"
-        f" WHERE agent_id = %s AND embedding IS NOT NULL{described}"
-        f" ORDER BY embedding::vector({dim}) <=> %s::vector({dim}) LIMIT %s",
-        (vec, agent_id, vec, CANDIDATES_PER_PATH),
-    ).fetchall()
-    return [((kind, r[0]), r[1]) for r in rows]
-
-
 def _by_score(hits: list[tuple[tuple[str, int], float]]) -> list[tuple[tuple[str, int], float]]:
     """Merge scored hits into one ranked list ``[(key, score)]``, best score first, each item once."""
     best: dict[tuple[str, int], float] = {}
@@ -278,17 +270,38 @@ def _by_score(hits: list[tuple[tuple[str, int], float]]) -> list[tuple[tuple[str
     return sorted(best.items(), key=lambda kv: -kv[1])
 
 
-def _episode_key_path(conn, agent_id: str, vec, dim: int) -> list[tuple[str, int]]:
-    """Episodes ranked by their best-matching turn (one key per entry)."""
-    rows = conn.execute(
-        f"SELECT episode_id, 1 - (embedding::vector({dim}) <=> %s::vector({dim})) FROM episode_keys"
-        f" WHERE agent_id = %s ORDER BY embedding::vector({dim}) <=> %s::vector({dim}) LIMIT %s",
-        (vec, agent_id, vec, CANDIDATES_PER_PATH * 2),
-    ).fetchall()
-    return [(("episode", r[0]), r[1]) for r in rows]
+@dataclass(frozen=True)
+class _Neighbour:
+    key: tuple[str, int]
+    score: float                  # cosine similarity to the query
+    start: datetime | None        # episode: when it happened; relationship: valid_from
+    end: datetime | None          # relationship: valid_to (superseded), else None
 
 
-def _fulltext_path(conn, kind: str, agent_id: str, query: str) -> list[tuple[str, int]]:
+def _nearest(conn, kind: str, agent_id: str, vec, dim: int, n: int) -> list[_Neighbour]:
+    """The agent's ``n`` memories of ``kind`` nearest the query (HNSW), best first, with their times.
+
+    Episodes are ranked by their best-matching turn (``episode_keys``: one embedding per entry);
+    entities only when described (a bare name is not worth budget)."""
+    vector = f"embedding::vector({dim})"
+    if kind == "episode":
+        sql = (f"SELECT k.episode_id, 1 - k.d, e.occurred_at, NULL FROM (SELECT episode_id, {vector} <=> %s::vector({dim}) AS d"
+               f"   FROM episode_keys WHERE agent_id = %s ORDER BY {vector} <=> %s::vector({dim}) LIMIT %s) k"
+               f" JOIN episodes e ON e.id = k.episode_id ORDER BY k.d")
+    elif kind == "relationship":
+        sql = (f"SELECT id, 1 - ({vector} <=> %s::vector({dim})), valid_from, valid_to FROM relationships"
+               f" WHERE agent_id = %s AND embedding IS NOT NULL ORDER BY {vector} <=> %s::vector({dim}) LIMIT %s")
+    else:
+        sql = (f"SELECT id, 1 - ({vector} <=> %s::vector({dim})), NULL, NULL FROM entities"
+               f" WHERE agent_id = %s AND embedding IS NOT NULL AND summary IS NOT NULL"
+               f" ORDER BY {vector} <=> %s::vector({dim}) LIMIT %s")
+    best: dict[tuple[str, int], _Neighbour] = {}
+    for item_id, score, start, end in conn.execute(sql, (vec, agent_id, vec, n)):
+        best.setdefault((kind, item_id), _Neighbour((kind, item_id), score, start, end))  # an episode's best turn
+    return list(best.values())
+
+
+def _fulltext_path(conn, kind: str, agent_id: str, query: str) -> list[tuple[tuple[str, int], float]]:
     table = _TABLE[kind]
     # plainto_tsquery ANDs the words; a question rarely shares all of them with its answer, so OR them.
     # ts_rank_cd normalisation 1 divides by log(length), so long episodes do not win on length alone.
@@ -353,42 +366,41 @@ def _graph_path(conn, agent_id: str, query: str, vec, dim: int, speakers: set[st
     return [(("relationship", r[0]), r[1]) for r in rels] + [(("episode", r[0]), r[1]) for r in episodes]
 
 
-def _time_path(conn, agent_id: str, when: QueryTime, vec, dim: int) -> list[tuple[tuple[str, int], float]]:
+def _time_path(conn, agent_id: str, when: QueryTime, vec, dim: int,
+               nearest: dict[str, list[_Neighbour]]) -> list[tuple[tuple[str, int], float]]:
     """Episodes that happened in the query's range, and relationships that began in it or were still
-    valid during it (superseded later: ``valid_to`` after the range start), by similarity."""
+    valid during it (superseded later: ``valid_to`` after the range start), by similarity.
+
+    A short range (at most ``_EXACT_TIME_ROWS`` rows began in it) is compared exhaustively through
+    the time indexes; a long one is read from the query's nearest neighbours (``nearest``, ``TIME_POOL``
+    deep), so a wide range in a large store costs no filtered index walk."""
     start, end = when.start, when.end
-    # A range filter makes the HNSW scan walk on until enough rows pass it; cap that walk so a
-    # sparse range in a large store costs a bounded scan (fewer hits rather than a slow answer).
-    conn.execute("SET hnsw.max_scan_tuples = %s" % _TIME_SCAN_TUPLES)
-    rels = conn.execute(
-        f"SELECT id, 1 - (embedding::vector({dim}) <=> %s::vector({dim})) FROM relationships"
-        f" WHERE agent_id = %s AND embedding IS NOT NULL AND valid_from IS NOT NULL"
-        f" AND valid_from < coalesce(%s, 'infinity'::timestamptz)"
-        f" AND (valid_from >= coalesce(%s, '-infinity'::timestamptz) OR valid_to > coalesce(%s, '-infinity'::timestamptz))"
-        f" ORDER BY embedding::vector({dim}) <=> %s::vector({dim}) LIMIT %s",
-        (vec, agent_id, end, start, start, vec, CANDIDATES_PER_PATH),
-    ).fetchall()
-    in_range = ("e.agent_id = %s AND e.occurred_at >= coalesce(%s, '-infinity'::timestamptz)"
-                " AND e.occurred_at < coalesce(%s, 'infinity'::timestamptz)")
+    lo = start or datetime.min.replace(tzinfo=_UTC)
+    hi = end or datetime.max.replace(tzinfo=_UTC)
+    hits: list[tuple[tuple[str, int], float]] = []
+    for n in nearest["episode"]:
+        if n.start is not None and lo <= n.start < hi:
+            hits.append((n.key, n.score))
+    for n in nearest["relationship"]:
+        if n.start is not None and n.start < hi and (n.start >= lo or (n.end is not None and n.end > lo)):
+            hits.append((n.key, n.score))
     bounds = (agent_id, start, end)
-    few = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM episodes e WHERE {in_range} LIMIT %s) x",
-                       (*bounds, _EXACT_TIME_ROWS + 1)).fetchone()[0] <= _EXACT_TIME_ROWS
-    if few:  # a short range: compare every episode in it
-        episodes = conn.execute(
-            f"SELECT k.episode_id, max(1 - (k.embedding::vector({dim}) <=> %s::vector({dim}))) AS s"
-            f" FROM episodes e JOIN episode_keys k ON k.agent_id = e.agent_id AND k.episode_id = e.id"
-            f" WHERE {in_range} GROUP BY k.episode_id ORDER BY s DESC LIMIT %s",
-            (vec, *bounds, CANDIDATES_PER_PATH),
-        ).fetchall()
-    else:  # a long range in a large store: the HNSW index, filtered to the range as it scans
-        episodes = conn.execute(
-            f"SELECT k.episode_id, 1 - (k.embedding::vector({dim}) <=> %s::vector({dim})) FROM episode_keys k"
-            f" WHERE k.agent_id = %s AND EXISTS (SELECT 1 FROM episodes e WHERE e.id = k.episode_id AND {in_range})"
-            f" ORDER BY k.embedding::vector({dim}) <=> %s::vector({dim}) LIMIT %s",
-            (vec, agent_id, *bounds, vec, CANDIDATES_PER_PATH * 2),
-        ).fetchall()
-    conn.execute("RESET hnsw.max_scan_tuples")
-    return [(("relationship", r[0]), r[1]) for r in rels] + [(("episode", r[0]), r[1]) for r in episodes]
+    began = "t.agent_id = %s AND t.{0} >= coalesce(%s, '-infinity'::timestamptz) AND t.{0} < coalesce(%s, 'infinity'::timestamptz)"
+    exact = {
+        "episode": ("episodes", began.format("occurred_at"),
+                    f"SELECT k.episode_id, max(1 - (k.embedding::vector({dim}) <=> %s::vector({dim}))) AS s"
+                    f" FROM episodes t JOIN episode_keys k ON k.agent_id = t.agent_id AND k.episode_id = t.id"
+                    f" WHERE {began.format('occurred_at')} GROUP BY k.episode_id ORDER BY s DESC LIMIT %s"),
+        "relationship": ("relationships", began.format("valid_from"),
+                         f"SELECT t.id, 1 - (t.embedding::vector({dim}) <=> %s::vector({dim})) AS s FROM relationships t"
+                         f" WHERE {began.format('valid_from')} AND t.embedding IS NOT NULL ORDER BY s DESC LIMIT %s"),
+    }
+    for kind, (table, in_range, sql) in exact.items():
+        rows = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} t WHERE {in_range} LIMIT %s) x",
+                            (*bounds, _EXACT_TIME_ROWS + 1)).fetchone()[0]
+        if rows <= _EXACT_TIME_ROWS:
+            hits += [((kind, r[0]), r[1]) for r in conn.execute(sql, (vec, *bounds, CANDIDATES_PER_PATH))]
+    return hits
 
 
 # -- details and packing -------------------------------------------------------------------

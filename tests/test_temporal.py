@@ -46,8 +46,14 @@ def test_no_time_no_range(query):
     assert query_time(query, NOW) is None
 
 
+@pytest.mark.parametrize("range_search", ["exhaustive", "nearest-pool"])
 def test_recall_prefers_memories_of_the_asked_time_and_shows_superseded_facts_as_past(store, settings, projector,
-                                                                                    embedder, tmp_path):
+                                                                                    embedder, tmp_path, monkeypatch,
+                                                                                    range_search):
+    import nova.recall as recall_module
+
+    if range_search == "nearest-pool":  # how a wide range in a large store is searched
+        monkeypatch.setattr(recall_module, "_EXACT_TIME_ROWS", 0)
     state = tmp_path / "state"
     sessions = state / "agents" / "main" / "sessions"
     write_transcript(sessions / "a.jsonl", "a", [("user", "I live in Berlin."),
