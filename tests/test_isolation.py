@@ -161,3 +161,58 @@ def test_sql_injection_through_agent_ids_keys_queries_and_file_names(store, sett
     rt.close()
     with store.connection() as conn:
         assert conn.execute("SELECT count(*) FROM entries").fetchone()[0] == len(INJECTIONS) + 1
+
+
+def test_isolation_holds_at_scale(store, settings, projector, embedder, tmp_path):
+    """A synthetic store of many agents (20k memories; 200k with --long) plus one canary memory per
+    agent: every recalled row and provenance entry is the asking agent's, and each canary is
+    recalled by its owner only, through the vector, full-text, graph and time paths alike."""
+    import random
+    from datetime import datetime, timezone
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import synth_corpus
+    from bench_recall_scale import QUESTIONS
+
+    synth_corpus.generate(store, embedder, settings.embedding_model, 200_000 if long_run() else 20_000,
+                          agents=5, seed=3, progress=lambda _: None)
+    agents = ["main", "agent1", "agent2", "agent3", "agent4"]
+    state = tmp_path / "state"
+    canaries = {}
+    for n, agent in enumerate(agents):
+        pet, owner = ["Quilvex", "Dranmol", "Tebfip", "Gruxan", "Yopkel"][n], ["Zorwum", "Fipteb", "Molgru",
+                                                                              "Xanyop", "Kelzor"][n]
+        canaries[agent] = pet
+        write_transcript(state / "agents" / agent / "sessions" / f"k{n}.jsonl", f"k{n}",
+                         [("user", f"My neighbour {owner} keeps an axolotl called {pet} since last March.")],
+                         start="2025-06-02T09:00:00Z", id_prefix=f"k{n}-")
+        (state / "agents" / agent / "sessions" / "sessions.json").write_text(
+            json.dumps({f"agent:{agent}:main": {"sessionId": f"k{n}"}}))
+    run_catchup(store, settings, projector, state)
+
+    rng = random.Random(5)
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    with store.connection() as conn:
+        for agent in agents:
+            queries = [synth_corpus._fill(rng.choice(QUESTIONS), rng) for _ in range(12)]
+            queries += ["Who keeps an axolotl?", "axolotl called " + " ".join(canaries.values()),
+                        "What pet did my neighbour have last March?"]
+            for query in queries:
+                items = recall(conn, embedder, agent, query, budget_tokens=1500, limit=60, now=now)
+                assert items, query
+                for kind, table in (("episode", "episodes"), ("relationship", "relationships"), ("entity", "entities")):
+                    ids = [i.id for i in items if i.kind == kind]
+                    foreign = conn.execute(f"SELECT count(*) FROM {table} WHERE id = ANY(%s) AND agent_id <> %s",
+                                           (ids, agent)).fetchone()[0]
+                    assert foreign == 0, (agent, query, kind)
+                sources = [(s["session_id"], s["entry_id"]) for i in items for s in i.sources]
+                own = conn.execute(
+                    "SELECT count(*) FROM unnest(%s::text[], %s::text[]) AS s(sid, eid)"
+                    " WHERE EXISTS (SELECT 1 FROM entries e WHERE e.agent_id = %s AND e.session_id = s.sid"
+                    "   AND e.entry_id = s.eid)",
+                    ([s for s, _ in sources], [e for _, e in sources], agent)).fetchone()[0]
+                assert own == len(sources), (agent, query)
+                text = " ".join(i.text for i in items)
+                assert not any(pet in text for other, pet in canaries.items() if other != agent), (agent, query)
+            found = recall(conn, embedder, agent, "Who keeps an axolotl?", budget_tokens=1500, limit=60, now=now)
+            assert any(canaries[agent] in i.text for i in found), agent   # the owner does recall it
