@@ -1,6 +1,6 @@
 """Recall: the memories relevant to a query, within a token budget, for one agent.
 
-Three paths, each ONE ranked list across memory kinds (merged by the path's own score, so
+Paths, each ONE ranked list across memory kinds (merged by the path's own score, so
 episodes, facts and entities compete on relevance), fused with reciprocal rank fusion (RRF, k=60):
 - vector: pgvector cosine over HNSW indexes: relationships, described entities, and episodes
   by their best-matching turn (``episode_keys``: one embedding per entry);
@@ -11,7 +11,9 @@ episodes, facts and entities compete on relevance), fused with reciprocal rank f
 - time (only when the query names a time: "last May", "two weeks ago", "before June 2023",
   parsed by ``nova.temporal`` against ``now``): episodes that happened and relationships that
   began or were still valid in that range, ranked by similarity to the query: exhaustively when
-  the range is short, else from a deeper pool of the vector path's nearest neighbours.
+  the range is short, else from a deeper pool of the vector path's nearest neighbours;
+- continuation: the exchange that follows each of the five best episodes of the fusion above in its
+  session (answers and "it taught me ..." follow the turn that names the subject).
 The query is embedded with the speakers' names at half weight (they are in nearly every memory).
 Packing is greedy MMR over the fused list: each pick trades fused relevance against cosine
 similarity to the items already chosen, and skips what does not fit the budget or adds no new
@@ -52,7 +54,8 @@ _UTC = timezone.utc
 _TABLE = {"episode": "episodes", "relationship": "relationships", "entity": "entities"}
 # Relative weight of each path's ranked list in the fusion. Full text ORs the query's words
 # and the graph path returns everything near a named entity: both are noisier than vectors.
-_PATH_WEIGHTS = {"vector": 1.0, "fulltext": 0.6, "graph": 0.4, "time": 0.8}
+_PATH_WEIGHTS = {"vector": 1.0, "fulltext": 0.6, "graph": 0.4, "time": 0.8, "continuation": 0.6}
+CONTINUATION_SEEDS = 5  # best episodes whose next exchange in the session is also a candidate
 
 
 @dataclass
@@ -170,11 +173,10 @@ def recall(
         trace.time_range = when.label() if when else None
     fused: dict[tuple[str, int], float] = defaultdict(float)
     paths: dict[tuple[str, int], list[str]] = defaultdict(list)
-    for path, items in ranked.items():
-        weight = _PATH_WEIGHTS[path]
-        for rank, (key, _score) in enumerate(items):
-            fused[key] += weight / (RRF_K + rank + 1)
-            paths[key].append(path)
+    _fuse(ranked, fused, paths)
+    ranked["continuation"] = _continuation_path(conn, agent_id, sorted(fused, key=lambda k: -fused[k]))
+    _fuse({"continuation": ranked["continuation"]}, fused, paths)
+    clock.lap("continuation")
     order = sorted(fused, key=lambda k: -fused[k])[: limit * 6]
     # Details (texts, provenance) in chunks: packing usually fills the budget from the first one.
     details: dict[tuple[str, int], dict] = {}
@@ -193,6 +195,15 @@ def recall(
     if trace is not None:
         _fill_trace(conn, agent_id, trace, query, text_query, ranked, order, fused, paths, decisions, details, clock)
     return items
+
+
+def _fuse(ranked: dict[str, list[tuple[tuple[str, int], float]]], fused: dict, paths: dict) -> None:
+    """Add each path's ranked list to the fused scores: reciprocal rank fusion, weighted per path."""
+    for path, items in ranked.items():
+        weight = _PATH_WEIGHTS[path]
+        for rank, (key, _score) in enumerate(items):
+            fused[key] += weight / (RRF_K + rank + 1)
+            paths[key].append(path)
 
 
 class _Clock:
@@ -364,6 +375,24 @@ def _graph_path(conn, agent_id: str, query: str, vec, dim: int, speakers: set[st
         (vec, agent_id, around, CANDIDATES_PER_PATH),
     ).fetchall()
     return [(("relationship", r[0]), r[1]) for r in rels] + [(("episode", r[0]), r[1]) for r in episodes]
+
+
+def _continuation_path(conn, agent_id: str, fused_order: list[tuple[str, int]]) -> list[tuple[tuple[str, int], float]]:
+    """The exchange that follows each of the best ``CONTINUATION_SEEDS`` episodes in its session, in their order.
+
+    A conversation goes on about what it was about: the answer to a question, or "it taught me
+    self-acceptance" after the turn that named the book, is often in the next exchange, which shares
+    no words with the query. Scores are the seed's rank (1 = best), for the explain trace."""
+    seeds = [item_id for kind, item_id in fused_order if kind == "episode"][:CONTINUATION_SEEDS]
+    if not seeds:
+        return []
+    following = dict(conn.execute(
+        "SELECT p.id, n.id FROM episodes p JOIN LATERAL (SELECT id FROM episodes n WHERE n.agent_id = p.agent_id"
+        "   AND n.session_id = p.session_id AND n.last_seq > p.last_seq ORDER BY n.last_seq LIMIT 1) n ON true"
+        " WHERE p.agent_id = %s AND p.id = ANY(%s)",
+        (agent_id, seeds),
+    ).fetchall())
+    return [(("episode", following[s]), float(rank)) for rank, s in enumerate(seeds, 1) if s in following]
 
 
 def _time_path(conn, agent_id: str, when: QueryTime, vec, dim: int,

@@ -91,7 +91,7 @@ def test_explain_trace_says_why_each_candidate_was_kept_or_cut(store, settings, 
         trace = RecallTrace()
         items = recall(conn, embedder, agent, "Where does Dana live now?", budget_tokens=60, trace=trace)
     assert [(i.kind, i.id) for i in items] == [(i.kind, i.id) for i in plain]   # tracing changes nothing
-    assert set(trace.paths) == {"vector", "fulltext", "graph"} and trace.paths["vector"]
+    assert set(trace.paths) == {"vector", "fulltext", "graph", "continuation"} and trace.paths["vector"]
     kept = [(k, i) for k, i, d, _ in trace.decisions if d == "kept"]
     assert kept == [(i.kind, i.id) for i in items]
     cut = [r for _, _, d, r in trace.decisions if d == "cut"]
@@ -119,7 +119,7 @@ def test_sampled_telemetry_holds_numbers_only_and_is_pruned(store, settings, pro
         rows = conn.execute("SELECT agent_id, source, took_ms, candidates, items, tokens, recall_telemetry::text"
                             " FROM recall_telemetry").fetchall()
         assert len(rows) == 3 and all(r[0] == "main" and r[1] == "recall" and r[2] > 0 for r in rows)
-        assert all(set(r[3]) == {"vector", "fulltext", "graph"} for r in rows)
+        assert all(set(r[3]) == {"vector", "fulltext", "graph", "continuation"} for r in rows)
         assert not any(w in r[6] for r in rows for w in ("Dana", "Heron", "Hamburg", "stack"))   # no query or memory text
         stats = summary(conn, "main")
         assert stats["sampled"] == 3 and stats["p95_ms"] >= stats["p50_ms"] > 0
@@ -136,9 +136,12 @@ def test_mmr_spends_the_budget_on_different_memories(store, settings, projector,
     hiking = ["I love hiking in the Alps every summer.", "Hiking in the Alps is my favourite thing every summer.",
               "Every summer I go hiking in the Alps, I love it.", "My summers are all about hiking in the Alps.",
               "Nothing beats a summer of hiking in the Alps for me."]
-    turns = [t for text in hiking + ["On weekends I also go kayaking on Lake Como."] for t in (("user", text), ("assistant", "Nice!"))]
-    write_transcript(sessions / "s1.jsonl", "s1", turns, id_prefix="m")
-    (sessions / "sessions.json").write_text(json.dumps({"agent:mmr:main": {"sessionId": "s1"}}))
+    keys = {}
+    for n, text in enumerate(hiking + ["On weekends I also go kayaking on Lake Como."]):  # a session each:
+        write_transcript(sessions / f"s{n}.jsonl", f"s{n}", [("user", text), ("assistant", "Nice!")],  # no continuation
+                         id_prefix=f"m{n}-")
+        keys[f"agent:mmr:telegram:direct:{n}"] = {"sessionId": f"s{n}"}
+    (sessions / "sessions.json").write_text(json.dumps(keys))
     run_catchup(store, settings, projector, tmp_path)
 
     def recalled(lambda_: float) -> list[str]:
@@ -154,3 +157,36 @@ def test_mmr_spends_the_budget_on_different_memories(store, settings, projector,
     assert any("kayaking" in t for t in recalled(recall_module.MMR_LAMBDA))
     # Ranking by relevance alone (no redundancy penalty) spends all three places on the Alps.
     assert not any("kayaking" in t for t in recalled(1.0))
+
+
+def test_the_exchange_after_a_match_is_recalled_with_it(store, settings, projector, embedder, tmp_path, monkeypatch):
+    """"It taught me patience" names neither the book nor anything asked: the continuation path
+    reaches it through the exchange before it, which names the book."""
+    import nova.recall as recall_module
+    from nova.recall import RecallTrace
+
+    sessions = tmp_path / "agents" / "cont" / "sessions"
+    write_transcript(sessions / "s0.jsonl", "s0", [
+        ("user", "I just finished reading Dune by Frank Herbert."), ("assistant", "What did you think of it?"),
+        ("user", "It taught me patience and a lot about desert ecology."), ("assistant", "Sounds great.")],
+        id_prefix="c")
+    keys = {"agent:cont:main": {"sessionId": "s0"}}
+    for n, thing in enumerate(("bike", "sink", "fence", "laptop", "boiler", "gate"), 1):
+        write_transcript(sessions / f"s{n}.jsonl", f"s{n}", [
+            ("user", f"Reminder: the {thing} needs fixing this week."), ("assistant", "Noted.")], id_prefix=f"f{n}-")
+        keys[f"agent:cont:telegram:direct:{n}"] = {"sessionId": f"s{n}"}
+    (sessions / "sessions.json").write_text(json.dumps(keys))
+    run_catchup(store, settings, projector, tmp_path)
+
+    def recalled(weight: float):
+        monkeypatch.setitem(recall_module._PATH_WEIGHTS, "continuation", weight)
+        trace = RecallTrace()
+        with store.connection() as conn:
+            items = recall(conn, embedder, "cont", "What did I get out of the Dune book?", limit=2, trace=trace)
+        return [i.text for i in items], trace
+
+    texts, trace = recalled(0.6)
+    assert any("patience" in t for t in texts), texts
+    assert any("patience" in trace.texts[(k, i)] for k, i, _ in trace.paths["continuation"])
+    without, _ = recalled(0.0)
+    assert not any("patience" in t for t in without), without
