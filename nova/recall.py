@@ -145,8 +145,9 @@ def recall(
     speakers = _speaker_names(conn, agent_id)
     text_query = _without_names(query, speakers)
     pending = _EMBEDDING_THREADS.submit(_query_vector, embedder, query, text_query, query_vector)
-    fulltext = _by_score(_fulltext_path(conn, "episode", agent_id, text_query)
-                         + _fulltext_path(conn, "relationship", agent_id, text_query))
+    any_word = _any_word_query(conn, text_query)
+    fulltext = _by_score(_fulltext_path(conn, "episode", agent_id, any_word)
+                         + _fulltext_path(conn, "relationship", agent_id, any_word))
     clock.lap("fulltext")
     vec = pending.result()
     clock.lap("embed_wait")
@@ -312,18 +313,28 @@ def _nearest(conn, kind: str, agent_id: str, vec, dim: int, n: int) -> list[_Nei
     return list(best.values())
 
 
-def _fulltext_path(conn, kind: str, agent_id: str, query: str) -> list[tuple[tuple[str, int], float]]:
+def _any_word_query(conn, text: str) -> str | None:
+    """The text's words as a ``tsquery`` that matches any of them (None when no word is left).
+
+    plainto_tsquery ANDs the words; a question rarely shares all of them with its answer, so OR them.
+    The query is then passed to the path as a constant: the planner estimates its selectivity from
+    the column statistics (as a value computed inside the statement it guesses every row matches and
+    scans the table instead of the GIN index)."""
+    row = conn.execute("SELECT NULLIF(replace(plainto_tsquery('english', %s)::text, '&', '|'), '')", (text,)).fetchone()
+    return row[0]
+
+
+def _fulltext_path(conn, kind: str, agent_id: str, tsquery: str | None) -> list[tuple[tuple[str, int], float]]:
+    if tsquery is None:
+        return []
     table = _TABLE[kind]
-    # plainto_tsquery ANDs the words; a question rarely shares all of them with its answer, so OR them.
     # ts_rank_cd normalisation 1 divides by log(length), so long episodes do not win on length alone.
     # Ranking costs a tsvector read per match, and OR queries of common words match thousands of
     # rows in a large store: rank at most FULLTEXT_RANKED of them so latency stays flat with size.
     rows = conn.execute(
-        f"WITH q AS (SELECT NULLIF(replace(plainto_tsquery('english', %s)::text, '&', '|'), '')::tsquery AS q)"
-        f" SELECT c.id, ts_rank_cd(c.tsv, q.q, 1) AS r FROM q, LATERAL (SELECT t.id, t.tsv FROM {table} t"
-        f"   WHERE t.agent_id = %s AND t.tsv @@ q.q LIMIT %s) c"
-        f" WHERE q.q IS NOT NULL ORDER BY r DESC LIMIT %s",
-        (query, agent_id, FULLTEXT_RANKED, CANDIDATES_PER_PATH),
+        f"SELECT c.id, ts_rank_cd(c.tsv, %s::tsquery, 1) AS r FROM (SELECT t.id, t.tsv FROM {table} t"
+        f"   WHERE t.agent_id = %s AND t.tsv @@ %s::tsquery LIMIT %s) c ORDER BY r DESC LIMIT %s",
+        (tsquery, agent_id, tsquery, FULLTEXT_RANKED, CANDIDATES_PER_PATH),
     ).fetchall()
     return [((kind, r[0]), r[1]) for r in rows]
 
