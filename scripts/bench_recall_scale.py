@@ -46,17 +46,19 @@ PROBE = ["I had coffee with {a} in {city} and we talked about {org}.", "{a} adop
 
 
 def _probe_state(root: Path, scale: int, rng: random.Random) -> Path:
-    sessions = root / f"probe-{scale}" / "agents" / "main" / "sessions"
+    """A 40-turn transcript for agent ``main``: new per scale and per ``--seed``, so a re-run ingests it too."""
+    sid = f"probe{scale}-{rng.randrange(10**6)}"
+    sessions = root / sid / "agents" / "main" / "sessions"
     sessions.mkdir(parents=True)
     t0 = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(days=scale % 97)
-    lines = [{"type": "session", "version": 3, "id": f"probe{scale}", "timestamp": t0.isoformat(), "cwd": "/w"}]
+    lines = [{"type": "session", "version": 3, "id": sid, "timestamp": t0.isoformat(), "cwd": "/w"}]
     for i in range(40):
         text = sc._fill(rng.choice(PROBE), rng) if i % 2 == 0 else "Got it, noted."
-        lines.append({"type": "message", "id": f"p{scale}-{i}", "parentId": None,
+        lines.append({"type": "message", "id": f"{sid}-{i}", "parentId": None,
                       "timestamp": (t0 + timedelta(minutes=i)).isoformat().replace("+00:00", "Z"),
                       "message": {"role": "user" if i % 2 == 0 else "assistant", "content": [{"type": "text", "text": text}]}})
-    (sessions / f"probe{scale}.jsonl").write_text("".join(json.dumps(l) + "\n" for l in lines))
-    (sessions / "sessions.json").write_text(json.dumps({"agent:main:main": {"sessionId": f"probe{scale}"}}))
+    (sessions / f"{sid}.jsonl").write_text("".join(json.dumps(l) + "\n" for l in lines))
+    (sessions / "sessions.json").write_text(json.dumps({"agent:main:main": {"sessionId": sid}}))
     return sessions.parent.parent.parent
 
 
@@ -65,6 +67,7 @@ def main() -> None:
     ap.add_argument("--scales", default="10000,100000,1000000", help="comma-separated memory counts (ascending)")
     ap.add_argument("--queries", type=int, default=300, help="recall queries per scale (default 300)")
     ap.add_argument("--keep-home", action="store_true", help="use $NOVA_HOME as it is (default: a new scratch home)")
+    ap.add_argument("--seed", type=int, default=11, help="seed of the questions (another seed: queries the cache has not seen)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     scales = [int(s) for s in args.scales.split(",")]
@@ -77,7 +80,7 @@ def main() -> None:
     from nova.runtime import Runtime
 
     rt = Runtime(load_settings())
-    rng = random.Random(11)
+    rng = random.Random(args.seed)
     scratch = Path(tempfile.mkdtemp(prefix="nova-scale-probe-"))
     results = []
     try:
