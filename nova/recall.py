@@ -83,7 +83,8 @@ class RecallTrace:
     """Why each memory was or was not recalled (``nova recall --explain``); filled by ``recall(trace=...)``.
 
     ``paths``: per path, its ranked candidates ``(kind, id, raw score)`` (cosine similarity for
-    vector and graph, ``ts_rank_cd`` for full text); ``fused``: ``(kind, id, RRF score, paths)``
+    vector, graph and time, ``ts_rank_cd`` for full text, the seed episode's fused rank for
+    continuation); ``fused``: ``(kind, id, RRF score, paths)``
     best first; ``decisions``: ``(kind, id, "kept" | "cut", reason)`` in packing order;
     ``timings_ms``: per stage.
     """
