@@ -541,13 +541,15 @@ def _pack(order, details, fused, paths, limit: int, budget: int, covered: set[tu
     redundancy``: relevance is its fused score over the best one (0-1], redundancy its highest cosine
     similarity to an item already chosen. Ten paraphrases of one fact thus do not fill the budget.
     """
-    pool = [k for k in order if k in details]
     chosen: list[RecallItem] = []
     seen_text: set[str] = set()
     left = budget
     cut = (lambda key, why: decisions.append((key[0], key[1], "cut", why))) if decisions is not None else (lambda *_: None)
+    pool = []
     for key in order:
-        if key not in details:
+        if key in details and details[key]["sources"]:
+            pool.append(key)
+        else:
             cut(key, "no provenance left (its entries were forgotten or are being rebuilt)")
     if not pool:
         return chosen
@@ -560,9 +562,6 @@ def _pack(order, details, fused, paths, limit: int, budget: int, covered: set[tu
         n = int(np.argmax(mmr))
         open_[n] = False
         key, d = pool[n], details[pool[n]]
-        if not d["sources"]:
-            cut(key, "no provenance left (its entries were forgotten or are being rebuilt)")
-            continue
         srcs = {(s["session_id"], s["entry_id"]) for s in d["sources"]}
         norm_text = re.sub(r"\W+", " ", d["text"].lower()).strip()
         if srcs <= covered:
