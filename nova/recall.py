@@ -253,7 +253,7 @@ def _query_vector(embedder: Embedder, query: str, text_query: str, given: np.nda
     "Melanie is lucky to have Melanie's kids"), so at full weight it pulls in memories that
     share the name rather than the topic. The mean of the embeddings with and without the
     names keeps who is asked about and lets the topic decide."""
-    if text_query.split() == re.findall(r"[\w'’-]+", query) or not text_query.strip():
+    if text_query == _without_names(query, set()) or not text_query.strip():  # no speaker named
         return given if given is not None else embedder.encode([query])[0]
     vectors = embedder.encode([text_query] if given is not None else [query, text_query])
     full = given if given is not None else vectors[0]
@@ -427,14 +427,15 @@ def _time_path(conn, agent_id: str, when: QueryTime, vec, dim: int,
             hits.append((n.key, n.score))
     bounds = (agent_id, start, end)
     began = "t.agent_id = %s AND t.{0} >= coalesce(%s, '-infinity'::timestamptz) AND t.{0} < coalesce(%s, 'infinity'::timestamptz)"
+    episode_in, relationship_in = began.format("occurred_at"), began.format("valid_from")
     exact = {
-        "episode": ("episodes", began.format("occurred_at"),
+        "episode": ("episodes", episode_in,
                     f"SELECT k.episode_id, max(1 - (k.embedding::vector({dim}) <=> %s::vector({dim}))) AS s"
                     f" FROM episodes t JOIN episode_keys k ON k.agent_id = t.agent_id AND k.episode_id = t.id"
-                    f" WHERE {began.format('occurred_at')} GROUP BY k.episode_id ORDER BY s DESC LIMIT %s"),
-        "relationship": ("relationships", began.format("valid_from"),
+                    f" WHERE {episode_in} GROUP BY k.episode_id ORDER BY s DESC LIMIT %s"),
+        "relationship": ("relationships", relationship_in,
                          f"SELECT t.id, 1 - (t.embedding::vector({dim}) <=> %s::vector({dim})) AS s FROM relationships t"
-                         f" WHERE {began.format('valid_from')} AND t.embedding IS NOT NULL ORDER BY s DESC LIMIT %s"),
+                         f" WHERE {relationship_in} AND t.embedding IS NOT NULL ORDER BY s DESC LIMIT %s"),
     }
     for kind, (table, in_range, sql) in exact.items():
         rows = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} t WHERE {in_range} LIMIT %s) x",
