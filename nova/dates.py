@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-__all__ = ["TimeRange", "resolve_expression", "format_day", "month_of", "month_number"]
+__all__ = ["TimeRange", "resolve_expression", "format_day", "month_of", "month_number", "latest_year_of"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,11 @@ def _week_of(d: date) -> TimeRange:
 def month_number(name: str) -> int:
     """1-12 for an English month name, any case."""
     return [m.lower() for m in calendar.month_name].index(name.lower())
+
+
+def latest_year_of(month: int, base: date) -> int:
+    """The year of the latest ``month`` not after ``base`` ("May" said in March 2024 is May 2023)."""
+    return base.year if month <= base.month else base.year - 1
 
 
 def month_of(year: int, month: int) -> TimeRange:
@@ -188,7 +193,7 @@ def resolve_expression(expr: str, said_at: datetime | date) -> TimeRange | None:
     m = _MONTH_ONLY.match(e)
     if m:
         month = month_number(m.group(1))
-        year = int(m.group(2)) if m.group(2) else (base.year if month <= base.month else base.year - 1)
+        year = int(m.group(2)) if m.group(2) else latest_year_of(month, base)
         return month_of(year, month)
     if not re.search(r"\d|day|week|month|year|ago|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
                      r"january|february|march|april|may|june|july|august|september|october|november|december", e):

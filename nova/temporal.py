@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from .dates import TimeRange, month_number, month_of, resolve_expression
+from .dates import TimeRange, latest_year_of, month_number, month_of, resolve_expression
 
 __all__ = ["QueryTime", "query_time"]
 
@@ -59,7 +59,7 @@ def _at(d: date) -> datetime:
 def _resolve(m: re.Match, base: date) -> TimeRange | None:
     if m.group("part"):
         month = month_number(m.group("pmonth"))
-        year = int(m.group("pyear")) if m.group("pyear") else (base.year if month <= base.month else base.year - 1)
+        year = int(m.group("pyear")) if m.group("pyear") else latest_year_of(month, base)
         whole = month_of(year, month)
         third = {"early": (1, 10), "mid": (11, 20), "late": (21, whole.end.day)}[m.group("part").lower()]
         return TimeRange(date(year, month, third[0]), date(year, month, third[1]), "day")
