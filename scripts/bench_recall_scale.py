@@ -62,6 +62,10 @@ def _probe_state(root: Path, scale: int, rng: random.Random) -> Path:
     return sessions.parent.parent.parent
 
 
+def _memories(conn) -> int:
+    return sum(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("episodes", "relationships", "entities"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scales", default="10000,100000,1000000", help="comma-separated memory counts (ascending)")
@@ -85,8 +89,7 @@ def main() -> None:
     results = []
     try:
         with rt.store.connection() as conn:
-            have = sum(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                       for t in ("episodes", "relationships", "entities"))
+            have = _memories(conn)
         embedder = rt.embedder
         questions = [sc._fill(rng.choice(QUESTIONS), rng) for _ in range(args.queries)]
         t = time.perf_counter()
@@ -99,8 +102,7 @@ def main() -> None:
                 built = sc.generate(rt.store, embedder, rt.settings.embedding_model, scale - have, seed=scale,
                                     progress=lambda m: print(m, file=sys.stderr))
             with rt.store.connection() as conn:
-                have = sum(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                           for t in ("episodes", "relationships", "entities"))
+                have = _memories(conn)
                 size_mb = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0] / 2**20
                 now = datetime(2026, 1, 1, tzinfo=timezone.utc)
                 for q, v in list(zip(questions, vectors))[:20]:   # warm the caches
