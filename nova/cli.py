@@ -258,13 +258,13 @@ def recall(
         budget = budget_tokens or rt.settings.recall_budget_tokens
         embedder = rt.embedder
         vectors = embedder.encode([q["query"] for q in batch])
-        with rt.store.connection() as conn:
+        with rt.store.connection() as conn, rt.store.spare_connection() as side:
             for q, vec in zip(batch, vectors, strict=True):
                 started = time.perf_counter()
                 trace = RecallTrace() if explain else None
                 try:
                     items = do_recall(conn, embedder, agent, q["query"], limit=lim, budget_tokens=budget, query_vector=vec,
-                                      trace=trace)
+                                      trace=trace, side_conn=side)
                 except ValueError as e:
                     err.print(f"[red]error:[/red] {e}")
                     raise typer.Exit(2) from None

@@ -15,6 +15,8 @@ episodes, facts and entities compete on relevance), fused with reciprocal rank f
 - continuation: the exchange that follows each of the five best episodes of the fusion above in its
   session (answers and "it taught me ..." follow the turn that names the subject).
 The query is embedded with the speakers' names at half weight (they are in nearly every memory).
+Given a second connection, the full-text and graph paths run on it while the first runs the
+vector and time paths: each side waits on PostgreSQL, which answers both at once on two cores.
 Packing is greedy MMR over the fused list: each pick trades fused relevance against cosine
 similarity to the items already chosen, and skips what does not fit the budget or adds no new
 source entry, so the budget is not spent on near-duplicates.
@@ -27,7 +29,7 @@ from __future__ import annotations
 import re
 import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
@@ -47,6 +49,7 @@ FULLTEXT_RANKED = 200  # matches ranked per full-text query (bounds its cost)
 _EXACT_TIME_ROWS = 2000  # memories that began in a query's time range compared exhaustively; more: TIME_POOL
 TIME_POOL = 200  # nearest neighbours per kind a time query reads; its time path keeps those in range
 _EMBEDDING_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nova-query-embed")
+_SIDE_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="nova-recall-side")
 _SMALLEST_ITEM_TOKENS = 12  # a short fact: less budget than this left cannot take another item
 # MMR trade-off in packing: 1 is pure fused relevance, lower values spread the budget across topics.
 MMR_LAMBDA = 0.7
@@ -126,6 +129,7 @@ def recall(
     known_sources: set[tuple[str, str]] | None = None,
     trace: RecallTrace | None = None,
     now: datetime | None = None,
+    side_conn: psycopg.Connection | None = None,
 ) -> list[RecallItem]:
     """The best memories of ``agent_id`` for ``query``: at most ``limit`` items, ``budget_tokens`` in all.
 
@@ -133,6 +137,8 @@ def recall(
     (the current message itself): memories drawn only from them are not recalled.
     ``trace``: filled with every stage's candidates and decisions (costs extra queries).
     ``now``: what relative times in the query ("two weeks ago") count from; default the current time.
+    ``side_conn``: a second connection to the same database, idle for the call: the full-text and
+    graph paths run on it in parallel with the vector path (about a third less latency).
 
     Raises:
         ValueError: an empty query or a non-positive budget.
@@ -146,31 +152,21 @@ def recall(
     speakers = _speaker_names(conn, agent_id)
     text_query = _without_names(query, speakers)
     pending = _EMBEDDING_THREADS.submit(_query_vector, embedder, query, text_query, query_vector)
-    any_word = _any_word_query(conn, text_query)
-    fulltext = _by_score(_fulltext_path(conn, "episode", agent_id, any_word)
-                         + _fulltext_path(conn, "relationship", agent_id, any_word))
-    clock.lap("fulltext")
+    if side_conn is None:
+        fulltext, graph, side_laps = _lexical_paths(conn, agent_id, query, text_query, speakers, pending, trace)
+        ranked, when = _vector_paths(conn, agent_id, query, pending, now, clock)
+    else:
+        side = _SIDE_THREADS.submit(_lexical_paths, side_conn, agent_id, query, text_query, speakers, pending, trace)
+        try:
+            ranked, when = _vector_paths(conn, agent_id, query, pending, now, clock)
+        finally:  # side_conn goes back to its pool after this call: never while the side still uses it
+            wait([side])
+        fulltext, graph, side_laps = side.result()
+        clock.lap("side_wait")
+    clock.laps |= side_laps
+    ranked |= {"fulltext": fulltext, "graph": graph}
     vec = pending.result()
-    clock.lap("embed_wait")
     dim = len(vec)
-    when = query_time(query, now)
-    # One ranked list per path, kinds merged by their raw score: episodes, facts and entities
-    # compete on relevance instead of each kind claiming top ranks in a list of its own.
-    # A query that names a time reads a deeper pool of neighbours: the time path draws on it.
-    pool = TIME_POOL if when is not None else CANDIDATES_PER_PATH
-    nearest = {"relationship": _nearest(conn, "relationship", agent_id, vec, dim, pool),
-               "entity": _nearest(conn, "entity", agent_id, vec, dim, CANDIDATES_PER_PATH),
-               "episode": _nearest(conn, "episode", agent_id, vec, dim, max(pool, CANDIDATES_PER_PATH * 2))}
-    vector = _by_score([(n.key, n.score) for n in nearest["relationship"][:CANDIDATES_PER_PATH]]
-                       + [(n.key, n.score) for n in nearest["entity"]]
-                       + [(n.key, n.score) for n in nearest["episode"][:CANDIDATES_PER_PATH * 2]])
-    clock.lap("vector")
-    graph = _by_score(_graph_path(conn, agent_id, query, vec, dim, speakers, trace))
-    clock.lap("graph")
-    ranked: dict[str, list[tuple[tuple[str, int], float]]] = {"vector": vector, "fulltext": fulltext, "graph": graph}
-    if when is not None:
-        ranked["time"] = _by_score(_time_path(conn, agent_id, when, vec, dim, nearest))
-        clock.lap("time")
     if trace is not None:
         trace.time_range = when.label() if when else None
     fused: dict[tuple[str, int], float] = defaultdict(float)
@@ -197,6 +193,46 @@ def recall(
     if trace is not None:
         _fill_trace(conn, agent_id, trace, query, text_query, ranked, order, fused, paths, decisions, details, clock)
     return items
+
+
+def _vector_paths(conn, agent_id: str, query: str, vector: Future, now: datetime | None, clock: "_Clock"):
+    """The vector path's ranked list, and the time path's when the query names a time:
+    ``({"vector": hits, "time": hits}, when)``.
+
+    One ranked list, kinds merged by their raw score: episodes, facts and entities compete on
+    relevance instead of each kind claiming top ranks in a list of its own. A query that names a
+    time reads a deeper pool of neighbours: the time path draws on it."""
+    vec = vector.result()
+    clock.lap("embed_wait")
+    dim = len(vec)
+    when = query_time(query, now)
+    pool = TIME_POOL if when is not None else CANDIDATES_PER_PATH
+    nearest = {"relationship": _nearest(conn, "relationship", agent_id, vec, dim, pool),
+               "entity": _nearest(conn, "entity", agent_id, vec, dim, CANDIDATES_PER_PATH),
+               "episode": _nearest(conn, "episode", agent_id, vec, dim, max(pool, CANDIDATES_PER_PATH * 2))}
+    vector_hits = _by_score([(n.key, n.score) for n in nearest["relationship"][:CANDIDATES_PER_PATH]]
+                            + [(n.key, n.score) for n in nearest["entity"]]
+                            + [(n.key, n.score) for n in nearest["episode"][:CANDIDATES_PER_PATH * 2]])
+    clock.lap("vector")
+    ranked = {"vector": vector_hits}
+    if when is not None:
+        ranked["time"] = _by_score(_time_path(conn, agent_id, when, vec, dim, nearest))
+        clock.lap("time")
+    return ranked, when
+
+
+def _lexical_paths(conn, agent_id: str, query: str, text_query: str, speakers: set[str], vector: Future,
+                   trace: RecallTrace | None):
+    """The full-text path, then (once the query vector is ready) the graph path: ``(fulltext, graph, laps)``."""
+    clock = _Clock()
+    any_word = _any_word_query(conn, text_query)
+    fulltext = _by_score(_fulltext_path(conn, "episode", agent_id, any_word)
+                         + _fulltext_path(conn, "relationship", agent_id, any_word))
+    clock.lap("fulltext")
+    vec = vector.result()
+    graph = _by_score(_graph_path(conn, agent_id, query, vec, len(vec), speakers, trace))
+    clock.lap("graph")
+    return fulltext, graph, clock.laps
 
 
 def _fuse(ranked: dict[str, list[tuple[tuple[str, int], float]]], fused: dict, paths: dict) -> None:
@@ -449,57 +485,43 @@ def _time_path(conn, agent_id: str, when: QueryTime, vec, dim: int,
 
 
 def _details(conn, agent_id: str, keys: list[tuple[str, int]], vec=None, dim: int = 0) -> dict[tuple[str, int], dict]:
-    """Text, tokens, dates and provenance of each item; with ``vec``, also its ``embedding`` (MMR)."""
+    """Text, tokens, dates and provenance of each item; with ``vec``, also its ``embedding`` (MMR).
+
+    An episode's embedding is that of its turn nearest the query (how it was found). Rows are
+    read in binary: no text parsing of 384 floats per row."""
     by_kind: dict[str, list[int]] = defaultdict(list)
     for kind, item_id in keys:
         by_kind[kind].append(item_id)
+    embedding = (lambda col: col) if vec is not None else (lambda col: "NULL::vector")
     out: dict[tuple[str, int], dict] = {}
     if by_kind["episode"]:
-        for rid, text, tokens, occurred in conn.execute(
-            "SELECT id, text, tokens, occurred_at FROM episodes WHERE agent_id = %s AND id = ANY(%s)",
-            (agent_id, by_kind["episode"]),
+        nearest_turn = (f"(SELECT k.embedding FROM episode_keys k WHERE k.agent_id = e.agent_id AND k.episode_id = e.id"
+                        f"  ORDER BY k.embedding::vector({dim}) <=> %(vec)s::vector({dim}) LIMIT 1)")
+        for rid, text, tokens, occurred, emb in conn.execute(
+            f"SELECT e.id, e.text, e.tokens, e.occurred_at, {embedding(nearest_turn)} FROM episodes e"
+            f" WHERE e.agent_id = %(agent)s AND e.id = ANY(%(ids)s)",
+            {"agent": agent_id, "ids": by_kind["episode"], "vec": vec}, binary=True,
         ):
-            out[("episode", rid)] = {"text": text, "tokens": tokens, "occurred_at": occurred}
+            out[("episode", rid)] = {"text": text, "tokens": tokens, "occurred_at": occurred, "embedding": emb}
     if by_kind["relationship"]:
-        for rid, fact, tokens, vf, vt in conn.execute(
-            "SELECT id, fact, tokens, valid_from, valid_to FROM relationships WHERE agent_id = %s AND id = ANY(%s)",
-            (agent_id, by_kind["relationship"]),
+        for rid, fact, tokens, vf, vt, emb in conn.execute(
+            f"SELECT id, fact, tokens, valid_from, valid_to, {embedding('embedding')} FROM relationships"
+            f" WHERE agent_id = %s AND id = ANY(%s)",
+            (agent_id, by_kind["relationship"]), binary=True,
         ):
             out[("relationship", rid)] = {"text": relationship_text(fact, vf, vt), "tokens": tokens,
-                                          "valid_from": vf, "valid_to": vt}
+                                          "valid_from": vf, "valid_to": vt, "embedding": emb}
     if by_kind["entity"]:
-        for rid, name, kind, summary, tokens, first, aliases in conn.execute(
-            "SELECT e.id, e.name, e.kind, e.summary, e.tokens, e.first_seen, array(SELECT alias FROM entity_aliases a"
-            "   WHERE a.agent_id = e.agent_id AND a.entity_id = e.id ORDER BY alias)"
-            " FROM entities e WHERE e.agent_id = %s AND e.id = ANY(%s)",
-            (agent_id, by_kind["entity"]),
+        for rid, name, kind, summary, tokens, first, aliases, emb in conn.execute(
+            f"SELECT e.id, e.name, e.kind, e.summary, e.tokens, e.first_seen, array(SELECT alias FROM entity_aliases a"
+            f"   WHERE a.agent_id = e.agent_id AND a.entity_id = e.id ORDER BY alias), {embedding('e.embedding')}"
+            f" FROM entities e WHERE e.agent_id = %s AND e.id = ANY(%s)",
+            (agent_id, by_kind["entity"]), binary=True,
         ):
             out[("entity", rid)] = {"text": entity_text(name, kind, summary, aliases), "tokens": tokens,
-                                    "occurred_at": first, "summary": summary}
+                                    "occurred_at": first, "summary": summary, "embedding": emb}
     _attach_sources(conn, agent_id, out)
-    if vec is not None:
-        _attach_embeddings(conn, agent_id, out, by_kind, vec, dim)
     return out
-
-
-def _attach_embeddings(conn, agent_id: str, details: dict, by_kind: dict[str, list[int]], vec, dim: int) -> None:
-    # An episode is represented by the turn that matched the query best (how it was found).
-    if by_kind["episode"]:
-        for rid, emb in conn.execute(
-            f"SELECT DISTINCT ON (episode_id) episode_id, embedding FROM episode_keys"
-            f" WHERE agent_id = %s AND episode_id = ANY(%s)"
-            f" ORDER BY episode_id, embedding::vector({dim}) <=> %s::vector({dim})",
-            (agent_id, by_kind["episode"], vec), binary=True,  # binary: no text parsing of 384 floats per row
-        ):
-            details[("episode", rid)]["embedding"] = emb
-    for kind in ("relationship", "entity"):
-        if by_kind[kind]:
-            for rid, emb in conn.execute(
-                f"SELECT id, embedding FROM {_TABLE[kind]} WHERE agent_id = %s AND id = ANY(%s)",
-                (agent_id, by_kind[kind]), binary=True,
-            ):
-                if emb is not None:
-                    details[(kind, rid)]["embedding"] = emb
 
 
 def _attach_sources(conn, agent_id: str, details: dict[tuple[str, int], dict]) -> None:

@@ -376,7 +376,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
         if not query:
             return RecallOut(status="ok", tookMs=0)
         trace = RecallTrace(detailed=False) if telemetry.sampled(settings.telemetry_sample_rate) else None
-        with rt.store.connection() as conn:
+        with rt.store.connection() as conn, rt.store.spare_connection() as side:
             # The message itself (logged live a moment ago) is not a memory worth recalling.
             current = {(s, e) for s, e in conn.execute(
                 "SELECT session_id, entry_id FROM entries WHERE text = %s AND agent_id = %s AND session_key = %s"
@@ -385,7 +385,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
             items = recall(conn, rt.embedder, agent, query,
                            limit=req.limit or settings.recall_limit,
                            budget_tokens=req.budget_tokens or settings.recall_budget_tokens,
-                           known_sources=current, trace=trace)
+                           known_sources=current, trace=trace, side_conn=side)
             took = round((time.perf_counter() - t0) * 1000, 2)
             if trace is not None:
                 try:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 from pgvector.psycopg import register_vector
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .config import Settings
 
@@ -28,6 +29,7 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[\w-]+\.sql$")
 # Advisory lock key so concurrent processes never run migrations at the same time.
 _MIGRATION_LOCK = 0x6E6F7661
+_SPARE_WAIT_S = 0.002  # a free connection is handed over in microseconds; a new one takes ~5 ms
 
 
 class StoreError(RuntimeError):
@@ -45,6 +47,22 @@ class Store:
 
     def connection(self):
         return self.pool.connection()
+
+    @contextmanager
+    def spare_connection(self):
+        """A second connection if the pool has one free at once, else ``None``: for work that can
+        also run on the caller's own connection (recall's parallel paths). It never waits on a
+        busy pool, so callers that each hold one connection cannot starve each other."""
+        try:
+            conn = self.pool.getconn(timeout=_SPARE_WAIT_S)
+        except PoolTimeout:
+            yield None
+            return
+        try:
+            with conn:  # commit or roll back the side's transaction, as pool.connection() does
+                yield conn
+        finally:
+            self.pool.putconn(conn)
 
     def close(self) -> None:
         self.pool.close()
@@ -130,7 +148,7 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
         raise StoreError(f"cannot connect to PostgreSQL at {_redact(dsn)}: {err}") from err
     pool = ConnectionPool(
         dsn,
-        min_size=1,
+        min_size=min(2, settings.pool_max_size),  # recall runs two of its paths on a second connection
         max_size=settings.pool_max_size,
         configure=_configure,
         open=True,

@@ -64,14 +64,14 @@ def main() -> int:
     per_cat: dict[int, list[float]] = defaultdict(list)
     latencies, tokens_used = [], []
     vectors = rt.embedder.encode([q["question"] for q in questions])
-    with rt.store.connection() as conn:
+    with rt.store.connection() as conn, rt.store.spare_connection() as side:
         # Relative times in a question ("last year") count from the conversation's last turn, not today.
         now = dict(conn.execute("SELECT agent_id, max(occurred_at) FROM entries GROUP BY 1").fetchall())
         recall(conn, rt.embedder, questions[0]["agent"], "warm up", budget_tokens=args.budget)
         for q, vec in zip(questions, vectors, strict=True):
             started = time.perf_counter()
             items = recall(conn, rt.embedder, q["agent"], q["question"], limit=args.limit,
-                           budget_tokens=args.budget, query_vector=vec, now=now.get(q["agent"]))
+                           budget_tokens=args.budget, query_vector=vec, now=now.get(q["agent"]), side_conn=side)
             latencies.append((time.perf_counter() - started) * 1000)
             got = {s["entry_id"] for i in items for s in i.sources}
             evidence = set(q["evidence"])

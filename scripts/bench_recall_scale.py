@@ -101,16 +101,16 @@ def main() -> None:
             if scale > have * 1.01:
                 built = sc.generate(rt.store, embedder, rt.settings.embedding_model, scale - have, seed=scale,
                                     progress=lambda m: print(m, file=sys.stderr))
-            with rt.store.connection() as conn:
+            with rt.store.connection() as conn, rt.store.spare_connection() as side:
                 have = _memories(conn)
                 size_mb = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0] / 2**20
                 now = datetime(2026, 1, 1, tzinfo=timezone.utc)
                 for q, v in list(zip(questions, vectors))[:20]:   # warm the caches
-                    recall(conn, embedder, "main", q, query_vector=v, now=now)
+                    recall(conn, embedder, "main", q, query_vector=v, now=now, side_conn=side)
                 lat = []
                 for q, v in zip(questions, vectors):
                     t = time.perf_counter()
-                    recall(conn, embedder, "main", q, query_vector=v, now=now)
+                    recall(conn, embedder, "main", q, query_vector=v, now=now, side_conn=side)
                     lat.append((time.perf_counter() - t) * 1000)
             report = run_catchup(rt.store, rt.settings, projector, _probe_state(scratch, scale, rng))
             results.append({

@@ -49,6 +49,32 @@ def test_recall_never_returns_another_agents_rows(two_agents, embedder):
         assert recall(conn, embedder, "nobody", "dog") == []
 
 
+def test_parallel_paths_recall_what_one_connection_recalls(two_agents, embedder):
+    """The full-text and graph paths on a second connection change latency, not the answer."""
+    queries = ("What is the name of Dana's dog?", "Zorblat the greyhound", "TypeScript Project Heron", "Tell me about Dana")
+    with two_agents.connection() as conn, two_agents.spare_connection() as side:
+        assert side is not None
+        for agent in ("main", "other"):
+            for query in queries:
+                alone = recall(conn, embedder, agent, query, budget_tokens=500)
+                parallel = recall(conn, embedder, agent, query, budget_tokens=500, side_conn=side)
+                assert [(i.kind, i.id, i.paths) for i in parallel] == [(i.kind, i.id, i.paths) for i in alone]
+                assert alone or agent == "other"
+
+
+def test_a_spare_connection_never_waits_on_a_busy_pool(two_agents):
+    """Recall asks for its second connection without waiting: with the pool held by others it runs on one."""
+    held = [two_agents.pool.getconn() for _ in range(two_agents.pool.max_size)]
+    try:
+        with two_agents.spare_connection() as side:
+            assert side is None
+    finally:
+        for conn in held:
+            two_agents.pool.putconn(conn)
+    with two_agents.spare_connection() as side:
+        assert side is not None and side.execute("SELECT 1").fetchone() == (1,)
+
+
 def test_budget_and_limit_are_respected(two_agents, embedder):
     with two_agents.connection() as conn:
         small = recall(conn, embedder, "main", "Tell me about Dana", budget_tokens=80)
