@@ -47,7 +47,7 @@ RRF_K = 60
 CANDIDATES_PER_PATH = 40
 FULLTEXT_RANKED = 200  # matches ranked per full-text query (bounds its cost)
 _EXACT_TIME_ROWS = 2000  # memories that began in a query's time range compared exhaustively; more: TIME_POOL
-TIME_POOL = 200  # nearest neighbours per kind a time query reads; its time path keeps those in range
+TIME_POOL = 120  # nearest neighbours per kind a time query reads; its time path keeps those in range
 _EMBEDDING_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nova-query-embed")
 _SIDE_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="nova-recall-side")
 _SMALLEST_ITEM_TOKENS = 12  # a short fact: less budget than this left cannot take another item
@@ -152,13 +152,15 @@ def recall(
     speakers = _speaker_names(conn, agent_id)
     text_query = _without_names(query, speakers)
     pending = _EMBEDDING_THREADS.submit(_query_vector, embedder, query, text_query, query_vector)
+    when = query_time(query, now)
+    words = _without_names(_without_time(query, when), speakers)
     if side_conn is None:
-        fulltext, graph, side_laps = _lexical_paths(conn, agent_id, query, text_query, speakers, pending, trace)
-        ranked, when = _vector_paths(conn, agent_id, query, pending, now, clock)
+        fulltext, graph, side_laps = _lexical_paths(conn, agent_id, query, words, speakers, pending, trace)
+        ranked = _vector_paths(conn, agent_id, when, pending, clock)
     else:
-        side = _SIDE_THREADS.submit(_lexical_paths, side_conn, agent_id, query, text_query, speakers, pending, trace)
+        side = _SIDE_THREADS.submit(_lexical_paths, side_conn, agent_id, query, words, speakers, pending, trace)
         try:
-            ranked, when = _vector_paths(conn, agent_id, query, pending, now, clock)
+            ranked = _vector_paths(conn, agent_id, when, pending, clock)
         finally:  # side_conn goes back to its pool after this call: never while the side still uses it
             wait([side])
         fulltext, graph, side_laps = side.result()
@@ -182,7 +184,7 @@ def recall(
     chunk = limit * 2
     decisions = [] if trace is not None and trace.detailed else None
     for start in range(0, len(order), chunk):
-        details |= _details(conn, agent_id, order[start:start + chunk], vec, dim)
+        details |= _details(conn, agent_id, order[start:start + chunk], vec, dim, side_conn)
         if decisions is not None:
             decisions.clear()
         items = _pack(order[:start + chunk], details, fused, paths, limit, budget_tokens, set(known_sources or ()),
@@ -195,9 +197,9 @@ def recall(
     return items
 
 
-def _vector_paths(conn, agent_id: str, query: str, vector: Future, now: datetime | None, clock: "_Clock"):
+def _vector_paths(conn, agent_id: str, when: QueryTime | None, vector: Future, clock: "_Clock"):
     """The vector path's ranked list, and the time path's when the query names a time:
-    ``({"vector": hits, "time": hits}, when)``.
+    ``{"vector": hits, "time": hits}``.
 
     One ranked list, kinds merged by their raw score: episodes, facts and entities compete on
     relevance instead of each kind claiming top ranks in a list of its own. A query that names a
@@ -205,7 +207,6 @@ def _vector_paths(conn, agent_id: str, query: str, vector: Future, now: datetime
     vec = vector.result()
     clock.lap("embed_wait")
     dim = len(vec)
-    when = query_time(query, now)
     pool = TIME_POOL if when is not None else CANDIDATES_PER_PATH
     nearest = {"relationship": _nearest(conn, "relationship", agent_id, vec, dim, pool),
                "entity": _nearest(conn, "entity", agent_id, vec, dim, CANDIDATES_PER_PATH),
@@ -218,14 +219,15 @@ def _vector_paths(conn, agent_id: str, query: str, vector: Future, now: datetime
     if when is not None:
         ranked["time"] = _by_score(_time_path(conn, agent_id, when, vec, dim, nearest))
         clock.lap("time")
-    return ranked, when
+    return ranked
 
 
-def _lexical_paths(conn, agent_id: str, query: str, text_query: str, speakers: set[str], vector: Future,
+def _lexical_paths(conn, agent_id: str, query: str, words: str, speakers: set[str], vector: Future,
                    trace: RecallTrace | None):
-    """The full-text path, then (once the query vector is ready) the graph path: ``(fulltext, graph, laps)``."""
+    """The full-text path (any of ``words``), then (once the query vector is ready) the graph path:
+    ``(fulltext, graph, laps)``."""
     clock = _Clock()
-    any_word = _any_word_query(conn, text_query)
+    any_word = _any_word_query(conn, words)
     fulltext = _by_score(_fulltext_path(conn, "episode", agent_id, any_word)
                          + _fulltext_path(conn, "relationship", agent_id, any_word))
     clock.lap("fulltext")
@@ -309,6 +311,14 @@ def _without_names(query: str, names: set[str]) -> str:
     words = re.findall(r"[\w'’-]+", query)
     kept = [w for w in words if normalize_name(w) not in names]
     return " ".join(kept)
+
+
+def _without_time(text: str, when: QueryTime | None) -> str:
+    """The text without its time expression: the time path matches "last month" by date; as
+    words, "last" and "month" match every memory that says them."""
+    if when is None:
+        return text
+    return re.sub(re.escape(when.expression), " ", text, count=1, flags=re.IGNORECASE)
 
 
 def _by_score(hits: list[tuple[tuple[str, int], float]]) -> list[tuple[tuple[str, int], float]]:
@@ -484,11 +494,29 @@ def _time_path(conn, agent_id: str, when: QueryTime, vec, dim: int,
 # -- details and packing -------------------------------------------------------------------
 
 
-def _details(conn, agent_id: str, keys: list[tuple[str, int]], vec=None, dim: int = 0) -> dict[tuple[str, int], dict]:
+def _details(conn, agent_id: str, keys: list[tuple[str, int]], vec=None, dim: int = 0,
+             side_conn: psycopg.Connection | None = None) -> dict[tuple[str, int], dict]:
     """Text, tokens, dates and provenance of each item; with ``vec``, also its ``embedding`` (MMR).
 
     An episode's embedding is that of its turn nearest the query (how it was found). Rows are
-    read in binary: no text parsing of 384 floats per row."""
+    read in binary: no text parsing of 384 floats per row. With ``side_conn``, the provenance is
+    read on it meanwhile."""
+    if side_conn is None:
+        out = _item_rows(conn, agent_id, keys, vec, dim)
+        sources = _sources(conn, agent_id, keys)
+    else:
+        side = _SIDE_THREADS.submit(_sources, side_conn, agent_id, keys)
+        try:
+            out = _item_rows(conn, agent_id, keys, vec, dim)
+        finally:  # as in recall(): side_conn is not handed back while in use
+            wait([side])
+        sources = side.result()
+    for key, d in out.items():
+        d["sources"] = sources.get(key, [])
+    return out
+
+
+def _item_rows(conn, agent_id: str, keys: list[tuple[str, int]], vec, dim: int) -> dict[tuple[str, int], dict]:
     by_kind: dict[str, list[int]] = defaultdict(list)
     for kind, item_id in keys:
         by_kind[kind].append(item_id)
@@ -520,14 +548,14 @@ def _details(conn, agent_id: str, keys: list[tuple[str, int]], vec=None, dim: in
         ):
             out[("entity", rid)] = {"text": entity_text(name, kind, summary, aliases), "tokens": tokens,
                                     "occurred_at": first, "summary": summary, "embedding": emb}
-    _attach_sources(conn, agent_id, out)
     return out
 
 
-def _attach_sources(conn, agent_id: str, details: dict[tuple[str, int], dict]) -> None:
+def _sources(conn, agent_id: str, keys: list[tuple[str, int]]) -> dict[tuple[str, int], list[dict]]:
+    """The transcript entries each item came from, in transcript order: ``{key: [{session_id, entry_id}]}``."""
     sources: dict[tuple[str, int], list[dict]] = defaultdict(list)
     for kind in ("episode", "relationship"):
-        ids = [i for (k, i) in details if k == kind]
+        ids = [i for (k, i) in keys if k == kind]
         if not ids:
             continue
         for item_id, sid, eid in conn.execute(
@@ -537,7 +565,7 @@ def _attach_sources(conn, agent_id: str, details: dict[tuple[str, int], dict]) -
             (agent_id, kind, ids),
         ):
             sources[(kind, item_id)].append({"session_id": sid, "entry_id": eid})
-    entity_ids = [i for (k, i) in details if k == "entity"]
+    entity_ids = [i for (k, i) in keys if k == "entity"]
     if entity_ids:
         # An entity item shows its summary, so its source is the entry the summary came from,
         # else the entry that first mentioned it.
@@ -552,8 +580,7 @@ def _attach_sources(conn, agent_id: str, details: dict[tuple[str, int], dict]) -
         ):
             if eid is not None:
                 sources[("entity", item_id)].append({"session_id": sid, "entry_id": eid})
-    for key, d in details.items():
-        d["sources"] = sources.get(key, [])
+    return sources
 
 
 def _pack(order, details, fused, paths, limit: int, budget: int, covered: set[tuple[str, str]], dim: int,

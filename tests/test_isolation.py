@@ -192,13 +192,14 @@ def test_isolation_holds_at_scale(store, settings, projector, embedder, tmp_path
 
     rng = random.Random(5)
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    with store.connection() as conn:
+    with store.connection() as conn, store.spare_connection() as side:   # side: the paths the service runs in parallel
+        assert side is not None
         for agent in agents:
             queries = [synth_corpus._fill(rng.choice(QUESTIONS), rng) for _ in range(12)]
             queries += ["Who keeps an axolotl?", "axolotl called " + " ".join(canaries.values()),
                         "What pet did my neighbour have last March?"]
             for query in queries:
-                items = recall(conn, embedder, agent, query, budget_tokens=1500, limit=60, now=now)
+                items = recall(conn, embedder, agent, query, budget_tokens=1500, limit=60, now=now, side_conn=side)
                 assert items, query
                 for kind, table in (("episode", "episodes"), ("relationship", "relationships"), ("entity", "entities")):
                     ids = [i.id for i in items if i.kind == kind]
