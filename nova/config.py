@@ -123,8 +123,9 @@ class Settings(BaseSettings):
     )
     pool_max_size: int = 4
     embedded_shared_buffers: str = Field(
-        default="1GB", pattern=r"^\d+(kB|MB|GB)$",
-        description="Buffer cache of the embedded PostgreSQL (applied at its next start)")
+        default="auto", pattern=r"^(\d+(kB|MB|GB)|auto)$",
+        description="Buffer cache of the embedded PostgreSQL, or auto: a quarter of the memory, 128 MB to 8 GB"
+                    " (applied at its next start)")
     pool_timeout_s: float = Field(default=5.0, gt=0, description="Longest wait for a database connection")
     recall_budget_tokens: int = 1000
     recall_limit: int = 20

@@ -53,6 +53,7 @@ from .projection import ENTRY_COLUMNS, fetch_entries
 from . import telemetry
 from .recall import RecallItem, RecallTrace, recall, render_items
 from .runtime import Runtime
+from .store import prewarm_indexes
 from .transcripts import read_session_index
 from .workspace import Speakers, load_speakers
 
@@ -298,6 +299,19 @@ class _Speakers:
         return held[1]
 
 
+def _prewarm(rt: Runtime) -> None:
+    """Indexes into the buffer cache, beside the first requests rather than before them."""
+    started = time.perf_counter()
+    try:
+        with rt.store.connection() as conn:
+            warmed = prewarm_indexes(conn)
+    except (psycopg.Error, PoolTimeout) as err:
+        log.warning("indexes not prewarmed: %s", err)
+        return
+    log.info("prewarmed %d indexes (%d MB) in %.1f s", len(warmed), sum(p for _, p in warmed) * 8 // 1024,
+             time.perf_counter() - started)
+
+
 def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = True,
                worker_projector=None) -> FastAPI:
     """The service's ASGI app. ``token``: require ``Authorization: Bearer <token>`` (TCP mode).
@@ -317,6 +331,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         rt.embedder  # load the model before the first request, not during it
+        threading.Thread(target=_prewarm, args=(rt,), name="nova-prewarm", daemon=True).start()
         if start_worker:
             worker.projector = worker_projector or rt.background_projector()
             worker.projector.embedder.encode(["warm up"])

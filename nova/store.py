@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .config import Settings
 
-__all__ = ["Store", "open_store", "StoreError", "SQL_DIR", "apply_migrations"]
+__all__ = ["Store", "open_store", "StoreError", "SQL_DIR", "apply_migrations", "prewarm_indexes"]
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +101,14 @@ def _tune_embedded(conn: psycopg.Connection, shared_buffers: str) -> None:
     """Give the embedded server a buffer cache sized for NOVA (its default is 128 MB).
 
     HNSW scans at a million memories touch tens of MB of index pages per query; out of a 128 MB
-    cache they come from the OS at several times the cost. ``ALTER SYSTEM`` applies from the
-    server's next start (it stops when the last NOVA process using it exits): never restarted here,
-    as other NOVA processes may be connected.
+    cache they come from the OS at several times the cost. ``auto`` is a quarter of the machine's
+    memory (PostgreSQL's own advice), 128 MB to 8 GB; pages are only taken as they are used.
+    ``ALTER SYSTEM`` applies from the server's next start (it stops when the last NOVA process using
+    it exits): never restarted here, as other NOVA processes may be connected.
     """
+    if shared_buffers == "auto":
+        quarter_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4 // 2**20
+        shared_buffers = f"{min(max(quarter_mb, 128), 8192)}MB"
     current = conn.execute(
         "SELECT coalesce((SELECT setting FROM pg_file_settings WHERE name = 'shared_buffers' AND applied IS NOT NULL"
         "  ORDER BY seqno DESC LIMIT 1), current_setting('shared_buffers'))").fetchone()[0]
@@ -112,6 +117,35 @@ def _tune_embedded(conn: psycopg.Connection, shared_buffers: str) -> None:
             conn.execute(f"ALTER SYSTEM SET shared_buffers = '{shared_buffers}'")
         except psycopg.Error as err:  # not fatal: the server runs with its default
             log.warning("could not set shared_buffers of the embedded PostgreSQL: %s", err)
+
+
+def prewarm_indexes(conn: psycopg.Connection) -> list[tuple[str, int]]:
+    """Read NOVA's HNSW and full-text indexes into PostgreSQL's buffer cache (``pg_prewarm``), while
+    they fit in half of it: ``[(index, pages)]``, or ``[]`` when the extension cannot be created
+    (a server of the operator's that does not allow it; recall still works, its first queries slower).
+
+    A recall walks an HNSW graph from its entry point: at a million memories a cold cache costs
+    hundreds of ms per query until the walked pages are cached; read in bulk they take seconds."""
+    try:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+    except psycopg.Error as err:
+        conn.rollback()
+        log.warning("indexes not prewarmed: %s", err)
+        return []
+    room = conn.execute("SELECT setting::bigint / 2 FROM pg_settings WHERE name = 'shared_buffers'").fetchone()[0]
+    warmed = []
+    for index, pages in conn.execute(
+        "SELECT c.relname, c.relpages FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid"
+        " JOIN pg_am a ON a.oid = c.relam WHERE c.relnamespace = current_schema()::regnamespace"
+        " AND (a.amname = 'hnsw' OR (a.amname = 'gin' AND c.relname LIKE '%%_tsv'))"
+        " ORDER BY a.amname = 'hnsw' DESC, c.relpages").fetchall():
+        if pages > room:
+            break
+        conn.execute("SELECT pg_prewarm(%s::regclass)", (index,))
+        warmed.append((index, pages))
+        room -= pages
+    conn.commit()
+    return warmed
 
 
 def _configure(conn: psycopg.Connection) -> None:
