@@ -10,6 +10,7 @@ Order (PEERS.md: Graphiti left duplicates because its candidate search was embed
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import psycopg
@@ -76,14 +77,17 @@ class EntityResolver:
         mentions tagged as people, its prefix ("Mel" → Melanie): only when unambiguous."""
         if len(norm) < 3 or " " in norm:
             return None
+        # Both forms use an index (entities_person_first_name; the unique key): a first name that
+        # starts with the mention, or a known name the mention starts with ("Melanie" → "Mel").
+        first = "split_part(norm_name, ' ', 1)"
         if prefix_ok:
-            condition = ("(split_part(norm_name, ' ', 1) LIKE %s || '%%'"
-                         " OR (length(norm_name) >= 3 AND %s LIKE norm_name || '%%'))")
+            condition = f"({first} LIKE %s OR norm_name = ANY(%s))"
+            params = (re.sub(r"([\\%_])", r"\\\1", norm) + "%", [norm[:n] for n in range(3, len(norm) + 1)])
         else:  # NER called it something else: trust an exact first name only
-            condition = "(split_part(norm_name, ' ', 1) = %s AND %s <> '')"
+            condition, params = f"{first} = %s", (norm,)
         rows = self.conn.execute(
             f"SELECT id FROM entities WHERE agent_id = %s AND kind = 'person' AND {condition} LIMIT 2",
-            (self.agent_id, norm, norm),
+            (self.agent_id, *params),
         ).fetchall()
         return rows[0][0] if len(rows) == 1 else None
 
