@@ -15,8 +15,9 @@ episodes, facts and entities compete on relevance), fused with reciprocal rank f
 - continuation: the exchange that follows each of the five best episodes of the fusion above in its
   session (answers and "it taught me ..." follow the turn that names the subject).
 The query is embedded with the speakers' names at half weight (they are in nearly every memory).
-Given a second connection, the full-text and graph paths run on it while the first runs the
-vector and time paths: each side waits on PostgreSQL, which answers both at once on two cores.
+Given a second connection, the full-text and graph paths and the nearest entities run on it while
+the first runs the rest of the vector path and the time path: each side waits on PostgreSQL, which
+answers both at once on two cores.
 Packing is greedy MMR over the fused list: each pick trades fused relevance against cosine
 similarity to the items already chosen, and skips what does not fit the budget or adds no new
 source entry, so the budget is not spent on near-duplicates.
@@ -155,18 +156,23 @@ def recall(
     when = query_time(query, now)
     words = _without_names(_without_time(query, when), speakers)
     if side_conn is None:
-        fulltext, graph, side_laps = _lexical_paths(conn, agent_id, query, words, speakers, pending, trace)
-        ranked = _vector_paths(conn, agent_id, when, pending, clock)
+        side_ranked, entities, side_laps = _side_paths(conn, agent_id, query, words, speakers, pending, trace)
+        nearest, time_hits = _vector_and_time_paths(conn, agent_id, when, pending, clock)
     else:
-        side = _SIDE_THREADS.submit(_lexical_paths, side_conn, agent_id, query, words, speakers, pending, trace)
+        side = _SIDE_THREADS.submit(_side_paths, side_conn, agent_id, query, words, speakers, pending, trace)
         try:
-            ranked = _vector_paths(conn, agent_id, when, pending, clock)
+            nearest, time_hits = _vector_and_time_paths(conn, agent_id, when, pending, clock)
         finally:  # side_conn goes back to its pool after this call: never while the side still uses it
             wait([side])
-        fulltext, graph, side_laps = side.result()
+        side_ranked, entities, side_laps = side.result()
         clock.lap("side_wait")
     clock.laps |= side_laps
-    ranked |= {"fulltext": fulltext, "graph": graph}
+    # The vector path is one ranked list, kinds merged by their raw score: episodes, facts and
+    # entities compete on relevance instead of each kind claiming top ranks in a list of its own.
+    vector = _by_score([(n.key, n.score) for n in nearest["relationship"][:CANDIDATES_PER_PATH]]
+                       + [(n.key, n.score) for n in entities]
+                       + [(n.key, n.score) for n in nearest["episode"][:CANDIDATES_PER_PATH * 2]])
+    ranked = {"vector": vector} | side_ranked | ({"time": time_hits} if time_hits is not None else {})
     vec = pending.result()
     dim = len(vec)
     if trace is not None:
@@ -197,35 +203,29 @@ def recall(
     return items
 
 
-def _vector_paths(conn, agent_id: str, when: QueryTime | None, vector: Future, clock: "_Clock"):
-    """The vector path's ranked list, and the time path's when the query names a time:
-    ``{"vector": hits, "time": hits}``.
-
-    One ranked list, kinds merged by their raw score: episodes, facts and entities compete on
-    relevance instead of each kind claiming top ranks in a list of its own. A query that names a
-    time reads a deeper pool of neighbours: the time path draws on it."""
+def _vector_and_time_paths(conn, agent_id: str, when: QueryTime | None, vector: Future, clock: "_Clock"):
+    """The nearest relationships and episodes (``{kind: [_Neighbour]}``), and the time path's hits
+    when the query names a time (else None). Such a query reads a deeper pool of neighbours
+    (``TIME_POOL``): the time path draws on it."""
     vec = vector.result()
     clock.lap("embed_wait")
     dim = len(vec)
     pool = TIME_POOL if when is not None else CANDIDATES_PER_PATH
     nearest = {"relationship": _nearest(conn, "relationship", agent_id, vec, dim, pool),
-               "entity": _nearest(conn, "entity", agent_id, vec, dim, CANDIDATES_PER_PATH),
                "episode": _nearest(conn, "episode", agent_id, vec, dim, max(pool, CANDIDATES_PER_PATH * 2))}
-    vector_hits = _by_score([(n.key, n.score) for n in nearest["relationship"][:CANDIDATES_PER_PATH]]
-                            + [(n.key, n.score) for n in nearest["entity"]]
-                            + [(n.key, n.score) for n in nearest["episode"][:CANDIDATES_PER_PATH * 2]])
     clock.lap("vector")
-    ranked = {"vector": vector_hits}
-    if when is not None:
-        ranked["time"] = _by_score(_time_path(conn, agent_id, when, vec, dim, nearest))
-        clock.lap("time")
-    return ranked
+    if when is None:
+        return nearest, None
+    time_hits = _by_score(_time_path(conn, agent_id, when, vec, dim, nearest))
+    clock.lap("time")
+    return nearest, time_hits
 
 
-def _lexical_paths(conn, agent_id: str, query: str, words: str, speakers: set[str], vector: Future,
-                   trace: RecallTrace | None):
-    """The full-text path (any of ``words``), then (once the query vector is ready) the graph path:
-    ``(fulltext, graph, laps)``."""
+def _side_paths(conn, agent_id: str, query: str, words: str, speakers: set[str], vector: Future,
+                trace: RecallTrace | None):
+    """What runs on the second connection: the full-text path (any of ``words``), then, once the
+    query vector is ready, the graph path and the vector path's nearest entities:
+    ``({"fulltext": hits, "graph": hits}, [_Neighbour], laps)``."""
     clock = _Clock()
     any_word = _any_word_query(conn, words)
     fulltext = _by_score(_fulltext_path(conn, "episode", agent_id, any_word)
@@ -234,7 +234,9 @@ def _lexical_paths(conn, agent_id: str, query: str, words: str, speakers: set[st
     vec = vector.result()
     graph = _by_score(_graph_path(conn, agent_id, query, vec, len(vec), speakers, trace))
     clock.lap("graph")
-    return fulltext, graph, clock.laps
+    entities = _nearest(conn, "entity", agent_id, vec, len(vec), CANDIDATES_PER_PATH)
+    clock.lap("vector_entities")
+    return {"fulltext": fulltext, "graph": graph}, entities, clock.laps
 
 
 def _fuse(ranked: dict[str, list[tuple[tuple[str, int], float]]], fused: dict, paths: dict) -> None:
