@@ -53,7 +53,7 @@ from .projection import ENTRY_COLUMNS, fetch_entries
 from . import telemetry
 from .recall import RecallItem, RecallTrace, recall, render_items
 from .runtime import Runtime
-from .store import prewarm_indexes
+from .store import prewarm_for_recall
 from .transcripts import read_session_index
 from .workspace import Speakers, load_speakers
 
@@ -300,15 +300,15 @@ class _Speakers:
 
 
 def _prewarm(rt: Runtime) -> None:
-    """Indexes into the buffer cache, beside the first requests rather than before them."""
+    """Recall's indexes and tables into the buffer cache, beside the first requests rather than before them."""
     started = time.perf_counter()
     try:
         with rt.store.connection() as conn:
-            warmed = prewarm_indexes(conn)
+            warmed = prewarm_for_recall(conn)
     except (psycopg.Error, PoolTimeout) as err:
         log.warning("indexes not prewarmed: %s", err)
         return
-    log.info("prewarmed %d indexes (%d MB) in %.1f s", len(warmed), sum(p for _, p in warmed) * 8 // 1024,
+    log.info("prewarmed %d indexes and tables (%d MB) in %.1f s", len(warmed), sum(p for _, p in warmed) * 8 // 1024,
              time.perf_counter() - started)
 
 

@@ -22,7 +22,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .config import Settings
 
-__all__ = ["Store", "open_store", "StoreError", "SQL_DIR", "apply_migrations", "prewarm_indexes"]
+__all__ = ["Store", "open_store", "StoreError", "SQL_DIR", "apply_migrations", "prewarm_for_recall"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[\w-]+\.sql$")
 # Advisory lock key so concurrent processes never run migrations at the same time.
 _MIGRATION_LOCK = 0x6E6F7661
+_RECALL_TABLES = ("episodes", "entities", "provenance", "entries", "episode_keys", "relationships")
 _SPARE_WAIT_S = 0.002  # a free connection is handed over in microseconds; a new one takes ~5 ms
 
 
@@ -119,30 +120,33 @@ def _tune_embedded(conn: psycopg.Connection, shared_buffers: str) -> None:
             log.warning("could not set shared_buffers of the embedded PostgreSQL: %s", err)
 
 
-def prewarm_indexes(conn: psycopg.Connection) -> list[tuple[str, int]]:
-    """Read NOVA's HNSW and full-text indexes into PostgreSQL's buffer cache (``pg_prewarm``), while
-    they fit in half of it: ``[(index, pages)]``, or ``[]`` when the extension cannot be created
-    (a server of the operator's that does not allow it; recall still works, its first queries slower).
+def prewarm_for_recall(conn: psycopg.Connection) -> list[tuple[str, int]]:
+    """Read what recall reads into PostgreSQL's buffer cache (``pg_prewarm``) while it fits in three
+    quarters of it: the HNSW and full-text indexes first, then the memory tables, smallest first.
+    Returns ``[(relation, pages)]``, or ``[]`` when the extension cannot be created (a server of the
+    operator's that does not allow it; recall still works, its first queries slower).
 
-    A recall walks an HNSW graph from its entry point: at a million memories a cold cache costs
-    hundreds of ms per query until the walked pages are cached; read in bulk they take seconds."""
+    A recall walks HNSW graphs from their entry points and reads the rows it passes (the agent
+    filter): at a million memories a cold cache costs hundreds of ms per query until those pages
+    are cached; read in bulk they take seconds."""
     try:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
     except psycopg.Error as err:
         conn.rollback()
         log.warning("indexes not prewarmed: %s", err)
         return []
-    room = conn.execute("SELECT setting::bigint / 2 FROM pg_settings WHERE name = 'shared_buffers'").fetchone()[0]
+    room = conn.execute("SELECT setting::bigint * 3 / 4 FROM pg_settings WHERE name = 'shared_buffers'").fetchone()[0]
     warmed = []
-    for index, pages in conn.execute(
-        "SELECT c.relname, c.relpages FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid"
-        " JOIN pg_am a ON a.oid = c.relam WHERE c.relnamespace = current_schema()::regnamespace"
-        " AND (a.amname = 'hnsw' OR (a.amname = 'gin' AND c.relname LIKE '%%_tsv'))"
-        " ORDER BY a.amname = 'hnsw' DESC, c.relpages").fetchall():
+    for relation, pages in conn.execute(
+        "SELECT c.relname, c.relpages FROM pg_class c JOIN pg_am a ON a.oid = c.relam"
+        " WHERE c.relnamespace = current_schema()::regnamespace AND (a.amname = 'hnsw'"
+        "   OR (a.amname = 'gin' AND c.relname LIKE '%%_tsv') OR (c.relkind = 'r' AND c.relname = ANY(%s)))"
+        " ORDER BY a.amname = 'hnsw' DESC, a.amname = 'gin' DESC, c.relpages",
+        (list(_RECALL_TABLES),)).fetchall():
         if pages > room:
             break
-        conn.execute("SELECT pg_prewarm(%s::regclass)", (index,))
-        warmed.append((index, pages))
+        conn.execute("SELECT pg_prewarm(%s::regclass)", (relation,))
+        warmed.append((relation, pages))
         room -= pages
     conn.commit()
     return warmed

@@ -7,7 +7,8 @@ memories (HNSW indexes rebuilt: build time and database size are reported), then
 - recall latency for the heavy agent ``main`` (80 % of the memories): ``--queries`` questions
   about its people, pets, places and times, query embeddings computed beforehand (the embedding
   cost, ~5-20 ms per sentence on 2 cores, is reported once, separately); p50/p95/p99 in ms;
-- before measuring, the indexes are prewarmed into the buffer cache as ``nova serve`` does at start
+- before measuring, recall's indexes and tables are prewarmed into the buffer cache as ``nova serve``
+  does at start
   (seconds and MB reported), and recall runs its paths on two connections as the service does;
 - ingestion cost: a 40-turn transcript caught up into agent ``main`` (extraction, entity
   resolution against everything already stored, embeddings), as entries/s.
@@ -38,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import synth_corpus as sc  # noqa: E402
-from nova.store import prewarm_indexes  # noqa: E402
+from nova.store import prewarm_for_recall  # noqa: E402
 from benchlib import percentile  # noqa: E402
 
 QUESTIONS = ["Where does {a} live now?", "What is the name of {a}'s {pet}?", "Who works at {org}?",
@@ -108,7 +109,7 @@ def main() -> None:
                 have = _memories(conn)
                 size_mb = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0] / 2**20
                 t = time.perf_counter()
-                warmed = prewarm_indexes(conn)   # what `nova serve` does at start
+                warmed = prewarm_for_recall(conn)   # what `nova serve` does at start
                 prewarm_s = time.perf_counter() - t
                 shared_buffers = conn.execute("SHOW shared_buffers").fetchone()[0]
                 now = datetime(2026, 1, 1, tzinfo=timezone.utc)

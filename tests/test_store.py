@@ -1,7 +1,7 @@
 import psycopg
 import pytest
 
-from nova.store import StoreError, apply_migrations, migration_files, open_store, prewarm_indexes
+from nova.store import StoreError, apply_migrations, migration_files, open_store, prewarm_for_recall
 
 
 def test_migrations_apply_once_and_are_recorded(settings):
@@ -46,7 +46,7 @@ def test_embedding_model_change_is_refused(store, embedder):
             ensure_vector_indexes(conn, "some-other-model", embedder.dim)
 
 
-def test_prewarm_reads_the_recall_indexes_into_the_buffer_cache(store, embedder):
+def test_prewarm_reads_the_recall_indexes_and_tables_into_the_buffer_cache(store, embedder):
     hnsw = {f"{t}_embedding_hnsw_{embedder.dim}" for t in ("entities", "episode_keys", "relationships")}
     cached = ("SELECT count(*) FROM pg_buffercache b WHERE b.relfilenode = pg_relation_filenode(%s::regclass)"
               " AND b.reldatabase = (SELECT oid FROM pg_database WHERE datname = current_database())")
@@ -55,7 +55,7 @@ def test_prewarm_reads_the_recall_indexes_into_the_buffer_cache(store, embedder)
         for index in hnsw:
             conn.execute("SELECT pg_buffercache_evict_relation(%s::regclass)", (index,))
             assert conn.execute(cached, (index,)).fetchone()[0] == 0
-        warmed = dict(prewarm_indexes(conn))
+        warmed = dict(prewarm_for_recall(conn))
         assert hnsw <= set(warmed) and "episodes_tsv" in warmed
         for index in hnsw:
             pages = conn.execute("SELECT pg_relation_size(%s::regclass) / 8192", (index,)).fetchone()[0]
