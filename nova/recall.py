@@ -15,9 +15,9 @@ episodes, facts and entities compete on relevance), fused with reciprocal rank f
 - continuation: the exchange that follows each of the five best episodes of the fusion above in its
   session (answers and "it taught me ..." follow the turn that names the subject).
 The query is embedded with the speakers' names at half weight (they are in nearly every memory).
-Given a second connection, the full-text and graph paths and the nearest entities run on it while
-the first runs the rest of the vector path and the time path: each side waits on PostgreSQL, which
-answers both at once on two cores.
+Given a second connection, the full-text path and the nearest entities run on it while the first
+runs the rest of the vector path, the time path and the graph path: each side waits on PostgreSQL,
+which answers both at once on two cores.
 Packing is greedy MMR over the fused list: each pick trades fused relevance against cosine
 similarity to the items already chosen, and skips what does not fit the budget or adds no new
 source entry, so the budget is not spent on near-duplicates.
@@ -138,8 +138,8 @@ def recall(
     (the current message itself): memories drawn only from them are not recalled.
     ``trace``: filled with every stage's candidates and decisions (costs extra queries).
     ``now``: what relative times in the query ("two weeks ago") count from; default the current time.
-    ``side_conn``: a second connection to the same database, idle for the call: the full-text and
-    graph paths run on it in parallel with the vector path (about a third less latency).
+    ``side_conn``: a second connection to the same database, idle for the call: the full-text path and
+    the vector path's entity scan run on it in parallel with the rest (about a third less latency).
 
     Raises:
         ValueError: an empty query or a non-positive budget.
@@ -156,15 +156,15 @@ def recall(
     when = query_time(query, now)
     words = _without_names(_without_time(query, when), speakers)
     if side_conn is None:
-        side_ranked, entities, side_laps = _side_paths(conn, agent_id, query, words, speakers, pending, trace)
-        nearest, time_hits = _vector_and_time_paths(conn, agent_id, when, pending, clock)
+        fulltext, entities, side_laps = _side_paths(conn, agent_id, words, pending)
+        nearest, time_hits, graph = _main_paths(conn, agent_id, query, when, speakers, pending, clock, trace)
     else:
-        side = _SIDE_THREADS.submit(_side_paths, side_conn, agent_id, query, words, speakers, pending, trace)
+        side = _SIDE_THREADS.submit(_side_paths, side_conn, agent_id, words, pending)
         try:
-            nearest, time_hits = _vector_and_time_paths(conn, agent_id, when, pending, clock)
+            nearest, time_hits, graph = _main_paths(conn, agent_id, query, when, speakers, pending, clock, trace)
         finally:  # side_conn goes back to its pool after this call: never while the side still uses it
             wait([side])
-        side_ranked, entities, side_laps = side.result()
+        fulltext, entities, side_laps = side.result()
         clock.lap("side_wait")
     clock.laps |= side_laps
     # The vector path is one ranked list, kinds merged by their raw score: episodes, facts and
@@ -172,7 +172,7 @@ def recall(
     vector = _by_score([(n.key, n.score) for n in nearest["relationship"][:CANDIDATES_PER_PATH]]
                        + [(n.key, n.score) for n in entities]
                        + [(n.key, n.score) for n in nearest["episode"][:CANDIDATES_PER_PATH * 2]])
-    ranked = {"vector": vector} | side_ranked | ({"time": time_hits} if time_hits is not None else {})
+    ranked = {"vector": vector, "fulltext": fulltext, "graph": graph} | ({"time": time_hits} if time_hits is not None else {})
     vec = pending.result()
     dim = len(vec)
     if trace is not None:
@@ -203,10 +203,11 @@ def recall(
     return items
 
 
-def _vector_and_time_paths(conn, agent_id: str, when: QueryTime | None, vector: Future, clock: "_Clock"):
-    """The nearest relationships and episodes (``{kind: [_Neighbour]}``), and the time path's hits
-    when the query names a time (else None). Such a query reads a deeper pool of neighbours
-    (``TIME_POOL``): the time path draws on it."""
+def _main_paths(conn, agent_id: str, query: str, when: QueryTime | None, speakers: set[str], vector: Future,
+                clock: "_Clock", trace: RecallTrace | None):
+    """What runs on the caller's connection: the nearest relationships and episodes (``{kind:
+    [_Neighbour]}``), the time path's hits when the query names a time (else None), and the graph
+    path's hits. A time query reads a deeper pool of neighbours (``TIME_POOL``): the time path draws on it."""
     vec = vector.result()
     clock.lap("embed_wait")
     dim = len(vec)
@@ -214,29 +215,27 @@ def _vector_and_time_paths(conn, agent_id: str, when: QueryTime | None, vector: 
     nearest = {"relationship": _nearest(conn, "relationship", agent_id, vec, dim, pool),
                "episode": _nearest(conn, "episode", agent_id, vec, dim, max(pool, CANDIDATES_PER_PATH * 2))}
     clock.lap("vector")
-    if when is None:
-        return nearest, None
-    time_hits = _by_score(_time_path(conn, agent_id, when, vec, dim, nearest))
-    clock.lap("time")
-    return nearest, time_hits
+    time_hits = None
+    if when is not None:
+        time_hits = _by_score(_time_path(conn, agent_id, when, vec, dim, nearest))
+        clock.lap("time")
+    graph = _by_score(_graph_path(conn, agent_id, query, vec, dim, speakers, trace))
+    clock.lap("graph")
+    return nearest, time_hits, graph
 
 
-def _side_paths(conn, agent_id: str, query: str, words: str, speakers: set[str], vector: Future,
-                trace: RecallTrace | None):
+def _side_paths(conn, agent_id: str, words: str, vector: Future):
     """What runs on the second connection: the full-text path (any of ``words``), then, once the
-    query vector is ready, the graph path and the vector path's nearest entities:
-    ``({"fulltext": hits, "graph": hits}, [_Neighbour], laps)``."""
+    query vector is ready, the vector path's nearest entities: ``(fulltext hits, [_Neighbour], laps)``."""
     clock = _Clock()
     any_word = _any_word_query(conn, words)
     fulltext = _by_score(_fulltext_path(conn, "episode", agent_id, any_word)
                          + _fulltext_path(conn, "relationship", agent_id, any_word))
     clock.lap("fulltext")
     vec = vector.result()
-    graph = _by_score(_graph_path(conn, agent_id, query, vec, len(vec), speakers, trace))
-    clock.lap("graph")
     entities = _nearest(conn, "entity", agent_id, vec, len(vec), CANDIDATES_PER_PATH)
     clock.lap("vector_entities")
-    return {"fulltext": fulltext, "graph": graph}, entities, clock.laps
+    return fulltext, entities, clock.laps
 
 
 def _fuse(ranked: dict[str, list[tuple[tuple[str, int], float]]], fused: dict, paths: dict) -> None:

@@ -138,10 +138,11 @@ def prewarm_for_recall(conn: psycopg.Connection) -> list[tuple[str, int]]:
     room = conn.execute("SELECT setting::bigint * 3 / 4 FROM pg_settings WHERE name = 'shared_buffers'").fetchone()[0]
     warmed = []
     for relation, pages in conn.execute(
-        "SELECT c.relname, c.relpages FROM pg_class c JOIN pg_am a ON a.oid = c.relam"
+        "SELECT c.relname, pg_relation_size(c.oid) / current_setting('block_size')::int AS pages"
+        " FROM pg_class c JOIN pg_am a ON a.oid = c.relam"
         " WHERE c.relnamespace = current_schema()::regnamespace AND (a.amname = 'hnsw'"
         "   OR (a.amname = 'gin' AND c.relname LIKE '%%_tsv') OR (c.relkind = 'r' AND c.relname = ANY(%s)))"
-        " ORDER BY a.amname = 'hnsw' DESC, a.amname = 'gin' DESC, c.relpages",
+        " ORDER BY a.amname = 'hnsw' DESC, a.amname = 'gin' DESC, pages",
         (list(_RECALL_TABLES),)).fetchall():
         if pages > room:
             break
