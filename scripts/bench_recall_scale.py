@@ -10,7 +10,7 @@ memories (HNSW indexes rebuilt: build time and database size are reported), then
 - before measuring, recall's indexes and tables are prewarmed into the buffer cache as ``nova serve``
   does at start
   (seconds and MB reported), and recall runs its paths on two connections as the service does;
-- ingestion cost: a 40-turn transcript caught up into agent ``main`` (extraction, entity
+- ingestion cost: a ``--probe-turns`` transcript (120) caught up into agent ``main`` (extraction, entity
   resolution against everything already stored, embeddings), as entries/s.
 
 Uses $NOVA_DATABASE_URL, else $NOVA_HOME with --keep-home, else a scratch embedded PostgreSQL under a
@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import synth_corpus as sc  # noqa: E402
+from nova.extract import ExtractionInput  # noqa: E402
 from nova.store import prewarm_for_recall  # noqa: E402
 from benchlib import percentile  # noqa: E402
 
@@ -49,14 +50,14 @@ PROBE = ["I had coffee with {a} in {city} and we talked about {org}.", "{a} adop
          "My friend {b} started learning {hobby} last week.", "We are planning a trip to {city} with {a} in June."]
 
 
-def _probe_state(root: Path, scale: int, rng: random.Random) -> Path:
-    """A 40-turn transcript for agent ``main``: new per scale and per ``--seed``, so a re-run ingests it too."""
+def _probe_state(root: Path, scale: int, rng: random.Random, turns: int) -> Path:
+    """A transcript of ``turns`` turns for agent ``main``: new per scale and per ``--seed``, so a re-run ingests it too."""
     sid = f"probe{scale}-{rng.randrange(10**6)}"
     sessions = root / sid / "agents" / "main" / "sessions"
     sessions.mkdir(parents=True)
     t0 = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(days=scale % 97)
     lines = [{"type": "session", "version": 3, "id": sid, "timestamp": t0.isoformat(), "cwd": "/w"}]
-    for i in range(40):
+    for i in range(turns):
         text = sc._fill(rng.choice(PROBE), rng) if i % 2 == 0 else "Got it, noted."
         lines.append({"type": "message", "id": f"{sid}-{i}", "parentId": None,
                       "timestamp": (t0 + timedelta(minutes=i)).isoformat().replace("+00:00", "Z"),
@@ -76,6 +77,8 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=300, help="recall queries per scale (default 300)")
     ap.add_argument("--keep-home", action="store_true", help="use $NOVA_HOME as it is (default: a new scratch home)")
     ap.add_argument("--seed", type=int, default=11, help="seed of the questions (another seed: queries the cache has not seen)")
+    ap.add_argument("--probe-turns", type=int, default=120,
+                    help="turns of the transcript caught up at each scale to measure ingestion (default 120)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     scales = [int(s) for s in args.scales.split(",")]
@@ -100,6 +103,9 @@ def main() -> None:
         vectors = embedder.encode(questions)
         embed_ms = (time.perf_counter() - t) * 1000 / len(questions)
         projector = rt.projector
+        # Load spaCy and the embedder now: the first scale's catch-up would otherwise pay for it.
+        projector.extractor.extract_batch([ExtractionInput("Dana adopted a cat.", "user", "assistant", None)])
+        projector.embedder.encode(["warm up"])
         for scale in scales:
             built = {"index_build_s": None, "load_s": None}
             if scale > have * 1.01:
@@ -120,7 +126,7 @@ def main() -> None:
                     t = time.perf_counter()
                     recall(conn, embedder, "main", q, query_vector=v, now=now, side_conn=side)
                     lat.append((time.perf_counter() - t) * 1000)
-            report = run_catchup(rt.store, rt.settings, projector, _probe_state(scratch, scale, rng))
+            report = run_catchup(rt.store, rt.settings, projector, _probe_state(scratch, scale, rng, args.probe_turns))
             results.append({
                 "memories": have, "index_build_s": built["index_build_s"], "load_s": built["load_s"],
                 "disk_mb": round(size_mb, 1),
