@@ -58,6 +58,9 @@ class StateDirError(RuntimeError):
     """The OpenClaw state directory is missing or holds no agents."""
 
 
+_BULK_ENTRIES = 200  # new entries in one run after which the memory tables' statistics are refreshed
+
+
 @dataclass
 class CatchupReport:
     agents: list[str] = field(default_factory=list)
@@ -164,6 +167,11 @@ def run_catchup(
                     continue
                 _catch_up_agent(conn, settings, projector, state_dir, agent, config, files[agent], report, progress,
                                 stop)
+    if report.entries_new >= _BULK_ENTRIES:
+        # Recall leaves a table's common words out of full-text queries by its column statistics;
+        # after a bulk load they would wait for autovacuum (a minute or more).
+        with store.connection() as conn:
+            conn.execute("ANALYZE episodes, relationships, entities")
     report.seconds = time.monotonic() - started
     return report
 

@@ -47,6 +47,7 @@ __all__ = ["RecallItem", "RecallTrace", "recall", "render_items"]
 RRF_K = 60
 CANDIDATES_PER_PATH = 40
 FULLTEXT_RANKED = 200  # matches ranked per full-text query (bounds its cost)
+COMMON_WORD_SHARE = 0.05  # a query word in more of a table's rows than this is left out of its full-text query
 _EXACT_TIME_ROWS = 2000  # memories that began in a query's time range compared exhaustively; more: TIME_POOL
 TIME_POOL = 120  # nearest neighbours per kind a time query reads; its time path keeps those in range
 _EMBEDDING_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nova-query-embed")
@@ -228,9 +229,9 @@ def _side_paths(conn, agent_id: str, words: str, vector: Future):
     """What runs on the second connection: the full-text path (any of ``words``), then, once the
     query vector is ready, the vector path's nearest entities: ``(fulltext hits, [_Neighbour], laps)``."""
     clock = _Clock()
-    any_word = _any_word_query(conn, words)
-    fulltext = _by_score(_fulltext_path(conn, "episode", agent_id, any_word)
-                         + _fulltext_path(conn, "relationship", agent_id, any_word))
+    lexemes = _query_lexemes(conn, words)
+    fulltext = _by_score(_fulltext_path(conn, "episode", agent_id, _any_word_query(conn, "episodes", lexemes))
+                         + _fulltext_path(conn, "relationship", agent_id, _any_word_query(conn, "relationships", lexemes)))
     clock.lap("fulltext")
     vec = vector.result()
     entities = _nearest(conn, "entity", agent_id, vec, len(vec), CANDIDATES_PER_PATH)
@@ -361,15 +362,46 @@ def _nearest(conn, kind: str, agent_id: str, vec, dim: int, n: int) -> list[_Nei
     return list(best.values())
 
 
-def _any_word_query(conn, text: str) -> str | None:
-    """The text's words as a ``tsquery`` that matches any of them (None when no word is left).
+def _query_lexemes(conn, text: str) -> list[str]:
+    """The text's distinct lexemes as full text indexes them (English stems, stop words dropped)."""
+    return [r[0] for r in conn.execute("SELECT unnest(tsvector_to_array(to_tsvector('english', %s)))", (text,))]
 
-    plainto_tsquery ANDs the words; a question rarely shares all of them with its answer, so OR them.
-    The query is then passed to the path as a constant: the planner estimates its selectivity from
-    the column statistics (as a value computed inside the statement it guesses every row matches and
+
+def _any_word_query(conn, table: str, lexemes: list[str]) -> str | None:
+    """A ``tsquery`` matching any of ``lexemes`` but the table's common ones (None when none is left).
+
+    A question rarely shares all its words with its answer, so they are ORed. A word in more than
+    ``COMMON_WORD_SHARE`` of the table's rows ("like", "feel", "great" in a chat) tells little and
+    matches thousands of rows, so it is left out (its inverse document frequency is low); when all
+    are common, the rarest one is kept. Shares are the column statistics' most common elements
+    (``pg_stats``, kept by ANALYZE), cached per database for ``_STATS_TTL_S``.
+    The query is passed to the path as a constant: the planner estimates its selectivity from the
+    column statistics (as a value computed inside the statement it guesses every row matches and
     scans the table instead of the GIN index)."""
-    row = conn.execute("SELECT NULLIF(replace(plainto_tsquery('english', %s)::text, '&', '|'), '')", (text,)).fetchone()
-    return row[0]
+    if not lexemes:
+        return None
+    share = _common_lexemes(conn, table)
+    kept = [w for w in lexemes if share.get(w, 0.0) <= COMMON_WORD_SHARE]
+    kept = kept or [min(lexemes, key=lambda w: share.get(w, 0.0))]
+    return " | ".join("'" + w.replace("\\", "\\\\").replace("'", "''") + "'" for w in kept)
+
+
+_STATS_TTL_S = 600.0
+_common_cache: dict[tuple, tuple[float, dict[str, float]]] = {}
+
+
+def _common_lexemes(conn, table: str) -> dict[str, float]:
+    """``{lexeme: share of the table's rows that hold it}`` for the most common lexemes of ``table.tsv``."""
+    key = (conn.info.host, conn.info.port, conn.info.dbname, table)
+    held = _common_cache.get(key)
+    # Statistics appear after the first ANALYZE: a store without them yet is asked again soon.
+    if held is None or time.monotonic() - held[0] > (_STATS_TTL_S if held[1] else 30.0):
+        row = conn.execute(
+            "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats"
+            " WHERE schemaname = current_schema() AND tablename = %s AND attname = 'tsv'", (table,)).fetchone()
+        held = (time.monotonic(), dict(zip(row[0], row[1])) if row and row[0] else {})
+        _common_cache[key] = held
+    return held[1]
 
 
 def _fulltext_path(conn, kind: str, agent_id: str, tsquery: str | None) -> list[tuple[tuple[str, int], float]]:

@@ -216,3 +216,30 @@ def test_the_exchange_after_a_match_is_recalled_with_it(store, settings, project
     assert any("patience" in trace.texts[(k, i)] for k, i, _ in trace.paths["continuation"])
     without, _ = recalled(0.0)
     assert not any("patience" in t for t in without), without
+
+
+def test_full_text_leaves_out_words_most_memories_share(store, settings, projector, embedder, tmp_path):
+    """After a bulk catch-up the tables have statistics; a query word in most memories ("coffee" here)
+    is left out of the full-text query, a rare one ("violin") is kept, and an all-common query keeps its rarest word."""
+    from nova.recall import COMMON_WORD_SHARE, _any_word_query, _query_lexemes
+
+    topics = ["the garden", "my sister", "the train", "a new job", "the weather", "football", "a recipe", "the dentist"]
+    turns = []
+    for i in range(110):
+        turns += [("user", f"Over coffee this morning I thought about {topics[i % len(topics)]} again."),
+                  ("assistant", "Sounds like a calm start to the day.")]
+    turns[41] = ("user", "Over coffee I practised the violin for an hour.")
+    sessions = tmp_path / "agents" / "stats" / "sessions"
+    write_transcript(sessions / "s1.jsonl", "s1", turns, id_prefix="s")
+    (sessions / "sessions.json").write_text(json.dumps({"agent:stats:main": {"sessionId": "s1"}}))
+    report = run_catchup(store, settings, projector, tmp_path)
+    assert report.entries_new == 220   # a bulk load: catch-up refreshed the statistics
+    with store.connection() as conn:
+        share = dict(conn.execute(
+            "SELECT unnest(most_common_elems::text::text[]), unnest(most_common_elem_freqs) FROM pg_stats"
+            " WHERE tablename = 'episodes' AND attname = 'tsv'").fetchall())
+        assert share["coffe"] > COMMON_WORD_SHARE and share.get("violin", 0) <= COMMON_WORD_SHARE
+        assert _any_word_query(conn, "episodes", _query_lexemes(conn, "coffee and the violin")) == "'violin'"
+        assert _any_word_query(conn, "episodes", _query_lexemes(conn, "coffee this morning")) in ("'coffe'", "'morn'")
+        items = recall(conn, embedder, "stats", "When did I play the violin over coffee?", budget_tokens=200)
+        assert "violin" in items[0].text
