@@ -290,8 +290,10 @@ def recall(
 def _print_trace(trace) -> None:
     """The explain trace as tables: paths, fusion, packing decisions."""
     short = lambda k, i: (trace.texts.get((k, i)) or "").replace("\n", " ")[:90]
-    out.print(f"[bold]query[/bold] {trace.query!r}  (full text and graph use: {trace.text_query!r};"
+    out.print(f"[bold]query[/bold] {trace.query!r}  (without speakers' names: {trace.text_query!r};"
               f" graph seeds: {trace.graph_seeds or 'none'})")
+    out.print("  full text (common words and the time expression left out): "
+              + "; ".join(f"{table} {q or 'nothing'}" for table, q in trace.fulltext_queries.items()))
     out.print("  timings ms: " + ", ".join(f"{k} {v}" for k, v in trace.timings_ms.items()))
     for path, cands in trace.paths.items():
         table = Table(title=f"path {path}: {len(cands)} candidates", title_justify="left", show_lines=False)

@@ -95,7 +95,8 @@ class RecallTrace:
     """
 
     query: str = ""
-    text_query: str = ""            # the query without the speakers' names (full text, graph seeds)
+    text_query: str = ""            # the query without the speakers' names (graph seeds, half the embedding)
+    fulltext_queries: dict[str, str | None] = field(default_factory=dict)  # table → the tsquery full text ran
     graph_seeds: list[int] = field(default_factory=list)
     time_range: str | None = None   # the query's time expression and the range it resolved to
     paths: dict[str, list[tuple[str, int, float]]] = field(default_factory=dict)
@@ -108,7 +109,8 @@ class RecallTrace:
     def to_json(self) -> dict:
         text = lambda k, i: self.texts.get((k, i))
         return {
-            "query": self.query, "text_query": self.text_query, "graph_seeds": self.graph_seeds,
+            "query": self.query, "text_query": self.text_query, "fulltext_queries": self.fulltext_queries,
+            "graph_seeds": self.graph_seeds,
             "time_range": self.time_range,
             "paths": {p: [{"kind": k, "id": i, "score": round(sc, 6), "text": text(k, i)} for k, i, sc in c]
                       for p, c in self.paths.items()},
@@ -157,10 +159,10 @@ def recall(
     when = query_time(query, now)
     words = _without_names(_without_time(query, when), speakers)
     if side_conn is None:
-        fulltext, entities, side_laps = _side_paths(conn, agent_id, words, pending)
+        fulltext, entities, side_laps = _side_paths(conn, agent_id, words, pending, trace)
         nearest, time_hits, graph = _main_paths(conn, agent_id, query, when, speakers, pending, clock, trace)
     else:
-        side = _SIDE_THREADS.submit(_side_paths, side_conn, agent_id, words, pending)
+        side = _SIDE_THREADS.submit(_side_paths, side_conn, agent_id, words, pending, trace)
         try:
             nearest, time_hits, graph = _main_paths(conn, agent_id, query, when, speakers, pending, clock, trace)
         finally:  # side_conn goes back to its pool after this call: never while the side still uses it
@@ -225,13 +227,16 @@ def _main_paths(conn, agent_id: str, query: str, when: QueryTime | None, speaker
     return nearest, time_hits, graph
 
 
-def _side_paths(conn, agent_id: str, words: str, vector: Future):
+def _side_paths(conn, agent_id: str, words: str, vector: Future, trace: RecallTrace | None):
     """What runs on the second connection: the full-text path (any of ``words``), then, once the
     query vector is ready, the vector path's nearest entities: ``(fulltext hits, [_Neighbour], laps)``."""
     clock = _Clock()
     lexemes = _query_lexemes(conn, words)
-    fulltext = _by_score(_fulltext_path(conn, "episode", agent_id, _any_word_query(conn, "episodes", lexemes))
-                         + _fulltext_path(conn, "relationship", agent_id, _any_word_query(conn, "relationships", lexemes)))
+    queries = {table: _any_word_query(conn, table, lexemes) for table in ("episodes", "relationships")}
+    if trace is not None:
+        trace.fulltext_queries = queries
+    fulltext = _by_score(_fulltext_path(conn, "episode", agent_id, queries["episodes"])
+                         + _fulltext_path(conn, "relationship", agent_id, queries["relationships"]))
     clock.lap("fulltext")
     vec = vector.result()
     entities = _nearest(conn, "entity", agent_id, vec, len(vec), CANDIDATES_PER_PATH)

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from nova.catchup import run_catchup
-from nova.recall import recall, render_items
+from nova.recall import RecallTrace, recall, render_items
 
 from conftest import runtime_with, write_transcript
 
@@ -241,5 +241,8 @@ def test_full_text_leaves_out_words_most_memories_share(store, settings, project
         assert share["coffe"] > COMMON_WORD_SHARE and share.get("violin", 0) <= COMMON_WORD_SHARE
         assert _any_word_query(conn, "episodes", _query_lexemes(conn, "coffee and the violin")) == "'violin'"
         assert _any_word_query(conn, "episodes", _query_lexemes(conn, "coffee this morning")) in ("'coffe'", "'morn'")
-        items = recall(conn, embedder, "stats", "When did I play the violin over coffee?", budget_tokens=200)
+        trace = RecallTrace()
+        items = recall(conn, embedder, "stats", "When did I play the violin over coffee?", budget_tokens=200, trace=trace)
         assert "violin" in items[0].text
+        searched = trace.fulltext_queries["episodes"]   # what explain shows the operator
+        assert "'violin'" in searched and "coffe" not in searched
