@@ -158,16 +158,11 @@ def recall(
     pending = _EMBEDDING_THREADS.submit(_query_vector, embedder, query, text_query, query_vector)
     when = query_time(query, now)
     words = _without_names(_without_time(query, when), speakers)
-    if side_conn is None:
-        fulltext, entities, side_laps = _side_paths(conn, agent_id, words, pending, trace)
-        nearest, time_hits, graph = _main_paths(conn, agent_id, query, when, speakers, pending, clock, trace)
-    else:
-        side = _SIDE_THREADS.submit(_side_paths, side_conn, agent_id, words, pending, trace)
-        try:
-            nearest, time_hits, graph = _main_paths(conn, agent_id, query, when, speakers, pending, clock, trace)
-        finally:  # side_conn goes back to its pool after this call: never while the side still uses it
-            wait([side])
-        fulltext, entities, side_laps = side.result()
+    (nearest, time_hits, graph), (fulltext, entities, side_laps) = _alongside(
+        conn, side_conn,
+        lambda c: _main_paths(c, agent_id, query, when, speakers, pending, clock, trace),
+        lambda c: _side_paths(c, agent_id, words, pending, trace))
+    if side_conn is not None:
         clock.lap("side_wait")
     clock.laps |= side_laps
     # The vector path is one ranked list, kinds merged by their raw score: episodes, facts and
@@ -204,6 +199,22 @@ def recall(
     if trace is not None:
         _fill_trace(conn, agent_id, trace, query, text_query, ranked, order, fused, paths, decisions, details, clock)
     return items
+
+
+def _alongside(conn, side_conn, main_work, side_work):
+    """``(main_work(conn), side_work(side_conn))``, the side's work on its own thread meanwhile.
+    Without ``side_conn`` both run on ``conn``, the side's work first (the full text then overlaps
+    the query embedding). Returns only once the side's work is over, even when the main work
+    raised: the caller hands ``side_conn`` back to its pool after this."""
+    if side_conn is None:
+        side = side_work(conn)
+        return main_work(conn), side
+    future = _SIDE_THREADS.submit(side_work, side_conn)
+    try:
+        main = main_work(conn)
+    finally:
+        wait([future])
+    return main, future.result()
 
 
 def _main_paths(conn, agent_id: str, query: str, when: QueryTime | None, speakers: set[str], vector: Future,
@@ -539,16 +550,8 @@ def _details(conn, agent_id: str, keys: list[tuple[str, int]], vec=None, dim: in
     An episode's embedding is that of its turn nearest the query (how it was found). Rows are
     read in binary: no text parsing of 384 floats per row. With ``side_conn``, the provenance is
     read on it meanwhile."""
-    if side_conn is None:
-        out = _item_rows(conn, agent_id, keys, vec, dim)
-        sources = _sources(conn, agent_id, keys)
-    else:
-        side = _SIDE_THREADS.submit(_sources, side_conn, agent_id, keys)
-        try:
-            out = _item_rows(conn, agent_id, keys, vec, dim)
-        finally:  # as in recall(): side_conn is not handed back while in use
-            wait([side])
-        sources = side.result()
+    out, sources = _alongside(conn, side_conn, lambda c: _item_rows(c, agent_id, keys, vec, dim),
+                              lambda c: _sources(c, agent_id, keys))
     for key, d in out.items():
         d["sources"] = sources.get(key, [])
     return out
