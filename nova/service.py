@@ -308,7 +308,7 @@ def _prewarm(rt: Runtime) -> None:
     except (psycopg.Error, PoolTimeout) as err:
         log.warning("indexes not prewarmed: %s", err)
         return
-    log.info("prewarmed %d indexes and tables (%d MB) in %.1f s", len(warmed), sum(p for _, p in warmed) * 8 // 1024,
+    log.info("prewarmed %d indexes and tables (%d MB) in %.1f s", len(warmed), sum(b for _, b in warmed) // 2**20,
              time.perf_counter() - started)
 
 

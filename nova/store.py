@@ -123,7 +123,7 @@ def _tune_embedded(conn: psycopg.Connection, shared_buffers: str) -> None:
 def prewarm_for_recall(conn: psycopg.Connection) -> list[tuple[str, int]]:
     """Read what recall reads into PostgreSQL's buffer cache (``pg_prewarm``) while it fits in three
     quarters of it: the HNSW and full-text indexes first, then the memory tables, smallest first.
-    Returns ``[(relation, pages)]``, or ``[]`` when the extension cannot be created (a server of the
+    Returns ``[(relation, bytes)]``, or ``[]`` when the extension cannot be created (a server of the
     operator's that does not allow it; recall still works, its first queries slower).
 
     A recall walks HNSW graphs from their entry points and reads the rows it passes (the agent
@@ -135,20 +135,20 @@ def prewarm_for_recall(conn: psycopg.Connection) -> list[tuple[str, int]]:
         conn.rollback()
         log.warning("indexes not prewarmed: %s", err)
         return []
-    room = conn.execute("SELECT setting::bigint * 3 / 4 FROM pg_settings WHERE name = 'shared_buffers'").fetchone()[0]
+    room = conn.execute("SELECT pg_size_bytes(current_setting('shared_buffers')) * 3 / 4").fetchone()[0]
     warmed = []
-    for relation, pages in conn.execute(
-        "SELECT c.relname, pg_relation_size(c.oid) / current_setting('block_size')::int AS pages"
+    for relation, size in conn.execute(
+        "SELECT c.relname, pg_relation_size(c.oid) AS size"
         " FROM pg_class c JOIN pg_am a ON a.oid = c.relam"
         " WHERE c.relnamespace = current_schema()::regnamespace AND (a.amname = 'hnsw'"
         "   OR (a.amname = 'gin' AND c.relname LIKE '%%_tsv') OR (c.relkind = 'r' AND c.relname = ANY(%s)))"
-        " ORDER BY a.amname = 'hnsw' DESC, a.amname = 'gin' DESC, pages",
+        " ORDER BY a.amname = 'hnsw' DESC, a.amname = 'gin' DESC, size",
         (list(_RECALL_TABLES),)).fetchall():
-        if pages > room:
+        if size > room:
             break
         conn.execute("SELECT pg_prewarm(%s::regclass)", (relation,))
-        warmed.append((relation, pages))
-        room -= pages
+        warmed.append((relation, size))
+        room -= size
     conn.commit()
     return warmed
 

@@ -8,8 +8,8 @@ memories (HNSW indexes rebuilt: build time and database size are reported), then
   about its people, pets, places and times, query embeddings computed beforehand (the embedding
   cost, ~5-20 ms per sentence on 2 cores, is reported once, separately); p50/p95/p99 in ms;
 - before measuring, recall's indexes and tables are prewarmed into the buffer cache as ``nova serve``
-  does at start
-  (seconds and MB reported), and recall runs its paths on two connections as the service does;
+  does at start (seconds and MB reported), and recall runs its paths on two connections as the
+  service does;
 - ingestion cost: a ``--probe-turns`` transcript (120) caught up into agent ``main`` (extraction, entity
   resolution against everything already stored, embeddings), as entries/s.
 
@@ -130,7 +130,7 @@ def main() -> None:
             results.append({
                 "memories": have, "index_build_s": built["index_build_s"], "load_s": built["load_s"],
                 "disk_mb": round(size_mb, 1),
-                "prewarm": {"seconds": round(prewarm_s, 1), "mb": sum(p for _, p in warmed) * 8 // 1024,
+                "prewarm": {"seconds": round(prewarm_s, 1), "mb": sum(b for _, b in warmed) // 2**20,
                             "shared_buffers": shared_buffers, "parallel_paths": side is not None},
                 "recall_ms": {"p50": round(percentile(lat, 0.5), 1), "p95": round(percentile(lat, 0.95), 1),
                               "p99": round(percentile(lat, 0.99), 1), "max": round(max(lat), 1),
