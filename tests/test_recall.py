@@ -50,7 +50,7 @@ def test_recall_never_returns_another_agents_rows(two_agents, embedder):
 
 
 def test_parallel_paths_recall_what_one_connection_recalls(two_agents, embedder):
-    """The full-text and graph paths on a second connection change latency, not the answer."""
+    """The paths run on a second connection change latency, not the answer."""
     queries = ("What is the name of Dana's dog?", "Zorblat the greyhound", "TypeScript Project Heron", "Tell me about Dana")
     with two_agents.connection() as conn, two_agents.spare_connection() as side:
         assert side is not None
@@ -108,7 +108,6 @@ def test_cli_catchup_and_batch_recall(settings, state_dir, tmp_path):
 
 def test_explain_trace_says_why_each_candidate_was_kept_or_cut(store, settings, projector, embedder, state_dir):
     from nova.catchup import run_catchup
-    from nova.recall import RecallTrace
 
     run_catchup(store, settings, projector, state_dir)
     with store.connection() as conn:
@@ -189,7 +188,6 @@ def test_the_exchange_after_a_match_is_recalled_with_it(store, settings, project
     """"It taught me patience" names neither the book nor anything asked: the continuation path
     reaches it through the exchange before it, which names the book."""
     import nova.recall as recall_module
-    from nova.recall import RecallTrace
 
     sessions = tmp_path / "agents" / "cont" / "sessions"
     write_transcript(sessions / "s0.jsonl", "s0", [
