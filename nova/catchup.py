@@ -234,6 +234,8 @@ def _retry_open_entries(conn, projector: Projector, agent: str, chunk: int, repo
         if not open_entries:
             conn.commit()
             return
+        conn.commit()  # the SELECT's snapshot: models load outside any transaction
+        projector.prepare()
         with conn.transaction():
             stats = projector.project(conn, agent, open_entries)
         report.retried += len(open_entries)
@@ -345,6 +347,8 @@ def _catch_up_file(conn, settings: Settings, projector: Projector, tf: Transcrip
     while True:
         result = tf.read(offset, line_no, max_entries=settings.catchup_chunk_entries)
         report.lines.merge(result.stats)
+        if result.entries:
+            projector.prepare()  # never inside the chunk's transaction (see _LazyProjector.prepare)
         with conn.transaction():
             _register_session(conn, tf, key, source)
             known.keys[tf.session_id] = key

@@ -106,6 +106,9 @@ class Projector:
         self.extractor = extractor
         self.embedder = embedder
 
+    def prepare(self) -> None:
+        """Nothing to load: the models were given. (A lazy projector loads them here.)"""
+
     def project(self, conn: psycopg.Connection, agent_id: str, entries: list[LoggedEntry]) -> ProjectionStats:
         """Extract and write derived rows for ``entries`` (one agent, any sessions)."""
         stats = ProjectionStats()

@@ -76,6 +76,11 @@ class _LazyProjector:
     def __init__(self, runtime: Runtime):
         self._runtime = runtime
 
+    def prepare(self) -> None:
+        """Load the models now. Callers do this before opening a transaction: loading the embedder
+        may create vector indexes, which must not wait on locks the caller's transaction holds."""
+        self._runtime.projector
+
     def project(self, conn, agent_id: str, entries: list):
         if not entries:
             from .projection import ProjectionStats

@@ -254,12 +254,24 @@ def apply_migrations(conn: psycopg.Connection) -> list[str]:
     return applied_now
 
 
+_INDEX_LOCK_WAIT = "5s"  # CREATE INDEX waits for writers of the table; never indefinitely
+
+
 def ensure_vector_indexes(conn: psycopg.Connection, model: str, dim: int) -> None:
     """Record the embedding model and create the HNSW cosine indexes for its dimension.
+
+    An index that exists is left alone without taking any table lock: ``CREATE INDEX IF NOT
+    EXISTS`` takes a SHARE lock on the table before it checks, and would wait for any open
+    transaction that wrote to it (a catch-up that adopted live entries) for as long as that lasts.
+    A missing index is created under a lock timeout; when writers hold the table it is logged
+    and left for the next model load (recall then scans without it, slower but correct).
 
     Raises:
         StoreError: the database holds embeddings from another model (re-extract first).
     """
+    missing = [table for table in ("entities", "episode_keys", "relationships")
+               if conn.execute("SELECT to_regclass(%s)", (f"{table}_embedding_hnsw_{dim}",)).fetchone()[0] is None]
+    conn.commit()
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
         row = conn.execute("SELECT value FROM nova_meta WHERE key = 'embedding_model'").fetchone()
@@ -274,8 +286,14 @@ def ensure_vector_indexes(conn: psycopg.Connection, model: str, dim: int) -> Non
             conn.execute(
                 "INSERT INTO nova_meta (key, value) VALUES ('embedding_model', %s)", (wanted,)
             )
-        for table in ("entities", "episode_keys", "relationships"):
-            conn.execute(
-                f"CREATE INDEX IF NOT EXISTS {table}_embedding_hnsw_{dim} ON {table} "
-                f"USING hnsw ((embedding::vector({dim})) vector_cosine_ops)"
-            )
+    for table in missing:
+        try:
+            with conn.transaction():
+                conn.execute(f"SET LOCAL lock_timeout = '{_INDEX_LOCK_WAIT}'")
+                conn.execute(
+                    f"CREATE INDEX IF NOT EXISTS {table}_embedding_hnsw_{dim} ON {table} "
+                    f"USING hnsw ((embedding::vector({dim})) vector_cosine_ops)"
+                )
+        except psycopg.errors.LockNotAvailable:
+            log.warning("vector index on %s not created: other writers hold the table; it is created the"
+                        " next time NOVA loads the model", table)

@@ -60,3 +60,24 @@ def test_prewarm_reads_the_recall_indexes_and_tables_into_the_buffer_cache(store
         for index in hnsw:
             pages = conn.execute("SELECT pg_relation_size(%s::regclass) / 8192", (index,)).fetchone()[0]
             assert pages > 0 and conn.execute(cached, (index,)).fetchone()[0] == pages, index
+
+
+def test_vector_indexes_never_wait_on_an_open_writer(settings):
+    """Loading the embedder ensures the vector indexes; a transaction that wrote to those tables
+    (catch-up adopting live entries) must not make it wait. Before: CREATE INDEX IF NOT EXISTS
+    took a SHARE lock first and waited for that transaction for ever (a hung catch-up)."""
+    from nova.store import ensure_vector_indexes
+
+    st = open_store(settings)
+    try:
+        with st.connection() as conn:
+            ensure_vector_indexes(conn, "m", 384)  # the indexes exist from here on
+        with st.connection() as writer, st.connection() as loader:
+            writer.execute("LOCK TABLE episode_keys IN ROW EXCLUSIVE MODE")  # what an UPDATE cascade holds
+            loader.execute("SET statement_timeout = '3s'")  # fail instead of hanging the suite
+            loader.commit()
+            ensure_vector_indexes(loader, "m", 384)
+            writer.rollback()
+    finally:
+        st.close()
+
