@@ -26,13 +26,13 @@ import psycopg
 
 from .envelope import parse_envelope, strip_injected_blocks
 from .forget import ForgetRules
-from .projection import LoggedEntry, append_entry, remember_speakers
+from .projection import LIVE_ENTRY_PREFIX, LoggedEntry, append_entry, remember_speakers
 from .redact import Redactor
 from .workspace import Speakers, entry_speakers
 
 __all__ = ["LiveMessage", "agent_of_session_key", "log_live_entry", "adopt_live_entry", "LIVE_PREFIX"]
 
-LIVE_PREFIX = "live:"
+LIVE_PREFIX = LIVE_ENTRY_PREFIX
 LIVE_SEQ_BASE = 1 << 30          # provisional seq: after every real transcript line
 MATCH_WINDOW = timedelta(minutes=30)  # how far apart the hook's and the transcript's times may be
 _AGENT_KEY = re.compile(r"^agent:(?P<agent>[^:]*):")
@@ -154,6 +154,13 @@ def adopt_live_entry(conn: psycopg.Connection, entry: LoggedEntry, parent_id: st
         " WHERE agent_id = %s AND session_id = %s AND entry_id = %s",
         (entry.session_id, entry.entry_id, entry.seq, parent_id, channel, source_file, entry.occurred_at,
          entry.agent_id, old_session, old_entry),
+    )
+    # An entity summary names its source entry in plain columns (no foreign key, so no cascade):
+    # re-point it, or recall would cite a live: entry that no longer exists.
+    conn.execute(
+        "UPDATE entities SET summary_session_id = %s, summary_entry_id = %s"
+        " WHERE agent_id = %s AND summary_session_id = %s AND summary_entry_id = %s",
+        (entry.session_id, entry.entry_id, entry.agent_id, old_session, old_entry),
     )
     if episodes:
         conn.execute(

@@ -32,6 +32,9 @@ MAX_EPISODE_ENTRIES = 6
 FUNCTIONAL_PREDICATES = {"live_in", "work_at", "work_for", "is_married_to", "move_to", "date"}
 
 
+LIVE_ENTRY_PREFIX = "live:"  # entry ids of messages the memory-extract hook logged (nova.live)
+
+
 @dataclass
 class LoggedEntry:
     """A row of the entry log (table ``entries``)."""
@@ -246,6 +249,9 @@ class Projector:
             and last[1] < entry.seq
             and last[3] < MAX_EPISODE_ENTRIES
             and (entry.role == "assistant" or not last[2])
+            # A live message (memory-extract) is a turn of its own: the reply to the one before it
+            # is not in the entry log yet, so "no reply" does not mean "said in one breath".
+            and not entry.entry_id.startswith(LIVE_ENTRY_PREFIX)
         )
         if attach:
             episode_id, created = last[0], False

@@ -235,3 +235,40 @@ def test_chat_commands_are_not_memories(service, store):
     assert _message(service, "/home is full again, I need a bigger disk")["status"] == "queued"  # prose, not a command
     assert service.worker.drain(30)
     assert row_counts(store)["entries"] == before["entries"] + 1
+
+
+def test_live_turns_keep_their_own_episodes_and_sources_after_adoption(service, settings, state_dir, store,
+                                                                       projector):
+    """Two live turns in a row are two exchanges (the reply to the first is not logged yet); once
+    catch-up adopts them, each has its reply, and no provenance or entity source names a live: id."""
+    from nova.catchup import run_catchup
+
+    run_catchup(store, settings, projector, state_dir)
+    turns = [("5e6f-a1", "My neighbour Ilse Brandt keeps bees on her roof.", "5e6f-a2", "Bees on a roof, lovely!"),
+             ("5e6f-a3", "Ilse gave me a jar of lime honey.", "5e6f-a4", "Lime honey is a treat.")]
+    for user_id, text, _, _ in turns:
+        assert _message(service, text, messageId=user_id)["status"] == "queued"
+    assert service.worker.drain(30)
+    with store.connection() as conn:
+        live_episodes = conn.execute("SELECT count(*) FROM episodes WHERE anchor_entry_id LIKE 'live:%'").fetchone()[0]
+    assert live_episodes == 2
+
+    path = state_dir / "agents/main/sessions" / f"{MAIN_SESSION}.jsonl"
+    with path.open("a") as f:
+        for user_id, text, reply_id, reply in turns:
+            for eid, role, body in ((user_id, "user", text), (reply_id, "assistant", reply)):
+                f.write(json.dumps({"type": "message", "id": eid, "parentId": None, "timestamp": "2026-03-13T11:06:40Z",
+                                    "message": {"role": role, "content": [{"type": "text", "text": body}]}}) + "\n")
+    run_catchup(store, settings, projector, state_dir)
+    with store.connection() as conn:
+        episodes = conn.execute(
+            "SELECT e.anchor_entry_id, array_agg(p.entry_id ORDER BY p.entry_id) FROM episodes e"
+            " JOIN provenance p ON p.item_kind = 'episode' AND p.item_id = e.id"
+            " WHERE e.anchor_entry_id IN ('5e6f-a1', '5e6f-a3') GROUP BY 1 ORDER BY 1").fetchall()
+        assert episodes == [("5e6f-a1", ["5e6f-a1", "5e6f-a2"]), ("5e6f-a3", ["5e6f-a3", "5e6f-a4"])]
+        stale = conn.execute(
+            "SELECT name FROM entities t WHERE summary_entry_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM entries e"
+            " WHERE (e.agent_id, e.session_id, e.entry_id) = (t.agent_id, t.summary_session_id, t.summary_entry_id))"
+        ).fetchall()
+        assert stale == []
+        assert conn.execute("SELECT count(*) FROM entities WHERE summary_entry_id LIKE 'live:%'").fetchone()[0] == 0
