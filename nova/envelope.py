@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["Envelope", "parse_envelope", "strip_injected_blocks"]
+__all__ = ["Envelope", "parse_envelope", "strip_injected_blocks", "is_synthetic_turn"]
 
 _TS = (
     r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) )?"
@@ -39,6 +39,19 @@ _INJECTED = re.compile(
     r"<(nova-memory|relevant-memories|relevant_memories|memory-context)\b[^>]*>.*?</\1>\s*",
     re.DOTALL | re.IGNORECASE,
 )
+
+
+# buildRuntimeLine (dist/system-prompt-params-*.mjs): "Runtime: agent=main | session=… | …",
+# appended after a blank line to the first prompt of a session.
+_RUNTIME_LINE = re.compile(r"\n\s*\nRuntime: agent=[^\n]*\s*$")
+
+# Turns OpenClaw writes itself, not the user or the model: the prompts of its internal wakes
+# (INTERNAL_WAKE_TRANSCRIPT_PROMPTS in dist/heartbeat-*.mjs: heartbeat polls, exec completions,
+# cron wakes, session events) and the bare acknowledgements a model gives them (HEARTBEAT_TOKEN,
+# SILENT_REPLY_TOKEN in dist/tokens-*.mjs). None of them is a memory.
+_WAKE_PROMPT = re.compile(
+    r"^\[OpenClaw (?:heartbeat poll|exec completion|cron wake|session event)\]")
+_SILENT_REPLIES = frozenset({"HEARTBEAT_OK", "NO_REPLY", "no_reply"})
 
 
 @dataclass(frozen=True)
@@ -92,5 +105,13 @@ def parse_envelope(text: str) -> Envelope | None:
 
 
 def strip_injected_blocks(text: str) -> str:
-    """Remove injected memory blocks (``<nova-memory>…</nova-memory>`` and the like)."""
-    return _INJECTED.sub("", text).strip()
+    """Remove injected memory blocks (``<nova-memory>…</nova-memory>`` and the like) and the
+    runtime line OpenClaw appends to a session's first prompt (``Runtime: agent=… | session=…``)."""
+    return _RUNTIME_LINE.sub("", _INJECTED.sub("", text)).strip()
+
+
+def is_synthetic_turn(text: str) -> bool:
+    """True for a turn OpenClaw itself wrote (a heartbeat poll and the like, or its bare
+    acknowledgement ``HEARTBEAT_OK`` / ``NO_REPLY``): not something anyone said."""
+    flat = text.strip()
+    return flat in _SILENT_REPLIES or _WAKE_PROMPT.match(flat) is not None

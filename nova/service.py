@@ -46,6 +46,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BeforeValidator, BaseModel, ConfigDict, Field, field_validator
 
+from .envelope import is_synthetic_turn
 from .filters import SessionFilter
 from .live import LiveMessage, agent_of_session_key, log_live_entry, message_text
 from .profile import PROFILE_FILE_NAME, ProfileCache, build_profile, drop_agent
@@ -393,14 +394,25 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
         trace = RecallTrace(detailed=False) if telemetry.sampled(settings.telemetry_sample_rate) else None
         with rt.store.connection() as conn, rt.store.spare_connection() as side:
             # The message itself (logged live a moment ago) is not a memory worth recalling.
-            current = {(s, e) for s, e in conn.execute(
-                "SELECT session_id, entry_id FROM entries WHERE text = %s AND agent_id = %s AND session_key = %s"
-                " AND role = 'user' AND ingested_at > now() - interval '1 hour'",
-                (query, agent, req.session_key))}
-            items = recall(conn, rt.embedder, agent, query,
-                           limit=req.limit or settings.recall_limit,
-                           budget_tokens=req.budget_tokens or settings.recall_budget_tokens,
-                           known_sources=current, trace=trace, side_conn=side)
+            def current_message() -> set[tuple[str, str]]:
+                return {(s, e) for s, e in conn.execute(
+                    "SELECT session_id, entry_id FROM entries WHERE text = %s AND agent_id = %s AND session_key = %s"
+                    " AND role = 'user' AND ingested_at > now() - interval '1 hour'",
+                    (query, agent, req.session_key))}
+
+            current = current_message()
+            while True:
+                items = recall(conn, rt.embedder, agent, query,
+                               limit=req.limit or settings.recall_limit,
+                               budget_tokens=req.budget_tokens or settings.recall_budget_tokens,
+                               known_sources=current, trace=trace, side_conn=side)
+                # memory-extract and semantic-recall run side by side: the message may have been
+                # logged (and projected) while this recall ran. Then recall once more knowing it.
+                later = current_message()
+                if later <= current or not any({(s["session_id"], s["entry_id"]) for s in i.sources} & later
+                                               for i in items):
+                    break
+                current = later
             took = round((time.perf_counter() - t0) * 1000, 2)
             if trace is not None:
                 try:
@@ -435,6 +447,8 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
             return Accepted(status="empty", reason="no text after removing envelope and memory blocks")
         if _COMMAND.match(req.content.strip()):
             return Accepted(status="skipped", reason="a chat command (/new, /reset …), not a memory")
+        if is_synthetic_turn(message_text(req.content)):
+            return Accepted(status="skipped", reason="a turn OpenClaw wrote itself (heartbeat poll …), not a memory")
         with rt.store.connection() as conn, conn.transaction():
             entry = log_live_entry(conn, agent, session_id_of(agent, req.session_key), msg, speakers(agent), redactor)
         if entry is None:
@@ -449,6 +463,8 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
         if not allowed:
             return RecallOut(status="skipped", reason=rule)
         key, query = (agent, req.session_key), redactor(message_text(req.query))
+        if is_synthetic_turn(query):
+            return RecallOut(status="skipped", reason="a turn OpenClaw wrote itself (heartbeat poll …)")
         recalls.begin(key, query)
         result = None
         try:
@@ -464,6 +480,8 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
         if not allowed:
             return RecallOut(status="skipped", reason=rule)
         query = redactor(message_text(req.query))
+        if is_synthetic_turn(query):
+            return RecallOut(status="skipped", reason="a turn OpenClaw wrote itself (heartbeat poll …)")
         held = recalls.get((agent, req.session_key), query, wait_s=svc.recall_budget_ms / 1000)
         if held is not None and req.budget_tokens is None and req.limit is None:
             return held.model_copy(update={"precomputed": True})

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .envelope import parse_envelope, strip_injected_blocks
+from .envelope import is_synthetic_turn, parse_envelope, strip_injected_blocks
 
 __all__ = [
     "TranscriptFile",
@@ -239,6 +239,9 @@ def parse_line(line: bytes, seq: int, stats: ReadStats) -> TranscriptEntry | Ses
             occurred = env.sent_at or occurred
     if not text:
         stats.skipped["no_text"] += 1
+        return None
+    if is_synthetic_turn(text):
+        stats.skipped["synthetic"] += 1
         return None
     parent = obj.get("parentId")
     return TranscriptEntry(

@@ -272,3 +272,24 @@ def test_live_turns_keep_their_own_episodes_and_sources_after_adoption(service, 
         ).fetchall()
         assert stale == []
         assert conn.execute("SELECT count(*) FROM entities WHERE summary_entry_id LIKE 'live:%'").fetchone()[0] == 0
+
+
+def test_turns_openclaw_writes_itself_are_not_memories(service, settings, state_dir, store, projector):
+    """Heartbeat polls and the like (INTERNAL_WAKE_TRANSCRIPT_PROMPTS in OpenClaw) and their bare
+    acknowledgements: not stored live, not read from transcripts, no recall for them."""
+    from nova.catchup import run_catchup
+
+    run_catchup(store, settings, projector, state_dir)
+    before = row_counts(store)
+    poll = "[OpenClaw heartbeat poll]"
+    assert _message(service, poll)["status"] == "skipped"
+    assert service.post("/v1/recall", json={"sessionKey": MAIN, "query": poll}).json()["status"] == "skipped"
+    path = state_dir / "agents/main/sessions" / f"{MAIN_SESSION}.jsonl"
+    with path.open("a") as f:
+        for eid, role, body in (("hb-1", "user", poll), ("hb-2", "assistant", "HEARTBEAT_OK"),
+                                ("hb-3", "user", "[OpenClaw cron wake]"), ("hb-4", "assistant", "NO_REPLY")):
+            f.write(json.dumps({"type": "message", "id": eid, "parentId": None, "timestamp": "2026-03-13T12:00:00Z",
+                                "message": {"role": role, "content": [{"type": "text", "text": body}]}}) + "\n")
+    report = run_catchup(store, settings, projector, state_dir)
+    assert report.lines.skipped["synthetic"] == 4
+    assert row_counts(store) == before

@@ -1,10 +1,17 @@
 // nova-recall: per-turn recall as an OpenClaw plugin (docs/plugins/hooks/prompt-and-session.md).
-// before_prompt_build gets the current request as `currentUserMessage` (not envelope parsing),
-// asks `nova serve` for the memories relevant to it (precomputed by the semantic-recall hook when
-// the message matches) and returns them as `prependContext`, which lands after the cached
-// system-prompt prefix. Needs plugins.entries.nova-recall.hooks.allowConversationAccess: true.
+// before_prompt_build gets the current request: OpenClaw's embedded runner (the default runtime)
+// passes `{prompt, messages}`, the Codex/Copilot harness adds `currentUserMessage`; OpenClaw's own
+// active-memory plugin reads `currentUserMessage ?? prompt`, and so do we. The service strips
+// channel envelopes and injected memory blocks from it, asks recall for the memories relevant to
+// it (precomputed by the semantic-recall hook when the message matches) and returns them as
+// `prependContext`, which lands in the user turn, after the cached system-prompt prefix.
+// Runs OpenClaw starts itself (ctx.trigger heartbeat, cron, memory, overflow) get nothing.
+// Needs plugins.entries.nova-recall.hooks.allowConversationAccess: true.
 // Bounded by its budget and fail-open: on any problem it returns nothing and the turn proceeds.
 import { agentOf, budgetMs, call, configure, disabled } from "../nova-lib/client.js";
+
+// EmbeddedRunTrigger values of runs no person asked for (dist/agent-harness-runtime-*.d.ts).
+const SYSTEM_TRIGGERS = new Set(["heartbeat", "cron", "memory", "overflow"]);
 
 export default {
   id: "nova-recall",
@@ -17,9 +24,10 @@ export default {
     api.on("before_prompt_build", async (event, ctx) => {
       try {
         if (disabled()) return undefined;
-        const query = event?.currentUserMessage;
-        const sessionKey = ctx?.sessionKey;
+        if (SYSTEM_TRIGGERS.has(ctx?.trigger)) return undefined;
         // An explicit empty currentUserMessage means no textual request: no recall.
+        const query = typeof event?.currentUserMessage === "string" ? event.currentUserMessage : event?.prompt;
+        const sessionKey = ctx?.sessionKey;
         if (typeof query !== "string" || !query.trim() || typeof sessionKey !== "string") return undefined;
         const answer = await call("nova-recall", "/v1/recall", {
           sessionKey,
