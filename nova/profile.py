@@ -21,6 +21,7 @@ import threading
 from dataclasses import dataclass
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from .extract import normalize_name
 from .render import BLOCK_TAG, entity_text, relationship_text
@@ -31,6 +32,11 @@ __all__ = ["Profile", "build_profile", "ProfileCache", "PROFILE_FILE_NAME", "dro
 PROFILE_FILE_NAME = "NOVA_MEMORY.md"
 _PLAN = r"\m(plan|plans|planning|going to|gonna|will|want to|wants to|hope to|hopes to|thinking about|looking forward)\M"
 _EPISODE_CHARS = 280
+# An item supported by the given entry and by no other (params: agent, session, entry, twice).
+_ONLY_FROM = ("(EXISTS (SELECT 1 FROM provenance p WHERE p.agent_id = %s AND p.item_kind = '{kind}'"
+              "  AND p.item_id = {item} AND p.session_id = %s AND p.entry_id = %s)"
+              " AND NOT EXISTS (SELECT 1 FROM provenance p WHERE p.agent_id = %s AND p.item_kind = '{kind}'"
+              "  AND p.item_id = {item} AND (p.session_id, p.entry_id) <> (%s, %s)))")
 
 
 @dataclass(frozen=True)
@@ -49,16 +55,24 @@ class Profile:
 
 
 def build_profile(conn: psycopg.Connection, agent_id: str, speakers: Speakers, *, max_chars: int = 6000,
-                  facts: int = 10, entities: int = 8, threads: int = 5, episodes: int = 5) -> Profile:
-    """Render the profile of ``agent_id``'s memories; an empty ``text`` when there are none yet."""
+                  facts: int = 10, entities: int = 8, threads: int = 5, episodes: int = 5,
+                  inbound: tuple[str, str] | None = None) -> Profile:
+    """Render the profile of ``agent_id``'s memories; an empty ``text`` when there are none yet.
+
+    ``inbound``: ``(session_id, entry_id)`` of the message the current turn answers; facts and
+    episodes that only it supports are left out (the profile is what was known before the turn).
+    """
+    only_inbound = _ONLY_FROM.format(kind="relationship", item="r.id")
+    only_inbound_episode = _ONLY_FROM.format(kind="episode", item="id")
+    inbound_args = (agent_id, *(inbound or (None, None))) * 2
     user_norm = normalize_name(speakers.user)
     names = {normalize_name(speakers.user), normalize_name(speakers.assistant)}
     fact_rows = conn.execute(
         "SELECT r.id, r.fact, r.valid_from, r.valid_to FROM relationships r JOIN entities s ON s.id = r.subject_id"
         " WHERE r.agent_id = %s AND s.agent_id = %s AND s.norm_name = %s AND r.valid_to IS NULL"
-        "   AND r.predicate NOT LIKE 'not\\_%%'"
+        "   AND r.predicate NOT LIKE 'not\\_%%' AND NOT " + only_inbound +
         " ORDER BY r.valid_from DESC NULLS LAST, r.confidence DESC, r.id DESC LIMIT %s",
-        (agent_id, agent_id, user_norm, facts),
+        (agent_id, agent_id, user_norm, *inbound_args, facts),
     ).fetchall()
     entity_rows = conn.execute(
         "SELECT e.id, e.name, e.kind, e.summary FROM entities e WHERE e.agent_id = %s AND NOT (e.norm_name = ANY(%s))"
@@ -73,14 +87,15 @@ def build_profile(conn: psycopg.Connection, agent_id: str, speakers: Speakers, *
         "SELECT id, fact, valid_from, valid_to FROM (SELECT r.id, r.fact, r.valid_from, r.valid_to"
         "   FROM relationships r WHERE r.agent_id = %s AND r.valid_from >= %s::timestamptz - interval '30 days'"
         "   ORDER BY r.valid_from DESC, r.id DESC LIMIT 500) recent"
-        " WHERE valid_to IS NULL AND fact ~* %s AND NOT (id = ANY(%s))"
+        " WHERE valid_to IS NULL AND fact ~* %s AND NOT (id = ANY(%s)) AND NOT " + _ONLY_FROM.format(
+            kind="relationship", item="recent.id") +
         " ORDER BY valid_from DESC, id DESC LIMIT %s",
-        (agent_id, latest, _PLAN, [r[0] for r in fact_rows], threads),
+        (agent_id, latest, _PLAN, [r[0] for r in fact_rows], *inbound_args, threads),
     ).fetchall()
     episode_rows = conn.execute(
-        "SELECT id, text FROM episodes WHERE agent_id = %s AND text <> ''"
+        "SELECT id, text FROM episodes WHERE agent_id = %s AND text <> '' AND NOT " + only_inbound_episode +
         " ORDER BY occurred_at DESC NULLS LAST, id DESC LIMIT %s",
-        (agent_id, episodes),
+        (agent_id, *inbound_args, episodes),
     ).fetchall()
 
     sections: list[tuple[str, list[str]]] = []
@@ -134,7 +149,9 @@ class ProfileCache:
 
     A refresh is due when the session id differs from the held one (a new session or a
     reset), after ``invalidate`` (compaction), or when the freshly built profile differs
-    materially (``Profile.differs_materially``). Thread-safe.
+    materially (``Profile.differs_materially``). What was served is written to
+    ``session_profiles`` (sql/010), so a restarted service serves the same bytes; the map in
+    memory only saves that read. Thread-safe.
     """
 
     def __init__(self, min_changes: int = 3, max_sessions: int = 10_000):
@@ -143,33 +160,74 @@ class ProfileCache:
         self._held: dict[tuple[str, str], _Held] = {}
         self._lock = threading.Lock()
 
-    def settle(self, agent_id: str, session_key: str, session_id: str | None,
+    def settle(self, conn: psycopg.Connection, agent_id: str, session_key: str, session_id: str | None,
                fresh: Profile) -> tuple[Profile, str]:
-        """The profile to serve and why: ``new``, ``reset``, ``changed`` or ``stable``."""
+        """The profile to serve and why: ``new``, ``reset``, ``changed`` or ``stable``.
+
+        Commits on ``conn`` when the served profile changed."""
         key = (agent_id, session_key)
         with self._lock:
             held = self._held.get(key)
-            if held is None:
-                reason = "new"
-            elif session_id is not None and held.session_id != session_id:
-                reason = "reset"
-            elif held.profile.differs_materially(fresh, self.min_changes):
-                reason = "changed"
-            else:
-                return held.profile, "stable"
+        if held is None:
+            held = _load(conn, agent_id, session_key)
+        if held is None:
+            reason = "new"
+        elif session_id is not None and held.session_id != session_id:
+            reason = "reset"
+        elif held.profile.differs_materially(fresh, self.min_changes):
+            reason = "changed"
+        else:
+            self._keep(key, held)
+            return held.profile, "stable"
+        # A reset keeps no session id of its own when the hook gave none: the held one stays.
+        held = _Held(session_id if session_id is not None else (held.session_id if held else None), fresh)
+        _save(conn, agent_id, session_key, held)
+        self._keep(key, held)
+        return fresh, reason
+
+    def _keep(self, key: tuple[str, str], held: _Held) -> None:
+        with self._lock:
             if len(self._held) >= self.max_sessions and key not in self._held:
                 self._held.pop(next(iter(self._held)))  # oldest first: dicts keep insertion order
-            self._held[key] = _Held(session_id, fresh)
-            return fresh, reason
+            self._held[key] = held
 
-    def invalidate(self, agent_id: str, session_key: str) -> bool:
+    def invalidate(self, conn: psycopg.Connection, agent_id: str, session_key: str) -> bool:
         with self._lock:
-            return self._held.pop((agent_id, session_key), None) is not None
+            had = self._held.pop((agent_id, session_key), None) is not None
+        with conn.transaction():
+            gone = conn.execute("DELETE FROM session_profiles WHERE agent_id = %s AND session_key = %s",
+                                (agent_id, session_key)).rowcount
+        return had or gone > 0
 
-    def invalidate_agent(self, agent_id: str) -> int:
+    def invalidate_agent(self, conn: psycopg.Connection, agent_id: str) -> int:
         """Drop every held profile of ``agent_id`` (after ``nova forget``); returns how many."""
         with self._lock:
-            return drop_agent(self._held, agent_id)
+            dropped = drop_agent(self._held, agent_id)
+        with conn.transaction():
+            gone = conn.execute("DELETE FROM session_profiles WHERE agent_id = %s", (agent_id,)).rowcount
+        return max(dropped, gone)
+
+
+def _load(conn: psycopg.Connection, agent_id: str, session_key: str) -> _Held | None:
+    row = conn.execute(
+        "SELECT session_id, text, items, user_facts FROM session_profiles WHERE agent_id = %s AND session_key = %s",
+        (agent_id, session_key)).fetchone()
+    conn.commit()
+    if row is None:
+        return None
+    session_id, text, items, user_facts = row
+    return _Held(session_id, Profile(text, frozenset((k, int(i)) for k, i in items), frozenset(user_facts)))
+
+
+def _save(conn: psycopg.Connection, agent_id: str, session_key: str, held: _Held) -> None:
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO session_profiles (agent_id, session_key, session_id, text, items, user_facts)"
+            " VALUES (%s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (agent_id, session_key) DO UPDATE SET session_id = EXCLUDED.session_id,"
+            "  text = EXCLUDED.text, items = EXCLUDED.items, user_facts = EXCLUDED.user_facts, served_at = now()",
+            (agent_id, session_key, held.session_id, held.profile.text,
+             Jsonb(sorted([k, i] for k, i in held.profile.items)), sorted(held.profile.user_facts)))
 
 
 def drop_agent(held: dict, agent_id: str) -> int:

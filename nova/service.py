@@ -494,8 +494,9 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
         if not allowed:
             return BootstrapOut(status="skipped", reason=rule)
         with rt.store.connection() as conn:
-            fresh = build_profile(conn, agent, speakers(agent), max_chars=svc.profile_max_chars)
-        profile, why = profiles.settle(agent, req.session_key, req.session_id, fresh)
+            fresh = build_profile(conn, agent, speakers(agent), max_chars=svc.profile_max_chars,
+                                  inbound=_inbound_message(conn, agent, req.session_key))
+            profile, why = profiles.settle(conn, agent, req.session_key, req.session_id, fresh)
         content = profile.text
         if svc.bootstrap_recall:
             held = recalls.get((agent, req.session_key))
@@ -506,13 +507,15 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
     @app.post("/v1/sessions/refresh", dependencies=[Depends(authorised)])
     def refresh(req: RefreshIn) -> dict:
         """Rebuild the session's profile at its next bootstrap (after compaction)."""
-        return {"status": "ok", "dropped": profiles.invalidate(agent_of(req), req.session_key)}
+        with rt.store.connection() as conn:
+            return {"status": "ok", "dropped": profiles.invalidate(conn, agent_of(req), req.session_key)}
 
     @app.post("/v1/forgotten", dependencies=[Depends(authorised)])
     def forgotten(req: ForgottenIn) -> dict:
         """Drop what the service holds of an agent (profiles, precomputed recalls): ``nova forget`` calls it."""
-        return {"status": "ok", "profiles": profiles.invalidate_agent(req.agent_id),
-                "recalls": recalls.drop_agent(req.agent_id)}
+        with rt.store.connection() as conn:
+            dropped = profiles.invalidate_agent(conn, req.agent_id)
+        return {"status": "ok", "profiles": dropped, "recalls": recalls.drop_agent(req.agent_id)}
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -525,6 +528,20 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
         return JSONResponse(status_code=503, content={"detail": f"NOVA could not answer: {why}"})
 
     return app
+
+
+_INBOUND_WINDOW = "2 minutes"  # message:received to agent:bootstrap of the same turn: well under a second
+
+
+def _inbound_message(conn, agent: str, session_key: str) -> tuple[str, str] | None:
+    """The turn's own inbound message, ``(session_id, entry_id)``: memory-extract logs it before
+    ``agent:bootstrap`` runs, and a profile that repeated it would show the user their own
+    message as a memory. The newest user entry of the session logged just now (live, or already
+    adopted by a watcher that read the transcript first)."""
+    return conn.execute(
+        "SELECT session_id, entry_id FROM entries WHERE agent_id = %s AND session_key = %s"
+        " AND role = 'user' AND ingested_at > now() - %s::interval ORDER BY ingested_at DESC, seq DESC LIMIT 1",
+        (agent, session_key, _INBOUND_WINDOW)).fetchone()
 
 
 def _item(item: RecallItem) -> dict:

@@ -134,11 +134,17 @@ def test_bootstrap_block_is_stable_within_a_session(service, settings, state_dir
     second = service.post("/v1/bootstrap", json=ask).json()
     assert second["refreshed"] == "stable" and second["content"] == first["content"]
 
-    # A new fact about the user is material.
+    # A new fact about the user is material, from the next turn on: in its own turn it is the
+    # inbound message (memory-extract logs it before agent:bootstrap), not yet a memory.
     _message(service, "I started learning the cello.", senderName="Dana Okafor")
+    assert service.worker.drain(30)
+    same_turn = service.post("/v1/bootstrap", json=ask).json()
+    assert same_turn["refreshed"] == "stable" and "cello" not in same_turn["content"]
+    _message(service, "What should I practise first?", senderName="Dana Okafor")
     assert service.worker.drain(30)
     third = service.post("/v1/bootstrap", json=ask).json()
     assert third["refreshed"] == "changed" and "cello" in third["content"]
+    assert "What should I practise first?" not in third["content"]
 
     # A reset (new session id) rebuilds; so does compaction (refresh).
     assert service.post("/v1/bootstrap", json={**ask, "sessionId": "new-session"}).json()["refreshed"] == "reset"
@@ -293,3 +299,30 @@ def test_turns_openclaw_writes_itself_are_not_memories(service, settings, state_
     report = run_catchup(store, settings, projector, state_dir)
     assert report.lines.skipped["synthetic"] == 4
     assert row_counts(store) == before
+
+
+def test_session_profile_is_byte_stable_across_a_service_restart(service, settings, state_dir, store, embedder,
+                                                                 projector):
+    """The profile sits in the cached system prompt: a restarted service serves the bytes the old one
+    served to that session, even when a fresh build would differ (immaterially)."""
+    from nova.catchup import run_catchup
+    from nova.service import create_app
+
+    run_catchup(store, settings, projector, state_dir)
+    ask = {"sessionKey": MAIN, "sessionId": MAIN_SESSION}
+    first = service.post("/v1/bootstrap", json=ask).json()
+    _message(service, "Alice Brandt moved the Heron demo to Friday.")
+    _message(service, "Good to know.")  # the next turn: the Heron message is now a memory, not the inbound
+    assert service.worker.drain(30)
+
+    rt = runtime_with(settings, embedder, projector, openclaw_dir=state_dir)
+    try:
+        with TestClient(create_app(rt, worker_projector=projector)) as restarted:
+            again = restarted.post("/v1/bootstrap", json=ask).json()
+            assert again["refreshed"] == "stable" and again["content"] == first["content"]
+            # Proof that a new process without the stored profile would have served other bytes:
+            assert restarted.post("/v1/sessions/refresh", json={"sessionKey": MAIN}).json()["dropped"] is True
+            rebuilt = restarted.post("/v1/bootstrap", json=ask).json()
+            assert rebuilt["refreshed"] == "new" and rebuilt["content"] != first["content"]
+    finally:
+        rt.close()
