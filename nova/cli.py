@@ -533,7 +533,15 @@ def serve(
     """
     from .service import serve as run
 
-    logging.getLogger("nova.service").setLevel(logging.INFO)
+    # The service's start-up and per-cause lines are its operator's log: INFO, even without -v.
+    service_log = logging.getLogger("nova.service")
+    if not any(getattr(h, "nova_service", False) for h in service_log.handlers):
+        handler = logging.StreamHandler()
+        handler.nova_service = True
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        service_log.addHandler(handler)
+        service_log.propagate = False
+    service_log.setLevel(logging.INFO)
     with runtime() as rt:
         svc = rt.settings.service
         bind_host = host or svc.host

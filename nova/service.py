@@ -313,6 +313,16 @@ def _prewarm(rt: Runtime) -> None:
              time.perf_counter() - started)
 
 
+def load_worker_projector(rt: Runtime):
+    """The ingest worker's projector with its models loaded and run once (spaCy, the embedder)."""
+    from .extract import ExtractionInput
+
+    projector = rt.background_projector()
+    projector.embedder.encode(["warm up"])
+    list(projector.extractor.extract_batch([ExtractionInput("Warm up.", "user", "assistant", None)]))
+    return projector
+
+
 def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = True,
                worker_projector=None) -> FastAPI:
     """The service's ASGI app. ``token``: require ``Authorization: Bearer <token>`` (TCP mode).
@@ -331,11 +341,10 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        rt.embedder  # load the model before the first request, not during it
+        rt.embedder  # load the model before the first request, not during it (serve() did already)
         threading.Thread(target=_prewarm, args=(rt,), name="nova-prewarm", daemon=True).start()
         if start_worker:
-            worker.projector = worker_projector or rt.background_projector()
-            worker.projector.embedder.encode(["warm up"])
+            worker.projector = worker_projector or load_worker_projector(rt)
             worker.start()
         yield
         if start_worker:
@@ -550,6 +559,25 @@ def _item(item: RecallItem) -> dict:
     return {k: d[k] for k in ("kind", "id", "score", "tokens", "sources", "paths")}
 
 
+def refuse_if_serving(path) -> None:
+    """Remove a stale socket at ``path`` (left by a crash).
+
+    Raises:
+        OSError: another process is serving there.
+    """
+    if not path.exists():
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        path.unlink(missing_ok=True)
+    else:
+        raise OSError(f"{path} is in use: another nova serve is running")
+    finally:
+        probe.close()
+
+
 def bind_unix_socket(path) -> "socket.socket":
     """A listening Unix socket at ``path`` with mode 0600 from the start (no window where others can connect).
 
@@ -557,16 +585,7 @@ def bind_unix_socket(path) -> "socket.socket":
         OSError: another process is already serving there, or the directory is not writable.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(str(path))
-        except OSError:
-            path.unlink()  # a stale socket left by a crash
-        else:
-            raise OSError(f"{path} is in use: another nova serve is running")
-        finally:
-            probe.close()
+    refuse_if_serving(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o177)
     try:
@@ -601,16 +620,25 @@ def serve(rt: Runtime, *, host: str | None, port: int, socket_path) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
     token = load_or_create_token(rt.settings.token_path()) if host else None
-    app = create_app(rt, token=token)
+    if not host:
+        refuse_if_serving(socket_path)  # before the models load: a second serve fails in a second
+    # Nothing listens until the models are loaded: a hook that finds no socket fails open at
+    # once, where one that connects to a loading service would wait out its whole budget.
+    started = time.perf_counter()
+    log.info("nova serve: loading the models")
+    rt.embedder
+    projector = load_worker_projector(rt)
+    log.info("nova serve: models loaded in %.1f s", time.perf_counter() - started)
+    app = create_app(rt, token=token, worker_projector=projector)
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=10)
     server = uvicorn.Server(config)
     if host:
-        log.warning("nova serve: listening on http://%s:%d (bearer token in %s)", host, port, rt.settings.token_path())
+        log.info("nova serve: listening on http://%s:%d (bearer token in %s)", host, port, rt.settings.token_path())
         config.host, config.port = host, port
         server.run()
     else:
         sock = bind_unix_socket(socket_path)
-        log.warning("nova serve: listening on %s", socket_path)
+        log.info("nova serve: listening on %s", socket_path)
         try:
             server.run(sockets=[sock])
         finally:

@@ -326,3 +326,39 @@ def test_session_profile_is_byte_stable_across_a_service_restart(service, settin
             assert rebuilt["refreshed"] == "new" and rebuilt["content"] != first["content"]
     finally:
         rt.close()
+
+
+def test_serve_listens_only_once_it_can_answer(settings, tmp_path):
+    """The socket appears only after the models are loaded: a hook that finds no socket fails open
+    at once, where one that connected to a loading service waited out its whole budget (and the
+    first message after a start lost its context)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+    from nova.service import get_json
+
+    env = dict(os.environ, NOVA_DATABASE_URL=settings.database_url, NOVA_HOME=str(tmp_path / "home"))
+    sock = tmp_path / "home" / "nova.sock"
+    proc = subprocess.Popen([sys.executable, "-m", "nova.cli", "serve"], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while not sock.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read() if proc.poll() else ""
+            time.sleep(0.02)
+        t0 = time.monotonic()
+        health = get_json(sock, "/v1/health", timeout=5)
+        assert health is not None and health["status"] == "ok", health
+        assert time.monotonic() - t0 < 2.0
+        answer = get_json(sock, "/v1/recall", timeout=5, body={"sessionKey": MAIN, "query": "anything?"})
+        assert answer is not None and answer["status"] == "ok"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    log = proc.stdout.read()
+    assert "models loaded" in log and log.index("models loaded") < log.index("listening on")
+    assert "WARNING" not in log  # a normal start logs at INFO
