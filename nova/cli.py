@@ -467,6 +467,9 @@ def forget(
 def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this agent.")) -> None:
     """Row counts per agent, extraction failures, stale rows, the newest entry ingested, and sampled recall latency.
 
+    "live" counts entries the memory-extract hook logged whose transcript line catch-up has not
+    read yet (it adopts them when it does).
+
     "stale" counts entities, episodes and relationships made by an older extractor version
     than this NOVA's: run `nova reextract` to rebuild them.
     """
@@ -477,6 +480,7 @@ def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this 
         rows = conn.execute(
             "SELECT a.agent_id,"
             " (SELECT count(*) FROM entries e WHERE e.agent_id = a.agent_id),"
+            " (SELECT count(*) FROM entries e WHERE e.agent_id = a.agent_id AND e.live),"
             " (SELECT count(*) FROM entities e WHERE e.agent_id = a.agent_id),"
             " (SELECT count(*) FROM episodes e WHERE e.agent_id = a.agent_id),"
             " (SELECT count(*) FROM relationships e WHERE e.agent_id = a.agent_id),"
@@ -486,13 +490,16 @@ def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this 
             "  + (SELECT count(*) FROM relationships e WHERE e.agent_id = a.agent_id AND e.extractor_version < %s),"
             " (SELECT max(occurred_at) FROM entries e WHERE e.agent_id = a.agent_id),"
             " (SELECT max(ingested_at) FROM entries e WHERE e.agent_id = a.agent_id)"
-            " FROM (SELECT DISTINCT agent_id FROM sessions WHERE %s::text IS NULL OR agent_id = %s) a"
+            # Agents seen by catch-up (sessions) or only by the hooks so far (agent_speakers: every
+            # live entry records its speakers).
+            " FROM (SELECT agent_id FROM sessions UNION SELECT agent_id FROM agent_speakers) a"
+            " WHERE %s::text IS NULL OR a.agent_id = %s"
             " ORDER BY 1",
             (EXTRACTOR_VERSION, EXTRACTOR_VERSION, EXTRACTOR_VERSION, agent, agent),
         ).fetchall()
         recalls = telemetry_summary(conn, agent)
-    table = Table("agent", "entries", "entities", "episodes", "relationships", "failed", "stale", "newest entry",
-                  "last ingest")
+    table = Table("agent", "entries", "live", "entities", "episodes", "relationships", "failed", "stale",
+                  "newest entry", "last ingest")
     for r in rows:
         cells = [x.strftime("%Y-%m-%d %H:%M") if hasattr(x, "strftime") else str(x) if x is not None else "-" for x in r]
         table.add_row(*cells)

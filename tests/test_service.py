@@ -362,3 +362,21 @@ def test_serve_listens_only_once_it_can_answer(settings, tmp_path):
     log = proc.stdout.read()
     assert "models loaded" in log and log.index("models loaded") < log.index("listening on")
     assert "WARNING" not in log  # a normal start logs at INFO
+
+def test_status_lists_agents_the_hooks_alone_have_seen(service, settings):
+    """Before any catch-up, `nova status` shows the agent and its live entries."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    _message(service, "I adopted a cat called Miso.", key="agent:solo:main")
+    assert service.worker.drain(30)
+    env = dict(os.environ, NOVA_DATABASE_URL=settings.database_url, NOVA_HOME=str(settings.home))
+    done = subprocess.run([sys.executable, "-m", "nova.cli", "status"], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if "solo" in line)
+    cells = [c.strip() for c in row.split("│") if c.strip()]
+    assert cells[:3] == ["solo", "1", "1"]  # agent, entries, live
