@@ -42,6 +42,8 @@ class FilterSettings(BaseModel):
         default_factory=lambda: [
             "agent:*:main",
             "agent:*:direct:*",  # agent:<id>[:<channel>[:<account>]]:direct:<peer>
+            # `openclaw agent --session-id X` (a conversation an operator starts from the CLI)
+            "agent:*:explicit:*",
         ]
     )
     exclude: list[str] = Field(

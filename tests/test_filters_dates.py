@@ -12,6 +12,7 @@ from nova.filters import SessionFilter
     ("agent:main:telegram:direct:12345", True),
     ("agent:ops:whatsapp:acct2:direct:+4915550001", True),
     ("agent:main:direct:bob", True),
+    ("agent:main:explicit:planning-2026", True),  # `openclaw agent --session-id planning-2026`
     ("agent:main:subagent:7b1e0c55", False),
     ("cron:nightly", False),
     ("agent:main:cron:nightly", False),
