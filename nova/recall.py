@@ -634,6 +634,7 @@ def _pack(order, details, fused, paths, limit: int, budget: int, covered: set[tu
     """
     chosen: list[RecallItem] = []
     seen_text: set[str] = set()
+    verbatim = set(covered)  # entries whose words are in the block: the current message, chosen episodes
     left = budget
     cut = (lambda key, why: decisions.append((key[0], key[1], "cut", why))) if decisions is not None else (lambda *_: None)
     pool = []
@@ -655,8 +656,14 @@ def _pack(order, details, fused, paths, limit: int, budget: int, covered: set[tu
         key, d = pool[n], details[pool[n]]
         srcs = {(s["session_id"], s["entry_id"]) for s in d["sources"]}
         norm_text = re.sub(r"\W+", " ", d["text"].lower()).strip()
-        if srcs <= covered:
-            cut(key, "adds no new source entry: the current message or items above already cover it")
+        # An episode is the entries' own words; a relationship or entity is a line derived from
+        # them. So a derived line is redundant once any item above cites its entries, but an
+        # episode only once an episode above (or the current message) holds those words: "Priya
+        # is the user's sister" does not say what the episode it came from says about her dog.
+        if srcs <= (verbatim if key[0] == "episode" else covered):
+            cut(key, "adds no new source entry: the current message or items above already cover it"
+                if key[0] != "episode" else "its entries are already in the block (an episode above, or the"
+                " current message)")
             continue
         if norm_text in seen_text:
             cut(key, "same text as an item above")
@@ -670,6 +677,8 @@ def _pack(order, details, fused, paths, limit: int, budget: int, covered: set[tu
             valid_to=d.get("valid_to"), paths=paths[key],
         ))
         covered |= srcs
+        if key[0] == "episode":
+            verbatim |= srcs
         seen_text.add(norm_text)
         left -= d["tokens"]
         if decisions is not None:

@@ -380,3 +380,15 @@ def test_status_lists_agents_the_hooks_alone_have_seen(service, settings):
     row = next(line for line in done.stdout.splitlines() if "solo" in line)
     cells = [c.strip() for c in row.split("│") if c.strip()]
     assert cells[:3] == ["solo", "1", "1"]  # agent, entries, live
+
+
+def test_an_episode_is_kept_when_only_a_derived_line_cited_its_entry(service):
+    """"Priya is the user's sister" cites the entry its episode came from, but does not say what the
+    episode says about her dog: the episode stays in the block. The turns of the gateway test
+    (tests/test_gateway_e2e.py), where the cut left the answer out of what the model received."""
+    for text in ("My sister Priya adopted a greyhound named Waffles.", "What breed is Priya's dog?", "Hello again!",
+                 "Any plans for the weekend?", "What do you remember about my family?"):
+        _message(service, text, key="agent:fam:main")
+    assert service.worker.drain(30)
+    answer = service.post("/v1/recall", json={"sessionKey": "agent:fam:main", "query": "Which dog did Priya adopt?"})
+    assert "greyhound" in answer.json()["block"], answer.json()["block"]
