@@ -152,3 +152,29 @@ def row_counts(store) -> dict[str, int]:
             t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
             for t in ("entries", "entities", "entity_aliases", "episodes", "relationships", "provenance", "sessions")
         }
+
+
+def service_health(sock: Path) -> dict | None:
+    """``GET /v1/health`` of a ``nova serve`` on ``sock``; None while nothing answers there."""
+    from nova.service import get_json
+
+    return get_json(sock, "/v1/health", timeout=5) if sock.exists() else None
+
+
+def serve_process(env: dict, timeout: float = 180):
+    """``nova serve`` as a real process with ``env``, returned once it answers on its Unix socket."""
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "nova.cli", "serve"], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sock = Path(env["NOVA_HOME"]) / "nova.sock"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read()
+        if service_health(sock) is not None:
+            return proc
+        time.sleep(0.3)
+    proc.kill()
+    raise AssertionError(f"nova serve did not come up in {timeout:.0f} s")

@@ -22,7 +22,7 @@ import psycopg
 import pytest
 
 from conftest import ROOT, long_run
-from test_e2e_openclaw import _serve as serve_process
+from conftest import serve_process
 from test_catchup_processes import Database, DsnStore, assert_same_as_clean, catchup, clean_run, corpus, entry_count  # noqa: F401
 
 ROUNDS = 20 if long_run() else 3

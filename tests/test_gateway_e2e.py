@@ -1,0 +1,217 @@
+"""NOVA inside a running OpenClaw gateway: real agent turns, asserted on what the model receives.
+
+``openclaw gateway run`` (npm openclaw@2026.9.6) runs on a loopback port with a state dir of its
+own and a stub OpenAI-compatible provider that records every request (tests/e2e/gateway.py).
+NOVA is installed the way an operator does it (``nova install-hooks``, ``nova serve``), and turns
+go through the gateway with ``chat.send`` + ``agent.wait`` (the path that fires
+``message:received``) and ``openclaw agent --message``. Nothing of OpenClaw's is built by hand:
+the hooks, the plugin and the bootstrap files run inside the gateway, and the assertions read
+the model requests the gateway sent.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from conftest import ROOT, serve_process, service_health
+
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+from gateway import Gateway, StubProvider, free_port, write_config  # noqa: E402
+
+MAIN = "agent:main:main"
+DIRECT = "agent:main:direct:e2e-dana"
+SUBAGENT = f"agent:main:subagent:{uuid.UUID(int=7)}"
+CRON = "cron:e2e-digest"
+FACT = "My sister Priya adopted a greyhound named Waffles."
+BLOCK = "<nova-memory>"
+HOOK_BUDGETS_MS = 300 + 300  # session-init (bootstrap) + nova-recall, each fails open within its own
+
+
+@pytest.fixture
+def world(openclaw, settings, tmp_path):
+    """Stub model, gateway state dir with NOVA installed, and the environment every process shares."""
+    node, package = openclaw
+    stub = StubProvider()
+    state = tmp_path / "openclaw-state"
+    write_config(state, free_port(), stub.port)
+    env = dict(os.environ, NOVA_HOME=str(settings.home), NOVA_DATABASE_URL=settings.database_url,
+               OPENCLAW_STATE_DIR=str(state))
+    env.pop("NOVA_SOCKET", None)
+    installed = _nova(env, "install-hooks")
+    assert installed.returncode == 0, installed.stderr
+    gateway = Gateway(node, package, env, tmp_path / "gateway.log")
+    yield stub, gateway, env, state
+    gateway.stop()
+    stub.close()
+
+
+def _nova(env, *args, timeout=300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nova.cli", *args], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+class _Service:
+    """``nova serve`` as a real process on its Unix socket."""
+
+    def __init__(self, env):
+        self.sock = Path(env["NOVA_HOME"]) / "nova.sock"
+        self.proc = serve_process(env)
+
+    def health(self) -> dict | None:
+        return service_health(self.sock)
+
+    def settle(self, projected: int, timeout: float = 60) -> None:
+        """Wait until the worker projected ``projected`` live entries in all and its queue is empty."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            h = self.health()
+            if h and h["projected"] >= projected and not h["queued"]:
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"live entries not projected in {timeout} s: {self.health()}")
+
+    def stop(self) -> str:
+        self.proc.send_signal(signal.SIGTERM)
+        assert self.proc.wait(timeout=60) == 0
+        return self.proc.stdout.read()
+
+
+def _one_request(stub: StubProvider, turn: dict) -> "ModelRequest":  # noqa: F821
+    """The model request a turn produced (the stub saw it between the send and the run's end)."""
+    seen = [r for r in stub.since(turn["sentAt"] / 1000 - 0.05) if r.at <= turn["endedAt"] / 1000 + 0.05]
+    assert turn["status"] == "ok" and len(seen) == 1, (turn, len(seen))
+    return seen[0]
+
+
+def _profile(system_prompt: str) -> str | None:
+    """The NOVA_MEMORY.md section of a system prompt, as OpenClaw placed it."""
+    at = system_prompt.find("NOVA_MEMORY.md\n")
+    if at < 0:
+        return None
+    start = system_prompt.index(BLOCK, at)
+    return system_prompt[start:system_prompt.index("</nova-memory>", start) + len("</nova-memory>")]
+
+
+def _query(settings, sql: str, *args):
+    with psycopg.connect(settings.database_url) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def _store_is_consistent(settings) -> None:
+    """No message stored twice, no provenance or entity source pointing at a missing entry."""
+    assert _query(settings, "SELECT session_key, text, count(*) FROM entries WHERE role = 'user'"
+                            " GROUP BY 1, 2 HAVING count(*) > 1") == []
+    assert _query(settings, "SELECT count(*) FROM provenance p WHERE NOT EXISTS (SELECT 1 FROM entries e"
+                            " WHERE (e.agent_id, e.session_id, e.entry_id) = (p.agent_id, p.session_id, p.entry_id))"
+                  ) == [(0,)]
+    assert _query(settings, "SELECT name, summary_entry_id FROM entities t WHERE summary_entry_id IS NOT NULL"
+                            " AND NOT EXISTS (SELECT 1 FROM entries e WHERE (e.agent_id, e.session_id, e.entry_id)"
+                            " = (t.agent_id, t.summary_session_id, t.summary_entry_id))") == []
+
+
+def test_nova_in_a_running_gateway(world, settings):
+    stub, gateway, env, state = world
+    service = _Service(env)
+    gateway.start()
+    assert "loaded 3 internal hook handlers" in gateway.log()  # memory-extract, semantic-recall, session-init
+    try:
+        # 1. A fact told in one turn reaches a later turn's user message (per-turn recall).
+        told, = gateway.turns([(MAIN, FACT)])
+        assert BLOCK not in _one_request(stub, told).user_turn  # nothing remembered yet
+        service.settle(projected=1)
+        asked, = gateway.turns([(MAIN, "What breed is Priya's dog?")])
+        turn = _one_request(stub, asked).user_turn
+        assert BLOCK in turn and "greyhound" in turn.split("</nova-memory>")[0], turn
+        assert turn.rstrip().endswith("What breed is Priya's dog?")  # the block goes before the message
+
+        # 2. A new session gets the profile in its system prompt, byte-identical on every turn,
+        #    also after nova serve restarts.
+        service.settle(projected=2)
+        first, second = gateway.turns([(DIRECT, "Hello again!"), (DIRECT, "Any plans for the weekend?")])
+        system = _one_request(stub, first).system
+        profile = _profile(system)
+        assert profile is not None and "Waffles" in profile, system[-3000:]
+        assert "Hello again!" not in profile  # the turn's own message is not a memory yet
+        assert not (state / "workspace" / "NOVA_MEMORY.md").exists()  # held in memory, never written
+        assert _one_request(stub, second).system == system
+        service.stop()
+        service = _Service(env)
+        third, = gateway.turns([(DIRECT, "What do you remember about my family?")])
+        assert _one_request(stub, third).system == system
+
+        # 3. Sub-agent and cron sessions: no NOVA block reaches the model, nothing is stored.
+        before = _query(settings, "SELECT count(*) FROM entries")[0][0]
+        sub, cron = gateway.turns([(SUBAGENT, "zxqv sub-agent chatter about Waffles"),
+                                   (CRON, "zxqv cron digest about Waffles")])
+        for t in (sub, cron):
+            request = _one_request(stub, t)
+            assert BLOCK not in request.text() and _profile(request.system) is None
+        service.settle(projected=1)  # the restarted service's count: the third turn only
+        assert _query(settings, "SELECT count(*) FROM entries WHERE text LIKE '%%zxqv%%'") == [(0,)]
+        assert _query(settings, "SELECT count(*) FROM entries")[0][0] == before
+
+        # 4. `openclaw agent --message` turns (no message:received) still get per-turn recall.
+        t0 = time.time()
+        cli = gateway.cli("agent", "--agent", "main", "--message", "Which dog did Priya adopt?", "--json")
+        assert cli.returncode == 0, cli.stderr[-2000:]
+        cli_requests = stub.since(t0)
+        assert len(cli_requests) == 1 and "greyhound" in cli_requests[0].user_turn.split("</nova-memory>")[0], \
+            cli_requests[0].user_turn
+
+        # 5. Catch-up while nova serve runs, after the hooks stored messages: each finishes,
+        #    adopts the live entries, reads OpenClaw's SQLite transcripts, and stores nothing twice.
+        live = _query(settings, "SELECT count(*) FROM entries WHERE live")[0][0]
+        assert live >= 5
+        caught = _nova(env, "catchup", timeout=180)
+        assert caught.returncode == 0, caught.stdout + caught.stderr
+        assert _query(settings, "SELECT count(*) FROM entries WHERE live") == [(0,)]
+        assert _query(settings, "SELECT count(*) FROM entries WHERE role = 'assistant'")[0][0] >= 5  # from SQLite
+        assert _query(settings, "SELECT count(*) FROM transcript_cursors WHERE file_name LIKE '%%sqlite%%'"
+                      )[0][0] >= 2
+        _store_is_consistent(settings)
+
+        gateway.turns([(MAIN, "My brother Tomas just moved to Lisbon.")])
+        service.settle(projected=2)
+        cron_run = subprocess.run(["bash", str(ROOT / "scripts" / "memory-catchup.sh")], env=env,
+                                  capture_output=True, text=True, timeout=180)
+        assert cron_run.returncode == 0, cron_run.stdout + cron_run.stderr
+        assert _query(settings, "SELECT count(*) FROM entries WHERE live") == [(0,)]
+
+        gateway.turns([(MAIN, "Tomas starts a new job at the harbour next month.")])
+        service.settle(projected=3)
+        watcher = subprocess.Popen([sys.executable, "-m", "nova.cli", "watch"], env=env, cwd=ROOT,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 120
+            while _query(settings, "SELECT count(*) FROM entries WHERE live") != [(0,)]:
+                assert time.monotonic() < deadline, "nova watch did not adopt the live entry"
+                assert watcher.poll() is None, watcher.stdout.read()
+                time.sleep(0.5)
+        finally:
+            watcher.send_signal(signal.SIGTERM)
+            assert watcher.wait(timeout=60) == 0, watcher.stdout.read()
+        _store_is_consistent(settings)
+        assert _query(settings, "SELECT count(*) FROM entries WHERE text = %s", FACT) == [(1,)]
+        assert _query(settings, "SELECT count(*) FROM entries WHERE text LIKE '%%[OpenClaw%%'") == [(0,)]
+    finally:
+        if service.proc.poll() is None:
+            service.stop()
+
+    # 6. nova serve stopped: turns still complete, without NOVA, within the hooks' budgets.
+    down = gateway.turns([(MAIN, "Still there?"), (DIRECT, "Still there?")])
+    for t in down:
+        request = _one_request(stub, t)
+        assert BLOCK not in request.user_turn
+        # From the send to the model request: OpenClaw's own preparation plus the hooks, which
+        # give up at once on a missing socket and within their budgets on a hanging one.
+        assert (request.at * 1000 - t["ackAt"]) < HOOK_BUDGETS_MS + 2000, t
+    assert "continuing without NOVA" in gateway.log()
