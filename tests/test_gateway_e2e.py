@@ -101,6 +101,11 @@ def _profile(system_prompt: str) -> str | None:
     return system_prompt[start:system_prompt.index("</nova-memory>", start) + len("</nova-memory>")]
 
 
+def _nova_lines(gateway) -> str:
+    """What NOVA's hooks logged inside the gateway (one line per cause when they failed open)."""
+    return "\n".join(line for line in gateway.log().splitlines() if "[nova:" in line)[-3000:]
+
+
 def _query(settings, sql: str, *args):
     with psycopg.connect(settings.database_url) as conn:
         return conn.execute(sql, args).fetchall()
@@ -142,10 +147,11 @@ def test_nova_in_a_running_gateway(world, settings):
         assert profile is not None and "Waffles" in profile, system[-3000:]
         assert "Hello again!" not in profile  # the turn's own message is not a memory yet
         assert not (state / "workspace" / "NOVA_MEMORY.md").exists()  # held in memory, never written
-        assert _one_request(stub, second).system == system
+        assert _one_request(stub, second).system == system, _nova_lines(gateway)
         service.stop()
         service = _Service(env)
         third, = gateway.turns([(DIRECT, "What do you remember about my family?")])
+        assert _profile(_one_request(stub, third).system) == profile, _nova_lines(gateway)
         assert _one_request(stub, third).system == system
 
         # 3. Sub-agent and cron sessions: no NOVA block reaches the model, nothing is stored.
@@ -206,12 +212,16 @@ def test_nova_in_a_running_gateway(world, settings):
         if service.proc.poll() is None:
             service.stop()
 
-    # 6. nova serve stopped: turns still complete, without NOVA, within the hooks' budgets.
+    # 6. nova serve stopped: turns still complete within the hooks' budgets, without per-turn
+    #    recall; the session keeps the profile it was served (the system prompt does not change).
     down = gateway.turns([(MAIN, "Still there?"), (DIRECT, "Still there?")])
+    assert _one_request(stub, down[1]).system == system
     for t in down:
         request = _one_request(stub, t)
         assert BLOCK not in request.user_turn
-        # From the send to the model request: OpenClaw's own preparation plus the hooks, which
-        # give up at once on a missing socket and within their budgets on a hanging one.
-        assert (request.at * 1000 - t["ackAt"]) < HOOK_BUDGETS_MS + 2000, t
+        # From the send to the model request: OpenClaw's own preparation (seconds on a loaded
+        # 2-core machine) plus the hooks, which give up at once on a missing socket. The bound
+        # catches a stall (a hook waiting on a dead service); each handler's own budget is
+        # asserted against a hanging service in tests/test_e2e_openclaw.py.
+        assert (request.at * 1000 - t["sentAt"]) < HOOK_BUDGETS_MS + 10_000, t
     assert "continuing without NOVA" in gateway.log()
