@@ -102,6 +102,10 @@ class ServiceSettings(BaseModel):
     profile_max_chars: int = 6000   # OpenClaw caps one bootstrap file at 20,000 characters
     profile_min_changes: int = 3    # memories shown that must change before a session's block is rebuilt
     ingest_batch: int = 32          # live entries projected per model call
+    # How long the worker lets a new message wait before extracting it: the turn's own bootstrap
+    # and recall requests arrive within milliseconds of message:received and answer first, instead
+    # of sharing two cores with spaCy and the embedder (which cost them their budgets under load).
+    ingest_delay_ms: int = Field(default=250, ge=0, le=10_000)
 
 
 class Settings(BaseSettings):

@@ -169,10 +169,11 @@ class IngestWorker(threading.Thread):
     behind, the next catch-up projects (catch-up retries open entries first).
     """
 
-    def __init__(self, rt: Runtime, batch: int):
+    def __init__(self, rt: Runtime, batch: int, delay_s: float = 0.0):
         super().__init__(name="nova-ingest", daemon=True)
         self.rt = rt
         self.batch = batch
+        self.delay_s = delay_s
         self.projector = None  # set before start()
         self.jobs: queue.Queue[tuple[str, str] | None] = queue.Queue()
         self.projected = 0
@@ -189,6 +190,8 @@ class IngestWorker(threading.Thread):
             job = self.jobs.get()
             if job is None:
                 return
+            if self.delay_s:
+                time.sleep(self.delay_s)  # the turn's bootstrap and recall go first (ServiceSettings.ingest_delay_ms)
             jobs = [job]
             while len(jobs) < self.batch:
                 try:
@@ -323,6 +326,21 @@ def load_worker_projector(rt: Runtime):
     return projector
 
 
+_WARMUP_AGENT = "nova-warmup"  # read only: it has no memories and nothing is written for it
+
+
+def warm_request_paths(rt: Runtime) -> None:
+    """Run a profile build and a recall once, on an agent with no memories, before listening.
+
+    The first request of a new process otherwise pays for its code paths, the pool's first
+    connections and the model's first call in one go; on two busy cores that took the first
+    bootstrap after a restart past session-init's 300 ms budget, and the turn lost its profile."""
+    with rt.store.connection() as conn, rt.store.spare_connection() as side:
+        build_profile(conn, _WARMUP_AGENT, Speakers("User", "Assistant", False, False))
+        recall(conn, rt.embedder, _WARMUP_AGENT, "warm up", side_conn=side)
+        conn.rollback()
+
+
 def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = True,
                worker_projector=None) -> FastAPI:
     """The service's ASGI app. ``token``: require ``Authorization: Bearer <token>`` (TCP mode).
@@ -336,7 +354,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
     recalls = _RecallCache()
     speakers = _Speakers(rt)
     redactor = rt.redactor
-    worker = IngestWorker(rt, svc.ingest_batch)
+    worker = IngestWorker(rt, svc.ingest_batch, svc.ingest_delay_ms / 1000)
     started = time.time()
 
     @asynccontextmanager
@@ -628,6 +646,7 @@ def serve(rt: Runtime, *, host: str | None, port: int, socket_path) -> None:
     log.info("nova serve: loading the models")
     rt.embedder
     projector = load_worker_projector(rt)
+    warm_request_paths(rt)
     log.info("nova serve: models loaded in %.1f s", time.perf_counter() - started)
     app = create_app(rt, token=token, worker_projector=projector)
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=10)
