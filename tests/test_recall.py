@@ -244,4 +244,3 @@ def test_full_text_leaves_out_words_most_memories_share(store, settings, project
         assert "violin" in items[0].text
         searched = trace.fulltext_queries["episodes"]   # what explain shows the operator
         assert "'violin'" in searched and "coffe" not in searched
-

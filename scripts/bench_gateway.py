@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Turn latency through a real OpenClaw gateway with NOVA on, off, and with nova serve down.
+
+Starts ``openclaw gateway run`` (npm openclaw@2026.9.6, from scripts/openclaw-e2e-setup.sh) on a
+loopback port with a stub OpenAI-compatible model that answers at once (tests/e2e/gateway.py), and
+sends real turns (``chat.send`` + ``agent.wait``) to the main session, in three conditions:
+
+- ``off``:  NOVA's hooks and plugin not installed (the gateway as it is without NOVA);
+- ``on``:   ``nova install-hooks`` + ``nova serve`` over an embedded store holding a synthetic
+            corpus (scripts/synth_corpus.py, ``--memories``, 80 % of it the main agent's);
+- ``down``: installed, ``nova serve`` stopped (every hook fails open).
+
+Per turn it reports two times, both measured on this machine's clock: **turn** (``chat.send``
+sent to the run's end, from ``agent.wait``) and **to model** (``chat.send`` sent to the moment
+the model request reached the stub: OpenClaw's preparation plus NOVA's hooks, bootstrap and
+per-turn recall, which is what NOVA can add to a turn). "NOVA adds" is the median of ``on``
+minus the median of ``off``. Every process started is stopped at the end.
+
+Usage: scripts/bench_gateway.py [--turns 30] [--memories 10000] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+
+from benchlib import percentile  # noqa: E402
+from gateway import Gateway, StubProvider, free_port, write_config  # noqa: E402
+
+MESSAGES = [
+    "My sister Priya adopted a greyhound named Waffles.", "What breed is Priya's dog?",
+    "I started learning the cello in March.", "Which instrument am I learning?",
+    "My brother Tomas moved to Lisbon for a job at the harbour.", "Where does Tomas work now?",
+    "We are planning a trip to Kyoto next spring.", "Where are we going next spring?",
+    "Dana Okafor leads Project Heron at work.", "Who leads Project Heron?",
+]
+
+
+def _nova(env: dict, *args: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "nova.cli", *args], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    if done.returncode != 0:
+        raise SystemExit(f"nova {' '.join(args)} failed: {done.stderr[-2000:]}")
+
+
+def _serve(env: dict) -> subprocess.Popen:
+    from nova.service import get_json
+
+    proc = subprocess.Popen([sys.executable, "-m", "nova.cli", "serve"], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sock = Path(env["NOVA_HOME"]) / "nova.sock"
+    deadline = time.monotonic() + 180
+    while not (sock.exists() and get_json(sock, "/v1/health", timeout=5)):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("nova serve did not start")
+        time.sleep(0.3)
+    return proc
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+def _run(gateway: Gateway, stub: StubProvider, turns: int, session: str) -> dict:
+    """``turns`` turns (one warm-up first, not counted); p50/p95 of both times in ms."""
+    gateway.turns([(session, "Hello!")])
+    sent = [(session, MESSAGES[i % len(MESSAGES)]) for i in range(turns)]
+    results = gateway.turns(sent, timeout_s=60 + 30 * turns)
+    turn_ms, model_ms, failed = [], [], 0
+    for r in results:
+        seen = [q for q in stub.since(r["sentAt"] / 1000 - 0.05) if q.at <= r["endedAt"] / 1000 + 0.05]
+        if r["status"] != "ok" or len(seen) != 1:
+            failed += 1
+            continue
+        turn_ms.append(r["endedAt"] - r["sentAt"])
+        model_ms.append(seen[0].at * 1000 - r["sentAt"])
+    blocks = sum(1 for q in stub.since(results[0]["sentAt"] / 1000) if "<nova-memory>" in q.user_turn)
+
+    def stats(xs):
+        return {"p50": round(percentile(xs, 0.5), 1), "p95": round(percentile(xs, 0.95), 1)}
+
+    return {"turns": len(results), "failed": failed, "turn_ms": stats(turn_ms), "to_model_ms": stats(model_ms),
+            "turns_with_nova_block": blocks}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--turns", type=int, default=30, help="measured turns per condition (default 30)")
+    ap.add_argument("--memories", type=int, default=10000, help="synthetic memories in the store (default 10000)")
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    args = ap.parse_args()
+
+    setup = subprocess.run(["bash", str(ROOT / "scripts" / "openclaw-e2e-setup.sh")], capture_output=True, text=True)
+    if setup.returncode != 0:
+        raise SystemExit(setup.stderr)
+    base = Path(setup.stdout.strip().splitlines()[-1]) / "node_modules"
+    work = Path(tempfile.mkdtemp(prefix="nova-bench-gateway-"))
+    state, home = work / "state", work / "home"
+    stub = StubProvider()
+    write_config(state, free_port(), stub.port)
+    env = {k: v for k, v in os.environ.items() if k not in ("NOVA_DATABASE_URL", "NOVA_SOCKET")}
+    env.update(NOVA_HOME=str(home), OPENCLAW_STATE_DIR=str(state))
+    os.environ.update(NOVA_HOME=str(home))
+    os.environ.pop("NOVA_DATABASE_URL", None)
+
+    from synth_corpus import generate
+
+    from nova.config import load_settings
+    from nova.runtime import Runtime
+
+    rt = Runtime(load_settings())
+    corpus = generate(rt.store, rt.embedder, rt.settings.embedding_model, args.memories, seed=args.memories,
+                      progress=lambda m: print(m, file=sys.stderr))
+    rt.close()
+    gateway = Gateway(base / ".bin" / "node", base / "openclaw", env, work / "gateway.log")
+    report = {"memories": corpus.get("memories", args.memories), "turns_per_condition": args.turns}
+    service = None
+    try:
+        gateway.start()
+        print("condition off: NOVA not installed", file=sys.stderr)
+        report["off"] = _run(gateway, stub, args.turns, "agent:main:main")
+
+        _nova(env, "install-hooks")
+        service = _serve(env)
+        gateway.restart()  # hooks and plugins load at gateway start
+        print("condition on: hooks installed, nova serve running", file=sys.stderr)
+        report["on"] = _run(gateway, stub, args.turns, "agent:main:direct:bench-on")
+
+        _stop(service)
+        service = None
+        print("condition down: hooks installed, nova serve stopped", file=sys.stderr)
+        report["down"] = _run(gateway, stub, args.turns, "agent:main:direct:bench-down")
+    finally:
+        if service is not None:
+            _stop(service)
+        gateway.stop()
+        stub.close()
+    report["nova_adds_ms"] = {k: round(report["on"][k]["p50"] - report["off"][k]["p50"], 1)
+                              for k in ("turn_ms", "to_model_ms")}
+    shutil.rmtree(work, ignore_errors=True)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{args.turns} turns per condition, {report['memories']} memories (80 % the main agent's)")
+    print(f"{'condition':10} {'turn p50':>9} {'turn p95':>9} {'to model p50':>13} {'to model p95':>13} "
+          f"{'failed':>7} {'with block':>11}")
+    for cond in ("off", "on", "down"):
+        r = report[cond]
+        print(f"{cond:10} {r['turn_ms']['p50']:9.0f} {r['turn_ms']['p95']:9.0f} {r['to_model_ms']['p50']:13.0f}"
+              f" {r['to_model_ms']['p95']:13.0f} {r['failed']:7d} {r['turns_with_nova_block']:11d}")
+    print(f"NOVA adds (median on - median off): turn {report['nova_adds_ms']['turn_ms']:.0f} ms,"
+          f" to model {report['nova_adds_ms']['to_model_ms']:.0f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
