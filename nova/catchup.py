@@ -23,10 +23,9 @@ import logging
 import sqlite3
 import time
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import psycopg
 
@@ -44,12 +43,12 @@ from .projection import (
 )
 from .live import adopt_live_entry
 from .redact import Redactor
-from .store import Store
+from .store import Store, agent_lock
 from .sources import TranscriptStream, list_agents, list_streams, session_index
 from .transcripts import ReadStats
 from .workspace import Speakers, entry_speakers, load_openclaw_config, load_speakers
 
-__all__ = ["CatchupReport", "run_catchup", "StateDirError", "agent_lock"]
+__all__ = ["CatchupReport", "run_catchup", "StateDirError"]
 
 log = logging.getLogger(__name__)
 
@@ -174,22 +173,6 @@ def run_catchup(
             conn.execute("ANALYZE episodes, relationships, entities")
     report.seconds = time.monotonic() - started
     return report
-
-
-@contextmanager
-def agent_lock(conn: psycopg.Connection, agent: str) -> Iterator[bool]:
-    """The session-level advisory lock that lets one writer at a time (catch-up or re-extraction,
-    on any host sharing the database) work on ``agent``; yields False when another holds it."""
-    got = conn.execute("SELECT pg_try_advisory_lock(hashtext('nova-catchup:' || %s))", (agent,)).fetchone()[0]
-    conn.commit()
-    if not got:
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        conn.execute("SELECT pg_advisory_unlock(hashtext('nova-catchup:' || %s))", (agent,))
-        conn.commit()
 
 
 def _catch_up_agent(conn, settings: Settings, projector: Projector, state_dir: Path, agent: str,

@@ -22,6 +22,8 @@ from fnmatch import fnmatchcase
 
 import psycopg
 
+from .store import AGENT_TABLES, agent_lock
+
 __all__ = ["ForgetScope", "ForgetRules", "ForgetReport", "forget"]
 
 log = logging.getLogger(__name__)
@@ -71,10 +73,11 @@ class ForgetReport:
 
 
 def agent_tables(conn: psycopg.Connection) -> list[str]:
-    """Every NOVA table with an ``agent_id`` column except ``forgotten`` (found, not listed, so a new table is covered)."""
-    return [r[0] for r in conn.execute(
+    """NOVA's tables that hold an agent's rows (``nova.store.AGENT_TABLES``) that exist in this database."""
+    present = {r[0] for r in conn.execute(
         "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema()"
-        " AND column_name = 'agent_id' AND table_name <> 'forgotten' ORDER BY 1")]
+        " AND column_name = 'agent_id'")}
+    return [t for t in AGENT_TABLES if t in present]
 
 
 def forget(store, scope: ForgetScope, *, projector_factory=None, purge: bool = True, progress=None,
@@ -89,7 +92,6 @@ def forget(store, scope: ForgetScope, *, projector_factory=None, purge: bool = T
     """
     import time
 
-    from .catchup import agent_lock
     from .reextract import AgentChange, ReextractReport, Scope, rebuild_agent, session_keys_matching
 
     started = time.monotonic()

@@ -30,9 +30,9 @@ from typing import Callable
 
 import psycopg
 
-from .catchup import agent_lock
 from .projection import ENTRY_COLUMNS, ProjectionStats, Projector, fetch_entries
 from .redact import Redactor
+from .store import agent_lock
 
 __all__ = ["Scope", "AgentChange", "ReextractReport", "reextract", "rebuild_agent", "scope_entry_count",
            "session_keys_matching"]

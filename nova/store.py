@@ -15,6 +15,7 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import psycopg
 from pgvector.psycopg import register_vector
@@ -22,7 +23,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .config import Settings
 
-__all__ = ["Store", "open_store", "StoreError", "SQL_DIR", "apply_migrations", "prewarm_for_recall"]
+__all__ = ["Store", "open_store", "StoreError", "SQL_DIR", "apply_migrations", "prewarm_for_recall", "agent_lock",
+           "AGENT_TABLES"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,15 @@ _MIGRATION_NAME = re.compile(r"^(\d{3})_[\w-]+\.sql$")
 _MIGRATION_LOCK = 0x6E6F7661
 _RECALL_TABLES = ("episodes", "entities", "provenance", "entries", "episode_keys", "relationships")
 _SPARE_WAIT_S = 0.002  # a free connection is handed over in microseconds; a new one takes ~5 ms
+
+
+# NOVA's tables that hold an agent's rows (an agent_id column), but for `forgotten`, which records
+# what was forgotten. Listed, not discovered: in a database NOVA shares, another application's
+# table with an agent_id column is not NOVA's to delete from. A test checks it against the
+# migrations, so a new table cannot be left out unnoticed.
+AGENT_TABLES = ("agent_speakers", "entities", "entity_aliases", "entries", "entry_extraction", "episode_keys",
+                "episodes", "provenance", "recall_telemetry", "reextract_progress", "relationships",
+                "session_profiles", "sessions", "transcript_cursors")
 
 
 class StoreError(RuntimeError):
@@ -325,3 +336,30 @@ def ensure_vector_indexes(conn: psycopg.Connection, model: str, dim: int) -> Non
         except psycopg.errors.LockNotAvailable:
             log.warning("vector index on %s not created: other writers hold the table; it is created the"
                         " next time NOVA loads the model", table)
+
+
+@contextmanager
+def agent_lock(conn: psycopg.Connection, agent: str) -> Iterator[bool]:
+    """The session-level advisory lock that lets one writer at a time (catch-up, re-extraction,
+    forget; on any host sharing the database) work on ``agent``; yields False when another holds it.
+
+    The unlock runs after a rollback of whatever the body left open: on a connection whose
+    transaction failed, the unlock itself would fail, hide the body's error and leave the lock held
+    by a pooled connection, so that no writer could take that agent again until it closed. If even
+    that fails (the server is gone) the connection is closed, which releases the lock, and the pool
+    replaces it."""
+    got = conn.execute("SELECT pg_try_advisory_lock(hashtext('nova-catchup:' || %s))", (agent,)).fetchone()[0]
+    conn.commit()
+    if not got:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        try:
+            conn.rollback()
+            conn.execute("SELECT pg_advisory_unlock(hashtext('nova-catchup:' || %s))", (agent,))
+            conn.commit()
+        except psycopg.Error as err:
+            log.warning("releasing the lock on agent %s failed (%s); closing the connection releases it", agent, err)
+            conn.close()

@@ -130,3 +130,24 @@ def test_sigterm_ends_a_command_and_releases_the_embedded_server(tmp_path):
     while (home / "pg" / "postmaster.pid").exists():  # the last handle stopped the server
         assert time.monotonic() < deadline, "embedded PostgreSQL still running"
         time.sleep(0.2)
+
+
+def test_agent_lock_is_released_after_a_failed_statement(settings):
+    """A writer whose transaction failed still releases the agent: the unlock runs after a rollback,
+    and the body's own error is the one raised (before: the unlock failed on the aborted transaction,
+    replaced the error and left the lock held by a pooled connection)."""
+    from nova.store import agent_lock
+
+    st = open_store(settings)
+    try:
+        with st.connection() as conn:
+            with pytest.raises(psycopg.errors.DivisionByZero):
+                with agent_lock(conn, "main") as locked:
+                    assert locked
+                    conn.execute("SELECT 1 / 0")
+        with st.connection() as a, st.connection() as b:
+            with agent_lock(a, "main") as first:
+                with agent_lock(b, "main") as second:
+                    assert first and not second
+    finally:
+        st.close()
