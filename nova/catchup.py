@@ -204,23 +204,31 @@ def _catch_up_agent(conn, settings: Settings, projector: Projector, state_dir: P
 
 
 def _retry_open_entries(conn, projector: Projector, agent: str, chunk: int, report: CatchupReport) -> None:
-    """Entries logged but not (successfully) projected: failures, or a crash between chunks."""
+    """Entries logged but not (successfully) projected: failures, or a crash between chunks.
+
+    Each chunk is claimed with ``FOR UPDATE ... SKIP LOCKED``: an entry the service's ingest
+    worker is projecting right now (it claims the same way) is left to it, never projected twice
+    at once."""
     while True:
-        open_entries = fetch_entries(
-            conn,
-            f"SELECT {', '.join('e.' + c for c in ENTRY_COLUMNS.split(', '))} FROM entry_extraction x"
-            " JOIN entries e USING (agent_id, session_id, entry_id)"
-            " WHERE x.agent_id = %s AND x.status <> 'done'"
-            " ORDER BY e.session_id, e.seq LIMIT %s",
-            (agent, chunk),
-        )
-        if not open_entries:
-            conn.commit()
+        waiting = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM entry_extraction WHERE agent_id = %s AND status <> 'done')",
+            (agent,)).fetchone()[0]
+        conn.commit()
+        if not waiting:
             return
-        conn.commit()  # the SELECT's snapshot: models load outside any transaction
-        projector.prepare()
+        projector.prepare()  # models load outside any transaction
         with conn.transaction():
+            open_entries = fetch_entries(
+                conn,
+                f"SELECT {', '.join('e.' + c for c in ENTRY_COLUMNS.split(', '))} FROM entry_extraction x"
+                " JOIN entries e USING (agent_id, session_id, entry_id)"
+                " WHERE x.agent_id = %s AND x.status <> 'done'"
+                " ORDER BY e.session_id, e.seq LIMIT %s FOR UPDATE OF x SKIP LOCKED",
+                (agent, chunk),
+            )
             stats = projector.project(conn, agent, open_entries)
+        if not open_entries:
+            return  # every open entry is being projected by someone else
         report.retried += len(open_entries)
         report.projection.merge(stats)
         if stats.failed == len(open_entries):

@@ -188,3 +188,36 @@ def test_truncated_or_changed_before_the_cursor_is_reconciled_by_entry_id(store,
     with store.connection() as conn:
         ids = sorted(r[0] for r in conn.execute("SELECT entry_id FROM entries"))
     assert ids == ["e1", "e2", "e3", "e3b"]
+
+
+def test_catchup_leaves_an_entry_the_service_is_projecting(store, settings, projector, state_dir):
+    """An open entry claimed by another writer (the service's ingest worker holds its status row
+    FOR UPDATE while it projects) is skipped, not projected a second time at once; the next run
+    takes it once it is free."""
+    import threading
+    from datetime import datetime, timezone
+
+    from nova.live import LiveMessage, log_live_entry
+    from nova.redact import Redactor
+    from nova.workspace import Speakers
+
+    run_catchup(store, settings, projector, state_dir)
+    with store.connection() as conn, conn.transaction():
+        entry = log_live_entry(conn, "main", None, LiveMessage("agent:main:main", "I bought a red canoe.",
+                               occurred_at=datetime(2026, 3, 13, 12, tzinfo=timezone.utc)),
+                               Speakers("Dana Okafor", "Assistant", True, False), Redactor(settings.redaction))
+    with store.connection() as worker:
+        worker.execute("SELECT 1 FROM entry_extraction WHERE agent_id = 'main' AND entry_id = %s FOR UPDATE",
+                       (entry.entry_id,))
+        result = {}
+        run = threading.Thread(target=lambda: result.update(report=run_catchup(store, settings, projector, state_dir)))
+        run.start()
+        run.join(60)
+        assert not run.is_alive(), "catch-up waited on the entry another writer holds"
+        assert result["report"].retried == 0
+        worker.rollback()
+    again = run_catchup(store, settings, projector, state_dir)
+    assert again.retried == 1
+    with store.connection() as conn:
+        status = conn.execute("SELECT status FROM entry_extraction WHERE entry_id = %s", (entry.entry_id,)).fetchone()
+    assert status == ("done",)
