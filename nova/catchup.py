@@ -75,6 +75,7 @@ class CatchupReport:
     lines: ReadStats = field(default_factory=ReadStats)
     projection: ProjectionStats = field(default_factory=ProjectionStats)
     retried: int = 0
+    revived: int = 0                # dead-lettered entries given another round (--retry-failed)
     locked_agents: list[str] = field(default_factory=list)
     stopped: bool = False           # ended early on request; the rest is read next run
     seconds: float = 0.0
@@ -124,8 +125,12 @@ def run_catchup(
     on_files: Callable[[int], None] | None = None,
     stop: Callable[[], bool] | None = None,
     paths: set[Path] | None = None,
+    retry_dead: bool = False,
 ) -> CatchupReport:
     """Catch up on every transcript of ``agents`` (default: all) under ``state_dir``.
+
+    ``retry_dead``: give dead-lettered entries (``nova.projection.MAX_EXTRACTION_ATTEMPTS``
+    failures) another round of attempts first.
 
     ``stop()`` is asked between transcripts: when true, the run ends there (all it did is committed).
     ``paths``: only transcripts at these paths (the watcher's changed files; a SQLite store's
@@ -164,6 +169,11 @@ def run_catchup(
                     if progress:
                         progress(agent, len(files[agent]))
                     continue
+                if retry_dead:
+                    with conn.transaction():
+                        report.revived += conn.execute(
+                            "UPDATE entry_extraction SET status = 'failed', attempts = 0, updated_at = now()"
+                            " WHERE agent_id = %s AND status = 'dead'", (agent,)).rowcount
                 _catch_up_agent(conn, settings, projector, state_dir, agent, config, files[agent], report, progress,
                                 stop)
     if report.entries_new >= _BULK_ENTRIES:
@@ -211,7 +221,7 @@ def _retry_open_entries(conn, projector: Projector, agent: str, chunk: int, repo
     at once."""
     while True:
         waiting = conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM entry_extraction WHERE agent_id = %s AND status <> 'done')",
+            "SELECT EXISTS (SELECT 1 FROM entry_extraction WHERE agent_id = %s AND status IN ('pending', 'failed'))",
             (agent,)).fetchone()[0]
         conn.commit()
         if not waiting:
@@ -222,7 +232,7 @@ def _retry_open_entries(conn, projector: Projector, agent: str, chunk: int, repo
                 conn,
                 f"SELECT {', '.join('e.' + c for c in ENTRY_COLUMNS.split(', '))} FROM entry_extraction x"
                 " JOIN entries e USING (agent_id, session_id, entry_id)"
-                " WHERE x.agent_id = %s AND x.status <> 'done'"
+                " WHERE x.agent_id = %s AND x.status IN ('pending', 'failed')"
                 " ORDER BY e.session_id, e.seq LIMIT %s FOR UPDATE OF x SKIP LOCKED",
                 (agent, chunk),
             )

@@ -95,6 +95,9 @@ def catchup(
         "new and 4 when another catch-up holds every agent."),
     log_file: Optional[Path] = typer.Option(
         None, "--log-file", help="Also log to this file, rotated at 5 MB (5 kept)."),
+    retry_failed: bool = typer.Option(
+        False, "--retry-failed", help="Also retry entries whose extraction failed 5 times (dead-lettered; "
+        "`nova status` counts them), e.g. after an upgrade that fixes the cause."),
 ) -> None:
     """Read new transcript entries of every session into memory (incremental, safe to rerun).
 
@@ -122,7 +125,7 @@ def catchup(
                 report = run_catchup(
                     rt.store, rt.settings, rt.lazy_projector(), state_dir, agent,
                     progress=lambda desc, n: bar.update(task, advance=n, description=desc),
-                    on_files=lambda total: bar.update(task, total=total),
+                    on_files=lambda total: bar.update(task, total=total), retry_dead=retry_failed,
                 )
             except StateDirError as e:
                 err.print(f"[red]error:[/red] {e}")
@@ -203,7 +206,7 @@ def _report_json(report, state_dir: Path) -> dict:
         "entries_new": report.entries_new, "entries_known": report.entries_known,
         "entries_filtered": report.entries_filtered, "sessions_filtered": dict(report.sessions_filtered),
         "entries_forgotten": report.entries_forgotten, "secrets_redacted": dict(report.secrets_redacted),
-        "lines_skipped": dict(report.lines.skipped), "retried": report.retried,
+        "lines_skipped": dict(report.lines.skipped), "retried": report.retried, "revived": report.revived,
         "extracted": p.done, "failed": p.failed, "entities_new": p.entities, "episodes_new": p.episodes,
         "relationships_new": p.relationships, "locked_agents": report.locked_agents,
         "seconds": round(report.seconds, 2),
@@ -232,7 +235,7 @@ def _print_report(report, state_dir: Path) -> None:
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(report.secrets_redacted.items()))
         out.print(f"  redacted {sum(report.secrets_redacted.values())} secret(s) before storing: {kinds}")
     for e in p.errors[:5]:
-        out.print(f"  [yellow]failed[/yellow] {e} (will be retried)")
+        out.print(f"  [yellow]failed[/yellow] {e} (retried by the next catch-up; dead-lettered after 5 failures)")
     if report.locked_agents:
         out.print(f"  [yellow]busy[/yellow] another catch-up holds: {', '.join(report.locked_agents)}")
     if report.nothing_new:
@@ -477,7 +480,8 @@ def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this 
     """Row counts per agent, extraction failures, stale rows, the newest entry ingested, and sampled recall latency.
 
     "live" counts entries the memory-extract hook logged whose transcript line catch-up has not
-    read yet (it adopts them when it does).
+    read yet (it adopts them when it does). "failed" entries are retried by every catch-up; after
+    5 failures an entry is "dead": kept with its error, retried only by `nova catchup --retry-failed`.
 
     "stale" counts entities, episodes and relationships made by an older extractor version
     than this NOVA's: run `nova reextract` to rebuild them.
@@ -494,6 +498,7 @@ def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this 
             " (SELECT count(*) FROM episodes e WHERE e.agent_id = a.agent_id),"
             " (SELECT count(*) FROM relationships e WHERE e.agent_id = a.agent_id),"
             " (SELECT count(*) FROM entry_extraction x WHERE x.agent_id = a.agent_id AND x.status = 'failed'),"
+            " (SELECT count(*) FROM entry_extraction x WHERE x.agent_id = a.agent_id AND x.status = 'dead'),"
             " (SELECT count(*) FROM entities e WHERE e.agent_id = a.agent_id AND e.extractor_version < %s)"
             "  + (SELECT count(*) FROM episodes e WHERE e.agent_id = a.agent_id AND e.extractor_version < %s)"
             "  + (SELECT count(*) FROM relationships e WHERE e.agent_id = a.agent_id AND e.extractor_version < %s),"
@@ -507,7 +512,7 @@ def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this 
             (EXTRACTOR_VERSION, EXTRACTOR_VERSION, EXTRACTOR_VERSION, agent, agent),
         ).fetchall()
         recalls = telemetry_summary(conn, agent)
-    table = Table("agent", "entries", "live", "entities", "episodes", "relationships", "failed", "stale",
+    table = Table("agent", "entries", "live", "entities", "episodes", "relationships", "failed", "dead", "stale",
                   "newest entry", "last ingest")
     for r in rows:
         cells = [x.strftime("%Y-%m-%d %H:%M") if hasattr(x, "strftime") else str(x) if x is not None else "-" for x in r]

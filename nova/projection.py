@@ -32,6 +32,10 @@ MAX_EPISODE_ENTRIES = 6
 FUNCTIONAL_PREDICATES = {"live_in", "work_at", "work_for", "is_married_to", "move_to", "date"}
 
 
+# An entry whose extraction fails this often (the same error each run: a text spaCy refuses, a bug)
+# is dead-lettered instead of retried by every catch-up for ever; `nova catchup --retry-failed`
+# gives it another round. Transient faults roll the whole chunk back and are not counted.
+MAX_EXTRACTION_ATTEMPTS = 5
 LIVE_ENTRY_PREFIX = "live:"  # entry ids of messages the memory-extract hook logged (nova.live)
 
 
@@ -350,11 +354,14 @@ class _Touched:
 
 
 def _mark(conn, entry: LoggedEntry, status: str, error: str | None, version: int) -> None:
+    """Record an extraction attempt; the ``MAX_EXTRACTION_ATTEMPTS``-th failure dead-letters the entry."""
     conn.execute(
         "INSERT INTO entry_extraction (agent_id, session_id, entry_id, status, attempts, error, extractor_version)"
         " VALUES (%s, %s, %s, %s, 1, %s, %s)"
-        " ON CONFLICT (agent_id, session_id, entry_id) DO UPDATE SET status = EXCLUDED.status,"
+        " ON CONFLICT (agent_id, session_id, entry_id) DO UPDATE SET"
+        " status = CASE WHEN EXCLUDED.status = 'failed' AND entry_extraction.attempts + 1 >= %s THEN 'dead'"
+        "               ELSE EXCLUDED.status END,"
         " attempts = entry_extraction.attempts + 1, error = EXCLUDED.error,"
         " extractor_version = EXCLUDED.extractor_version, updated_at = now()",
-        (entry.agent_id, entry.session_id, entry.entry_id, status, error, version),
+        (entry.agent_id, entry.session_id, entry.entry_id, status, error, version, MAX_EXTRACTION_ATTEMPTS),
     )

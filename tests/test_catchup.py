@@ -221,3 +221,30 @@ def test_catchup_leaves_an_entry_the_service_is_projecting(store, settings, proj
     with store.connection() as conn:
         status = conn.execute("SELECT status FROM entry_extraction WHERE entry_id = %s", (entry.entry_id,)).fetchone()
     assert status == ("done",)
+
+
+def test_an_entry_that_always_fails_is_dead_lettered_and_retried_on_request(store, settings, projector, state_dir):
+    """Five recorded failures make an entry dead: catch-up stops retrying it every run (so cron's
+    "nothing new" exit comes back), `nova status` counts it, and --retry-failed gives it a new round."""
+    from nova.projection import MAX_EXTRACTION_ATTEMPTS
+
+    class Broken:
+        version = projector.extractor.version
+
+        def extract_batch(self, items):
+            if any("Biscuit" in i.text for i in items):
+                raise RuntimeError("extractor fell over")
+            return projector.extractor.extract_batch(items)
+
+    broken = Projector(Broken(), projector.embedder)
+    runs = [run_catchup(store, settings, broken, state_dir) for _ in range(MAX_EXTRACTION_ATTEMPTS + 1)]
+    with store.connection() as conn:
+        dead = conn.execute("SELECT attempts, error FROM entry_extraction WHERE status = 'dead'").fetchall()
+        assert conn.execute("SELECT count(*) FROM entry_extraction WHERE status = 'failed'").fetchone()[0] == 0
+    assert dead and all(a == MAX_EXTRACTION_ATTEMPTS and "fell over" in e for a, e in dead)
+    assert runs[-2].retried == len(dead) and runs[-1].retried == 0 and runs[-1].nothing_new
+
+    fixed = run_catchup(store, settings, projector, state_dir, retry_dead=True)
+    assert fixed.revived == len(dead) and fixed.retried == len(dead) and fixed.projection.failed == 0
+    with store.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM entry_extraction WHERE status <> 'done'").fetchone()[0] == 0
