@@ -32,7 +32,21 @@ class EntityResolver:
         self.agent_id = agent_id
         self.extractor_version = extractor_version
         self._cache: dict[str, int] = {}
+        self._cached_order: list[str] = []  # names in the order they entered the cache (for rollback_to)
         self.created = 0
+
+    def savepoint(self) -> tuple[int, int]:
+        """A mark to return to when the caller's savepoint rolls back (``rollback_to``)."""
+        return len(self._cached_order), self.created
+
+    def rollback_to(self, mark: tuple[int, int]) -> None:
+        """Forget what was resolved since ``mark``: the entities created then were rolled back with
+        the caller's savepoint, and a cached id of theirs would point later entries at nothing."""
+        cached, created = mark
+        for norm in self._cached_order[cached:]:
+            self._cache.pop(norm, None)
+        del self._cached_order[cached:]
+        self.created = created
 
     def resolve(self, name: str, kind: str, *, strong: bool = False, seen_at: datetime | None = None) -> int:
         norm = normalize_name(name)
@@ -58,6 +72,8 @@ class EntityResolver:
                     (kind, entity_id, self.agent_id, list(WEAK_KINDS), self.agent_id, kind),
                 )
             self._add_alias(entity_id, norm, name)
+        if norm not in self._cache:
+            self._cached_order.append(norm)
         self._cache[norm] = entity_id
         return entity_id
 

@@ -126,6 +126,9 @@ class Projector:
         resolver = EntityResolver(conn, agent_id, self.extractor.version)
         touched = _Touched()
         for entry, result in zip(entries, results, strict=True):
+            # What one entry writes is kept apart until its savepoint commits: a failing entry must
+            # leave no entity id in the resolver's cache, no row to embed and no count behind.
+            mark, written, counts = resolver.savepoint(), _Touched(), ProjectionStats()
             try:
                 if isinstance(result, Exception):
                     raise result
@@ -133,10 +136,13 @@ class Projector:
                     # Speakers exist before anyone mentions them by first name or nickname.
                     for name in (entry.speaker, entry.addressee):
                         resolver.resolve(name, "person", seen_at=entry.occurred_at)
-                    self._write_entry(conn, resolver, entry, result, touched, stats)
+                    self._write_entry(conn, resolver, entry, result, written, counts)
                     _mark(conn, entry, "done", None, self.extractor.version)
+                touched.merge(written)
+                stats.merge(counts)
                 stats.done += 1
             except Exception as err:  # recorded and retried next run, never dropped
+                resolver.rollback_to(mark)
                 message = f"{type(err).__name__}: {err}"[:1000]
                 log.warning("extraction failed for %s/%s: %s", entry.session_id, entry.entry_id, message)
                 _mark(conn, entry, "failed", message, self.extractor.version)
@@ -351,6 +357,14 @@ class _Touched:
         self.episode_keys: list[tuple[LoggedEntry, int, str]] = []  # (entry, episode id, key text)
         # episode id → {seq: (speaker, annotated text)} for entries projected in this batch
         self.episode_lines: defaultdict[int, dict[int, tuple[str, str]]] = defaultdict(dict)
+
+    def merge(self, other: "_Touched") -> None:
+        self.entities |= other.entities
+        self.relationships |= other.relationships
+        self.episodes |= other.episodes
+        self.episode_keys += other.episode_keys
+        for episode_id, lines in other.episode_lines.items():
+            self.episode_lines[episode_id].update(lines)
 
 
 def _mark(conn, entry: LoggedEntry, status: str, error: str | None, version: int) -> None:

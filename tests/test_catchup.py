@@ -248,3 +248,39 @@ def test_an_entry_that_always_fails_is_dead_lettered_and_retried_on_request(stor
     assert fixed.revived == len(dead) and fixed.retried == len(dead) and fixed.projection.failed == 0
     with store.connection() as conn:
         assert conn.execute("SELECT count(*) FROM entry_extraction WHERE status <> 'done'").fetchone()[0] == 0
+
+
+def test_a_failed_entry_leaves_no_entity_behind_for_the_next(store, settings, projector, tmp_path):
+    """An entry that fails after resolving a new name rolls its savepoint back, entity included; the
+    next entry naming the same person must create it afresh, not reuse the rolled-back id (before:
+    the resolver's cache kept that id, and later rows pointed at an entity that never committed)."""
+    from nova.extract import Extraction, Fact, Mention
+
+    class FailsOnce:
+        version = projector.extractor.version
+
+        def extract_batch(self, items):
+            out = []
+            for item in items:
+                if "first" in item.text:  # resolves Zephyrine, then writes a fact PostgreSQL refuses
+                    out.append(Extraction(item.text, mentions=[Mention("Zephyrine Okoro", "person")],
+                                          facts=[Fact("Zephyrine Okoro", "person", "is_a", "bad\x00fact",
+                                                      object_value="x")]))
+                else:
+                    out.append(Extraction(item.text, mentions=[Mention("Zephyrine Okoro", "person")]))
+            return out
+
+    state = tmp_path / "state"
+    path = state / "agents" / "main" / "sessions" / "z1.jsonl"
+    write_transcript(path, "z1", [("user", "The first time I met Zephyrine Okoro was in Accra."),
+                                  ("user", "Zephyrine Okoro teaches chemistry in Kumasi.")])
+    (path.parent / "sessions.json").write_text(json.dumps({"agent:main:main": {"sessionId": "z1"}}))
+    report = run_catchup(store, settings, Projector(FailsOnce(), projector.embedder), state)
+    assert report.projection.failed == 1 and report.projection.done == 1
+    with store.connection() as conn:
+        dangling = conn.execute(
+            "SELECT count(*) FROM provenance p WHERE p.item_kind = 'entity'"
+            " AND NOT EXISTS (SELECT 1 FROM entities e WHERE e.id = p.item_id)").fetchone()[0]
+        assert dangling == 0
+        assert conn.execute("SELECT count(*) FROM entities WHERE norm_name = 'zephyrine okoro'").fetchone()[0] == 1
+        assert conn.execute("SELECT count(*) FROM entry_extraction WHERE status = 'done'").fetchone()[0] == 1
