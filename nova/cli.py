@@ -444,7 +444,7 @@ def forget(
     Exit codes: 0 done, 1 declined, 2 error.
     """
     from .forget import ForgetScope, forget as do_forget
-    from .service import get_json
+    from .service import notify_service
 
     scope = ForgetScope(agent, session_key, _parse_time(before, "--before"))
     what = f"agent {agent}" + (f", sessions {session_key}" if session_key else "") + (f", before {before}" if before else "")
@@ -461,7 +461,7 @@ def forget(
             except RuntimeError as e:
                 err.print(f"[red]error:[/red] {e}")
                 raise typer.Exit(2) from None
-        notified = get_json(rt.settings.socket_path(), "/v1/forgotten", timeout=5, body={"agentId": agent})
+        notified = notify_service(rt.settings, "/v1/forgotten", {"agentId": agent})
     summary = {"agent": agent, "session_key": session_key, "before": before, "entries_deleted": report.entries,
                "rows_deleted": report.rows, "entries_rebuilt": report.rebuilt_entries, "purged": report.purged,
                "service_notified": notified is not None, "seconds": round(report.seconds, 2)}
@@ -472,7 +472,8 @@ def forget(
               + (f"; rebuilt memories from the {report.rebuilt_entries} remaining" if not scope.whole_agent else "")
               + ("; tables vacuumed" if report.purged else ""))
     if notified is None:
-        out.print("  (no nova serve answered; a running one drops its cached profiles when sessions change)")
+        out.print("  (no nova serve answered: session profiles are rebuilt at their next bootstrap anyway; a running"
+                  " service's precomputed recall for a session's last message goes with that session's next message)")
 
 
 @app.command()

@@ -130,6 +130,9 @@ def forget(store, scope: ForgetScope, *, projector_factory=None, purge: bool = T
                     " unnest(ARRAY[speaker, addressee]) AS n WHERE agent_id = %s AND n IS NOT NULL ON CONFLICT DO NOTHING",
                     (agent,))
                 conn.execute("DELETE FROM reextract_progress WHERE agent_id = %s", (agent,))
+                # Every session's profile may show a forgotten memory: each is rebuilt at its next
+                # bootstrap (the service reads them from here, so this holds over any transport).
+                conn.execute("DELETE FROM session_profiles WHERE agent_id = %s", (agent,))
                 change, rebuilt = AgentChange(agent), ReextractReport(dry_run=False)
                 rebuild_agent(conn, projector, agent, Scope((agent,)), 256, change, rebuilt, progress, redactor)
                 report.rebuilt_entries = change.entries

@@ -17,7 +17,6 @@ What it shows, each item with its date:
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
 
 import psycopg
@@ -149,27 +148,21 @@ class ProfileCache:
 
     A refresh is due when the session id differs from the held one (a new session or a
     reset), after ``invalidate`` (compaction), or when the freshly built profile differs
-    materially (``Profile.differs_materially``). What was served is written to
-    ``session_profiles`` (sql/010), so a restarted service serves the same bytes; the map in
-    memory only saves that read. Thread-safe.
+    materially (``Profile.differs_materially``). What was served lives in ``session_profiles``
+    (sql/010) and nowhere else: a restarted service serves the same bytes, and ``nova forget``,
+    which deletes an agent's rows there in its own transaction, takes effect at the next bootstrap
+    whatever transport the service listens on. One indexed read per bootstrap.
     """
 
-    def __init__(self, min_changes: int = 3, max_sessions: int = 10_000):
+    def __init__(self, min_changes: int = 3):
         self.min_changes = min_changes
-        self.max_sessions = max_sessions
-        self._held: dict[tuple[str, str], _Held] = {}
-        self._lock = threading.Lock()
 
     def settle(self, conn: psycopg.Connection, agent_id: str, session_key: str, session_id: str | None,
                fresh: Profile) -> tuple[Profile, str]:
         """The profile to serve and why: ``new``, ``reset``, ``changed`` or ``stable``.
 
         Commits on ``conn`` when the served profile changed."""
-        key = (agent_id, session_key)
-        with self._lock:
-            held = self._held.get(key)
-        if held is None:
-            held = _load(conn, agent_id, session_key)
+        held = _load(conn, agent_id, session_key)
         if held is None:
             reason = "new"
         elif session_id is not None and held.session_id != session_id:
@@ -177,35 +170,21 @@ class ProfileCache:
         elif held.profile.differs_materially(fresh, self.min_changes):
             reason = "changed"
         else:
-            self._keep(key, held)
             return held.profile, "stable"
-        # A reset keeps no session id of its own when the hook gave none: the held one stays.
-        held = _Held(session_id if session_id is not None else (held.session_id if held else None), fresh)
-        _save(conn, agent_id, session_key, held)
-        self._keep(key, held)
+        # A refresh without a session id from the hook keeps the one held.
+        _save(conn, agent_id, session_key,
+              _Held(session_id if session_id is not None else (held.session_id if held else None), fresh))
         return fresh, reason
 
-    def _keep(self, key: tuple[str, str], held: _Held) -> None:
-        with self._lock:
-            if len(self._held) >= self.max_sessions and key not in self._held:
-                self._held.pop(next(iter(self._held)))  # oldest first: dicts keep insertion order
-            self._held[key] = held
-
     def invalidate(self, conn: psycopg.Connection, agent_id: str, session_key: str) -> bool:
-        with self._lock:
-            had = self._held.pop((agent_id, session_key), None) is not None
         with conn.transaction():
-            gone = conn.execute("DELETE FROM session_profiles WHERE agent_id = %s AND session_key = %s",
-                                (agent_id, session_key)).rowcount
-        return had or gone > 0
+            return conn.execute("DELETE FROM session_profiles WHERE agent_id = %s AND session_key = %s",
+                                (agent_id, session_key)).rowcount > 0
 
     def invalidate_agent(self, conn: psycopg.Connection, agent_id: str) -> int:
         """Drop every held profile of ``agent_id`` (after ``nova forget``); returns how many."""
-        with self._lock:
-            dropped = drop_agent(self._held, agent_id)
         with conn.transaction():
-            gone = conn.execute("DELETE FROM session_profiles WHERE agent_id = %s", (agent_id,)).rowcount
-        return max(dropped, gone)
+            return conn.execute("DELETE FROM session_profiles WHERE agent_id = %s", (agent_id,)).rowcount
 
 
 def _load(conn: psycopg.Connection, agent_id: str, session_key: str) -> _Held | None:

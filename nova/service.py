@@ -681,3 +681,20 @@ def get_json(socket_path, route: str, timeout: float = 10.0, body: dict | None =
         return json.loads(conn.getresponse().read())
     except (OSError, ValueError):
         return None
+
+
+def notify_service(settings, route: str, body: dict, timeout: float = 5.0) -> dict | None:
+    """POST ``body`` to the configured ``nova serve``: its TCP address with the bearer token when
+    ``service.host`` is set, else its Unix socket. None when nothing answers (or it refuses)."""
+    svc = settings.service
+    if not svc.host:
+        return get_json(settings.socket_path(), route, timeout=timeout, body=body)
+    try:
+        token = settings.token_path().read_text().strip()
+        conn = http.client.HTTPConnection(svc.host, svc.port, timeout=timeout)
+        conn.request("POST", route, json.dumps(body),
+                     {"content-type": "application/json", "authorization": f"Bearer {token}"})
+        response = conn.getresponse()
+        return json.loads(response.read()) if response.status < 400 else None
+    except (OSError, ValueError):
+        return None

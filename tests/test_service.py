@@ -392,3 +392,22 @@ def test_an_episode_is_kept_when_only_a_derived_line_cited_its_entry(service):
     assert service.worker.drain(30)
     answer = service.post("/v1/recall", json={"sessionKey": "agent:fam:main", "query": "Which dog did Priya adopt?"})
     assert "greyhound" in answer.json()["block"], answer.json()["block"]
+
+
+def test_forget_reaches_the_session_profile_whatever_the_transport(service, settings, state_dir, store, projector):
+    """The profile a session was served is rebuilt after `nova forget` without any notice to the
+    service (it reads profiles from the database, where forget deletes them): a TCP-mode service
+    that the CLI's notice never reached does not keep forgotten lines in NOVA_MEMORY.md."""
+    from nova.forget import ForgetScope, forget
+
+    secret_key = "agent:main:telegram:direct:555"
+    _message(service, "My neighbour Quillon Ashgrove breeds falcons.", key=secret_key)
+    _message(service, "Quillon Ashgrove lent me a falcon hood.", key=secret_key)
+    _message(service, "Thanks for listening.", key=secret_key)
+    assert service.worker.drain(30)
+    ask = {"sessionKey": MAIN, "sessionId": MAIN_SESSION}
+    before = service.post("/v1/bootstrap", json=ask).json()
+    assert "Quillon" in before["content"]
+    forget(store, ForgetScope("main", session_key=secret_key), projector_factory=lambda: projector, purge=False)
+    after = service.post("/v1/bootstrap", json=ask).json()  # no /v1/forgotten was sent
+    assert after["refreshed"] == "new" and "Quillon" not in after["content"]
