@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import psycopg
-
 from .config import Settings
 from .filters import SessionFilter, infer_session_key
 from .forget import ForgetRules
