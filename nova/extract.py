@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 # Bump when extraction output changes, so operators can see which rows are stale.
-EXTRACTOR_VERSION = 1
+EXTRACTOR_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -314,6 +314,7 @@ class SpacyExtractor:
                 if m is not None and m.kind == "person":
                     out.append(Fact(subject=m.name, subject_kind="person", predicate="is_a",
                                     text=f"{m.name} is {item.speaker}'s {tok.lower_}",
+                                    object_name=item.speaker, object_kind="person",
                                     object_value=tok.lower_, valid_from=valid_from, confidence=0.8))
             if tok.lower_ in ("named", "called") and tok.dep_ == "acl":
                 target = next((c for c in tok.children if c.pos_ == "PROPN"), None)
@@ -324,9 +325,19 @@ class SpacyExtractor:
                     continue
                 head = tok.head
                 what = " ".join(t.text for t in head.subtree if t.i <= head.i and t.dep_ in ("compound", "amod") or t == head)
+                # "my dog is a beagle called Biscuit": the speaker's dog, through the copula.
+                owned_subject = next((c for c in head.head.children if c.dep_ == "nsubj" and _owned_by_speaker(c)), None) \
+                    if head.dep_ == "attr" and head.head.lemma_ == "be" else None
+                if _owned_by_speaker(head):
+                    text = f"{m.name} is {item.speaker}'s {what}"
+                elif owned_subject is not None:
+                    text = f"{m.name} is {item.speaker}'s {owned_subject.lower_}, a {what}"
+                else:
+                    text = f"{m.name} is a {what}"
+                owned = _owned_by_speaker(head) or owned_subject is not None
                 out.append(Fact(
-                    subject=m.name, subject_kind=m.kind, predicate="is_a",
-                    text=f"{m.name} is {item.speaker}'s {what}" if _owned_by_speaker(head) else f"{m.name} is a {what}",
+                    subject=m.name, subject_kind=m.kind, predicate="is_a", text=text,
+                    object_name=item.speaker if owned else None, object_kind="person" if owned else None,
                     object_value=what.lower(), valid_from=valid_from, confidence=0.8,
                 ))
         return out

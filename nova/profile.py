@@ -66,12 +66,16 @@ def build_profile(conn: psycopg.Connection, agent_id: str, speakers: Speakers, *
     inbound_args = (agent_id, *(inbound or (None, None))) * 2
     user_norm = normalize_name(speakers.user)
     names = {normalize_name(speakers.user), normalize_name(speakers.assistant)}
+    # Facts about the user: the user's own ("Dana lives in Lisbon"), and who and what is the user's
+    # ("Priya is Dana's sister", "Biscuit is Dana's dog, a beagle": is_a facts whose object is the user).
+    user_ids = [r[0] for r in conn.execute(
+        "SELECT id FROM entities WHERE agent_id = %s AND norm_name = %s", (agent_id, user_norm))]
     fact_rows = conn.execute(
-        "SELECT r.id, r.fact, r.valid_from, r.valid_to FROM relationships r JOIN entities s ON s.id = r.subject_id"
-        " WHERE r.agent_id = %s AND s.agent_id = %s AND s.norm_name = %s AND r.valid_to IS NULL"
-        "   AND r.predicate NOT LIKE 'not\\_%%' AND NOT " + only_inbound +
+        "SELECT r.id, r.fact, r.valid_from, r.valid_to FROM relationships r"
+        " WHERE r.agent_id = %s AND (r.subject_id = ANY(%s) OR (r.object_id = ANY(%s) AND r.predicate = 'is_a'))"
+        "   AND r.valid_to IS NULL AND r.predicate NOT LIKE 'not\\_%%' AND NOT " + only_inbound +
         " ORDER BY r.valid_from DESC NULLS LAST, r.confidence DESC, r.id DESC LIMIT %s",
-        (agent_id, agent_id, user_norm, *inbound_args, facts),
+        (agent_id, user_ids, user_ids, *inbound_args, facts),
     ).fetchall()
     entity_rows = conn.execute(
         "SELECT e.id, e.name, e.kind, e.summary FROM entities e WHERE e.agent_id = %s AND NOT (e.norm_name = ANY(%s))"

@@ -460,10 +460,12 @@ def _graph_path(conn, agent_id: str, query: str, vec, dim: int, speakers: set[st
         trace.graph_seeds = seeds
     if not seeds:
         return []
-    # Seeds and their direct neighbours in the relationship graph.
+    # Seeds and their direct neighbours in the relationship graph. Not through is_a links ("Priya is
+    # Dana's sister" points at the user): they would make the user, and every fact about the user, a
+    # neighbour of each person and pet the user has.
     neighbours = conn.execute(
         "SELECT DISTINCT CASE WHEN subject_id = ANY(%s) THEN object_id ELSE subject_id END"
-        " FROM relationships WHERE agent_id = %s AND object_id IS NOT NULL"
+        " FROM relationships WHERE agent_id = %s AND object_id IS NOT NULL AND predicate <> 'is_a'"
         " AND (subject_id = ANY(%s) OR object_id = ANY(%s))",
         (seeds, agent_id, seeds, seeds),
     ).fetchall()

@@ -85,3 +85,16 @@ def test_near_identical_names_merge_by_trigram_within_a_kind(store):
         assert r.resolve("Lindqvist Labs", "place") == labs  # an exact alias wins over the kind
         assert r.resolve("Lindgren Labs", "organization") != labs
         conn.rollback()
+
+
+def test_whose_pet_and_whose_kin_link_to_the_speaker(extractor):
+    """"My dog is a beagle called Biscuit" says the dog is the speaker's, through the copula; kin
+    ("my sister Priya") and pets link to the speaker, so the profile can say who and what is theirs."""
+    dog = [f for f in extract(extractor, "My dog is a beagle called Biscuit.").facts if f.predicate == "is_a"]
+    assert [(f.subject, f.object_name, f.text) for f in dog] == [("Biscuit", "Caroline", "Biscuit is Caroline's dog, a beagle")]
+    kin = [f for f in extract(extractor, "My sister Priya adopted a greyhound named Waffles.").facts
+           if f.predicate == "is_a"]
+    assert ("Priya", "Caroline") in {(f.subject, f.object_name) for f in kin}
+    assert ("Waffles", None) in {(f.subject, f.object_name) for f in kin}  # Priya's dog, not the speaker's
+    theirs = extract(extractor, "My neighbour's dog is a poodle called Rex.").facts
+    assert all(f.object_name is None for f in theirs if f.predicate == "is_a")

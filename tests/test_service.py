@@ -411,3 +411,15 @@ def test_forget_reaches_the_session_profile_whatever_the_transport(service, sett
     forget(store, ForgetScope("main", session_key=secret_key), projector_factory=lambda: projector, purge=False)
     after = service.post("/v1/bootstrap", json=ask).json()  # no /v1/forgotten was sent
     assert after["refreshed"] == "new" and "Quillon" not in after["content"]
+
+
+def test_the_profile_says_who_and_what_is_the_users(service):
+    """After "My dog is a beagle called Biscuit" and "my sister Priya", the next session's profile
+    lists both under the user (before: only facts whose subject was the user were there)."""
+    _message(service, "My dog is a beagle called Biscuit.", senderName="Dana Okafor")
+    _message(service, "My sister Priya lives in Leeds.", senderName="Dana Okafor")
+    _message(service, "Good night!", senderName="Dana Okafor")
+    assert service.worker.drain(30)
+    profile = service.post("/v1/bootstrap", json={"sessionKey": MAIN, "sessionId": "fresh-session"}).json()["content"]
+    about = profile.split("## About ", 1)[1].split("\n## ", 1)[0]
+    assert "Biscuit is Dana Okafor's dog, a beagle" in about and "Priya is Dana Okafor's sister" in about, profile
