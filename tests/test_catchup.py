@@ -113,16 +113,21 @@ def test_interrupted_run_resumes_without_duplicates_or_gaps(store, settings, pro
     assert entries == (12, 12) and not_done == 0 and orphans == 0
 
 
-def test_failed_extraction_is_recorded_and_retried(store, settings, projector, state_dir):
-    class Fragile:
+def _failing_on(projector, word: str) -> Projector:
+    """The real projector, but its extractor raises for every batch that holds ``word``."""
+    class Failing:
         version = projector.extractor.version
 
         def extract_batch(self, items):
-            if any("Biscuit" in i.text for i in items):
+            if any(word in i.text for i in items):
                 raise RuntimeError("extractor fell over")
             return projector.extractor.extract_batch(items)
 
-    fragile = Projector(Fragile(), projector.embedder)
+    return Projector(Failing(), projector.embedder)
+
+
+def test_failed_extraction_is_recorded_and_retried(store, settings, projector, state_dir):
+    fragile = _failing_on(projector, "Biscuit")
     report = run_catchup(store, settings, fragile, state_dir)
     assert report.projection.failed >= 1
     with store.connection() as conn:
@@ -228,15 +233,7 @@ def test_an_entry_that_always_fails_is_dead_lettered_and_retried_on_request(stor
     "nothing new" exit comes back), `nova status` counts it, and --retry-failed gives it a new round."""
     from nova.projection import MAX_EXTRACTION_ATTEMPTS
 
-    class Broken:
-        version = projector.extractor.version
-
-        def extract_batch(self, items):
-            if any("Biscuit" in i.text for i in items):
-                raise RuntimeError("extractor fell over")
-            return projector.extractor.extract_batch(items)
-
-    broken = Projector(Broken(), projector.embedder)
+    broken = _failing_on(projector, "Biscuit")
     runs = [run_catchup(store, settings, broken, state_dir) for _ in range(MAX_EXTRACTION_ATTEMPTS + 1)]
     with store.connection() as conn:
         dead = conn.execute("SELECT attempts, error FROM entry_extraction WHERE status = 'dead'").fetchall()

@@ -10,28 +10,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
-import { pathToFileURL } from "node:url";
+import { loadFromDist } from "./openclaw_dist.mjs";
 
 const [pkg, rawArgs] = process.argv.slice(2);
 const args = JSON.parse(rawArgs ?? "{}");
-const dist = path.join(pkg, "dist");
 
-// dist chunks have hashed names and minified export aliases: find the chunk by its name prefix
-// and the alias by the original name in its export list (stable within the pinned version).
-async function load(prefix, names) {
-  for (const file of fs.readdirSync(dist).filter((f) => f.startsWith(prefix) && f.endsWith(".mjs"))) {
-    const src = fs.readFileSync(path.join(dist, file), "utf8");
-    const m = /export \{([^}]*)\};?\s*$/.exec(src);
-    if (!m) continue;
-    const aliases = Object.fromEntries(m[1].split(",").map((s) => s.trim().split(/\s+as\s+/)).map(([n, a]) => [n, a ?? n]));
-    if (!names.every((n) => n in aliases)) continue;
-    const mod = await import(pathToFileURL(path.join(dist, file)).href);
-    return Object.fromEntries(names.map((n) => [n, mod[aliases[n]]]));
-  }
-  throw new Error(`no dist chunk ${prefix}* exports ${names.join(", ")}`);
-}
-
-const { callGateway } = await load("call-", ["callGateway"]);
+const { callGateway } = await loadFromDist(pkg, "call-", ["callGateway"]);
 const config = JSON.parse(fs.readFileSync(path.join(process.env.OPENCLAW_STATE_DIR, "openclaw.json"), "utf8"));
 const timeoutMs = args.timeoutMs ?? 60000;
 const call = (method, params, ms = 15000) =>

@@ -10,27 +10,12 @@
 // Prints one JSON object. OPENCLAW_STATE_DIR must point at the state dir (set before import).
 import fs from "node:fs";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { loadFromDist } from "./openclaw_dist.mjs";
 
 const [pkg, step, rawArgs] = process.argv.slice(2);
 const args = JSON.parse(rawArgs ?? "{}");
-const dist = path.join(pkg, "dist");
 
-// dist chunks have hashed names and minified export aliases: find the chunk by its name prefix
-// and the alias by the original name in its export list (stable within the pinned version).
-async function load(prefix, names) {
-  const files = fs.readdirSync(dist).filter((f) => f.startsWith(prefix) && f.endsWith(".mjs"));
-  for (const file of files) {
-    const src = fs.readFileSync(path.join(dist, file), "utf8");
-    const m = /export \{([^}]*)\};?\s*$/.exec(src);
-    if (!m) continue;
-    const aliases = Object.fromEntries(m[1].split(",").map((s) => s.trim().split(/\s+as\s+/)).map(([n, a]) => [n, a ?? n]));
-    if (!names.every((n) => n in aliases)) continue;
-    const mod = await import(pathToFileURL(path.join(dist, file)).href);
-    return Object.fromEntries(names.map((n) => [n, mod[aliases[n]]]));
-  }
-  throw new Error(`no dist chunk ${prefix}* exports ${names.join(", ")}`);
-}
+const load = (prefix, names) => loadFromDist(pkg, prefix, names);
 
 const stateDir = process.env.OPENCLAW_STATE_DIR;
 const config = JSON.parse(fs.readFileSync(path.join(stateDir, "openclaw.json"), "utf8"));
