@@ -328,13 +328,14 @@ class SpacyExtractor:
                 # "my dog is a beagle called Biscuit": the speaker's dog, through the copula.
                 owned_subject = next((c for c in head.head.children if c.dep_ == "nsubj" and _owned_by_speaker(c)), None) \
                     if head.dep_ == "attr" and head.head.lemma_ == "be" else None
-                if _owned_by_speaker(head):
+                owned_directly = _owned_by_speaker(head)
+                if owned_directly:
                     text = f"{m.name} is {item.speaker}'s {what}"
                 elif owned_subject is not None:
                     text = f"{m.name} is {item.speaker}'s {owned_subject.lower_}, a {what}"
                 else:
                     text = f"{m.name} is a {what}"
-                owned = _owned_by_speaker(head) or owned_subject is not None
+                owned = owned_directly or owned_subject is not None
                 out.append(Fact(
                     subject=m.name, subject_kind=m.kind, predicate="is_a", text=text,
                     object_name=item.speaker if owned else None, object_kind="person" if owned else None,

@@ -30,9 +30,8 @@ from .projection import LIVE_ENTRY_PREFIX, LoggedEntry, append_entry, remember_s
 from .redact import Redactor
 from .workspace import Speakers, entry_speakers
 
-__all__ = ["LiveMessage", "agent_of_session_key", "log_live_entry", "adopt_live_entry", "LIVE_PREFIX"]
+__all__ = ["LiveMessage", "agent_of_session_key", "log_live_entry", "adopt_live_entry"]
 
-LIVE_PREFIX = LIVE_ENTRY_PREFIX
 LIVE_SEQ_BASE = 1 << 30          # provisional seq: after every real transcript line
 MATCH_WINDOW = timedelta(minutes=30)  # how far apart the hook's and the transcript's times may be
 _AGENT_KEY = re.compile(r"^agent:(?P<agent>[^:]*):")
@@ -91,7 +90,7 @@ def log_live_entry(conn: psycopg.Connection, agent_id: str, session_id: str | No
         return None
     if _transcript_twin(conn, agent_id, msg.session_key, text, msg.occurred_at):
         return None
-    session_id = session_id or f"{LIVE_PREFIX}{msg.session_key}"
+    session_id = session_id or f"{LIVE_ENTRY_PREFIX}{msg.session_key}"
     ident = msg.message_id or hashlib.sha256(
         f"{msg.session_key}\0{msg.occurred_at}\0{text}".encode()).hexdigest()[:24]
     speaker, addressee = entry_speakers("user", msg.sender, speakers)
@@ -99,7 +98,7 @@ def log_live_entry(conn: psycopg.Connection, agent_id: str, session_id: str | No
         "SELECT count(*) FROM entries WHERE agent_id = %s AND session_key = %s AND live",
         (agent_id, msg.session_key),
     ).fetchone()[0]
-    entry = LoggedEntry(agent_id, session_id, f"{LIVE_PREFIX}{ident}", LIVE_SEQ_BASE + pending, msg.session_key,
+    entry = LoggedEntry(agent_id, session_id, f"{LIVE_ENTRY_PREFIX}{ident}", LIVE_SEQ_BASE + pending, msg.session_key,
                         "user", speaker, addressee, text, msg.occurred_at)
     if not append_entry(conn, entry, parent_id=None, channel=msg.channel, source_file="live", live=True):
         return None

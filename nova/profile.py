@@ -26,7 +26,7 @@ from .extract import normalize_name
 from .render import BLOCK_TAG, entity_text, relationship_text
 from .workspace import Speakers
 
-__all__ = ["Profile", "build_profile", "ProfileCache", "PROFILE_FILE_NAME", "drop_agent"]
+__all__ = ["Profile", "build_profile", "ProfileCache", "PROFILE_FILE_NAME"]
 
 PROFILE_FILE_NAME = "NOVA_MEMORY.md"
 _PLAN = r"\m(plan|plans|planning|going to|gonna|will|want to|wants to|hope to|hopes to|thinking about|looking forward)\M"
@@ -211,14 +211,3 @@ def _save(conn: psycopg.Connection, agent_id: str, session_key: str, held: _Held
             "  text = EXCLUDED.text, items = EXCLUDED.items, user_facts = EXCLUDED.user_facts, served_at = now()",
             (agent_id, session_key, held.session_id, held.profile.text,
              Jsonb(sorted([k, i] for k, i in held.profile.items)), sorted(held.profile.user_facts)))
-
-
-def drop_agent(held: dict, agent_id: str) -> int:
-    """Remove ``agent_id``'s entries from a per-session map keyed ``(agent_id, session_key)``; returns how many.
-
-    The caller holds the map's lock (the service's profile and precomputed-recall caches).
-    """
-    keys = [k for k in held if k[0] == agent_id]
-    for k in keys:
-        del held[k]
-    return len(keys)

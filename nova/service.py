@@ -49,7 +49,7 @@ from pydantic import BeforeValidator, BaseModel, ConfigDict, Field, field_valida
 from .envelope import is_synthetic_turn
 from .filters import SessionFilter
 from .live import LiveMessage, agent_of_session_key, log_live_entry, message_text
-from .profile import PROFILE_FILE_NAME, ProfileCache, build_profile, drop_agent
+from .profile import PROFILE_FILE_NAME, ProfileCache, build_profile
 from .projection import ENTRY_COLUMNS, fetch_entries
 from . import telemetry
 from .recall import RecallItem, RecallTrace, recall, render_items
@@ -64,6 +64,7 @@ log = logging.getLogger("nova.service")
 
 SessionKey = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[^\x00-\x1f]+$",
                                   description="OpenClaw sessionKey, e.g. agent:main:main")]
+_SYNTHETIC = "a turn OpenClaw wrote itself (heartbeat poll …)"
 _COMMAND = re.compile(r"^/[a-z][\w-]*(?:\s\S*)?$", re.IGNORECASE)  # "/new", "/model gpt-5", not prose
 
 
@@ -241,6 +242,17 @@ class IngestWorker(threading.Thread):
         return False
 
 
+def _drop_agent(held: dict, agent_id: str) -> int:
+    """Remove ``agent_id``'s entries from a per-session map keyed ``(agent_id, session_key)``; returns how many.
+
+    The caller holds the map's lock.
+    """
+    keys = [k for k in held if k[0] == agent_id]
+    for k in keys:
+        del held[k]
+    return len(keys)
+
+
 class _RecallCache:
     """The last precomputed recall per session: (normalised query, result or None while computing).
 
@@ -273,7 +285,7 @@ class _RecallCache:
 
     def drop_agent(self, agent_id: str) -> int:
         with self._lock:
-            return drop_agent(self._held, agent_id)
+            return _drop_agent(self._held, agent_id)
 
     def get(self, key: tuple[str, str], query: str | None = None, wait_s: float = 0.0) -> RecallOut | None:
         with self._lock:
@@ -470,12 +482,13 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
             return Accepted(status="skipped", reason=rule)
         at = datetime.fromtimestamp(req.timestamp / 1000, tz=timezone.utc) if req.timestamp else datetime.now(timezone.utc)
         msg = LiveMessage(req.session_key, req.content, req.sender_name, req.message_id, at, req.channel_id)
-        if not message_text(req.content):
+        text = message_text(req.content)
+        if not text:
             return Accepted(status="empty", reason="no text after removing envelope and memory blocks")
         if _COMMAND.match(req.content.strip()):
             return Accepted(status="skipped", reason="a chat command (/new, /reset …), not a memory")
-        if is_synthetic_turn(message_text(req.content)):
-            return Accepted(status="skipped", reason="a turn OpenClaw wrote itself (heartbeat poll …), not a memory")
+        if is_synthetic_turn(text):
+            return Accepted(status="skipped", reason=f"{_SYNTHETIC}, not a memory")
         with rt.store.connection() as conn, conn.transaction():
             entry = log_live_entry(conn, agent, session_id_of(agent, req.session_key), msg, speakers(agent), redactor)
         if entry is None:
@@ -491,7 +504,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
             return RecallOut(status="skipped", reason=rule)
         key, query = (agent, req.session_key), redactor(message_text(req.query))
         if is_synthetic_turn(query):
-            return RecallOut(status="skipped", reason="a turn OpenClaw wrote itself (heartbeat poll …)")
+            return RecallOut(status="skipped", reason=_SYNTHETIC)
         recalls.begin(key, query)
         result = None
         try:
@@ -508,7 +521,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
             return RecallOut(status="skipped", reason=rule)
         query = redactor(message_text(req.query))
         if is_synthetic_turn(query):
-            return RecallOut(status="skipped", reason="a turn OpenClaw wrote itself (heartbeat poll …)")
+            return RecallOut(status="skipped", reason=_SYNTHETIC)
         held = recalls.get((agent, req.session_key), query, wait_s=svc.recall_budget_ms / 1000)
         if held is not None and req.budget_tokens is None and req.limit is None:
             return held.model_copy(update={"precomputed": True})
