@@ -329,6 +329,9 @@ def ensure_vector_indexes(conn: psycopg.Connection, model: str, dim: int) -> Non
         try:
             with conn.transaction():
                 conn.execute(f"SET LOCAL lock_timeout = '{_INDEX_LOCK_WAIT}'")
+                # One creator at a time (two processes meeting a fresh database would both create
+                # it, and the second fail on pg_class' unique name); the second then finds it there.
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
                 conn.execute(
                     f"CREATE INDEX IF NOT EXISTS {table}_embedding_hnsw_{dim} ON {table} "
                     f"USING hnsw ((embedding::vector({dim})) vector_cosine_ops)"

@@ -151,3 +151,39 @@ def test_agent_lock_is_released_after_a_failed_statement(settings):
                     assert first and not second
     finally:
         st.close()
+
+
+def test_two_processes_meeting_a_fresh_database_create_the_vector_indexes_once(settings):
+    """Both load the model at once and find the indexes missing: one creates them, the other waits
+    for it and finds them (before the fix: 'duplicate key … pg_class' in one of two concurrent catch-ups)."""
+    import threading
+
+    from nova.store import ensure_vector_indexes
+
+    st = open_store(settings)
+    errors = []
+
+    def load():
+        try:
+            with st.connection() as conn:
+                ensure_vector_indexes(conn, "m", 384)
+        except Exception as err:  # noqa: BLE001 - the test reports whatever either thread raised
+            errors.append(err)
+
+    try:
+        for _ in range(3):
+            with st.connection() as conn:
+                for table in ("entities", "episode_keys", "relationships"):
+                    conn.execute(f"DROP INDEX IF EXISTS {table}_embedding_hnsw_384")
+                conn.commit()
+            threads = [threading.Thread(target=load) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            assert errors == []
+        with st.connection() as conn:
+            assert conn.execute("SELECT count(*) FROM pg_indexes WHERE indexname LIKE '%%_embedding_hnsw_384'"
+                                ).fetchone()[0] == 3
+    finally:
+        st.close()
