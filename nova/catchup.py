@@ -2,8 +2,9 @@
 
 For every agent and every transcript (JSONL files live and archived, and sessions of the SQLite
 store; see ``nova.sources``), read the complete events after the transcript's cursor, keep the entries of sessions the filters allow, append them to the entry
-log, project them, and advance the cursor: all in one transaction per chunk, so a killed run
-resumes exactly where its last commit left off, without duplicates or gaps.
+log and advance the cursor in one transaction per chunk, then project the chunk in the next, so a
+killed run resumes exactly where its last commit left off, without duplicates or gaps (entries
+logged but not projected are projected first by the next run).
 
 - A second run over unchanged files reads nothing and extracts nothing.
 - An archived copy (``<id>.jsonl.reset.<iso>``) of a file already read resumes from the
@@ -14,7 +15,7 @@ resumes exactly where its last commit left off, without duplicates or gaps.
   is read, so an archive renamed later keeps its true key.
 - Entries whose extraction failed earlier are retried first.
 - Secrets are replaced (``nova.redact``) before an entry enters the log, and entries that
-  ``nova forget`` covers are not logged again (``nova.forget.ForgetRules``).
+  ``nova forget`` covers are not logged again (``nova.filters.ForgetRules``).
 """
 
 from __future__ import annotations
@@ -28,8 +29,7 @@ from pathlib import Path
 from typing import Callable
 
 from .config import Settings
-from .filters import SessionFilter, infer_session_key
-from .forget import ForgetRules
+from .filters import ForgetRules, SessionFilter, infer_session_key
 from .projection import (
     ENTRY_COLUMNS,
     LoggedEntry,
@@ -41,7 +41,7 @@ from .projection import (
 )
 from .live import adopt_live_entry
 from .redact import Redactor
-from .store import Store, agent_lock
+from .store import WRITER_WAIT_S, Store, agent_lock, session_log_lock
 from .sources import TranscriptStream, list_agents, list_streams, session_index
 from .transcripts import ReadStats
 from .workspace import Speakers, entry_speakers, load_openclaw_config, load_speakers
@@ -160,7 +160,7 @@ def run_catchup(
         on_files(sum(len(f) for f in files.values()))
     for agent in found:
         with store.connection() as conn:
-            with agent_lock(conn, agent) as locked:
+            with agent_lock(conn, agent, WRITER_WAIT_S) as locked:
                 if not locked:
                     report.locked_agents.append(agent)
                     log.warning("another catch-up is working on agent %s; skipping it this run", agent)
@@ -348,16 +348,24 @@ def _catch_up_file(conn, settings: Settings, projector: Projector, tf: Transcrip
         report.lines.merge(result.stats)
         if result.entries:
             projector.prepare()  # never inside the chunk's transaction (see _LazyProjector.prepare)
+        # Two transactions: the chunk enters the entry log (and the cursor moves) in a short one,
+        # under the lock the memory-extract hook logs this session's messages with; then it is
+        # projected. A run killed between them leaves pending entries, which the next run
+        # projects first (_retry_open_entries); the agent lock keeps every other projector out.
         with conn.transaction():
             _register_session(conn, tf, key, source)
             known.keys[tf.session_id] = key
             entries = [e for e in result.entries if not known.forgotten.covers(key, e.occurred_at)]
             report.entries_forgotten += len(result.entries) - len(entries)
+            if any(e.role == "user" for e in entries):
+                session_log_lock(conn, tf.agent_id, key)
             new = _append_entries(conn, tf, key, speakers, redactor, entries, report.secrets_redacted)
             report.entries_new += len(new)
             report.entries_known += len(entries) - len(new)
-            report.projection.merge(projector.project(conn, tf.agent_id, new))
             _save_cursor(conn, tf, known, result.end_offset, result.end_line, None)
+        if new:
+            with conn.transaction():
+                report.projection.merge(projector.project(conn, tf.agent_id, new))
         if result.end_offset == offset or len(result.entries) < settings.catchup_chunk_entries:
             return
         offset, line_no = result.end_offset, result.end_line

@@ -1,22 +1,27 @@
-"""Session-key filters: which conversations become memories.
+"""Session-key filters and forget rules: which conversations become memories.
 
 A small callable in the style of watchfiles' filters: ``SessionFilter(settings)(key)`` returns
 the name of the rule that decided, and ``allows(key)`` the verdict. Defaults (see
 ``nova.config.FilterSettings``): main and direct-message sessions in; sub-agent, cron and hook
 sessions out; groups, channels and rooms out unless ``include_groups``.
-Session key shapes: docs/reference/session-management-compaction/schema.md.
+Session key shapes: docs/reference/session-management-compaction/schema.md. ``ForgetRules``
+are the scopes ``nova forget`` recorded, which no writer logs again.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
 from fnmatch import fnmatchcase
+
+import psycopg
 
 from .config import FilterSettings
 from .transcripts import SessionHeader, TranscriptEntry
 
-__all__ = ["SessionFilter", "infer_session_key"]
+__all__ = ["SessionFilter", "ForgetRules", "infer_session_key"]
 
 _CRON_PROMPT = re.compile(r"^\[cron:(?P<job>[^\s\]]+)")
 _SUBAGENT_PROMPT = re.compile(r"^\[Subagent (?:Task|Context)\]")
@@ -70,3 +75,22 @@ def infer_session_key(
         if _SUBAGENT_PROMPT.match(first.text):
             return f"agent:{agent_id}:subagent:{session_id}"
     return None
+
+
+@dataclass(frozen=True)
+class ForgetRules:
+    """An agent's recorded ``nova forget`` scopes (table ``forgotten``), as (session-key glob or None,
+    cut-off): entries they cover are never logged again, by catch-up or by the memory-extract hook."""
+
+    rules: tuple[tuple[str | None, datetime], ...] = ()
+
+    @classmethod
+    def load(cls, conn: psycopg.Connection, agent_id: str) -> "ForgetRules":
+        return cls(tuple(conn.execute(
+            "SELECT session_key, before FROM forgotten WHERE agent_id = %s", (agent_id,)).fetchall()))
+
+    def covers(self, session_key: str, occurred_at: datetime | None) -> bool:
+        return any(
+            (glob is None or fnmatchcase(session_key, glob)) and (occurred_at is None or occurred_at < before)
+            for glob, before in self.rules
+        )

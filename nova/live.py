@@ -12,7 +12,9 @@ transcript line is written later. So a live entry gets provisional ids:
 When catch-up later appends the same user message from the transcript, ``adopt_live_entry``
 re-keys the live row to the transcript's ids (foreign keys cascade, sql/002) instead of
 inserting a duplicate; the memories extracted live stay and nothing is extracted twice. When the
-transcript line was read first, ``log_live_entry`` sees it and stores nothing.
+transcript line was read first, ``log_live_entry`` sees it and stores nothing. Both look for the
+other's row under one lock per session (``nova.store.session_log_lock``), so neither misses a row
+the other is about to commit.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from datetime import datetime, timedelta
 import psycopg
 
 from .envelope import parse_envelope, strip_injected_blocks
-from .forget import ForgetRules
+from .filters import ForgetRules
 from .projection import LIVE_ENTRY_PREFIX, LoggedEntry, append_entry, remember_speakers
 from .redact import Redactor
+from .store import session_log_lock
 from .workspace import Speakers, entry_speakers
 
 __all__ = ["LiveMessage", "agent_of_session_key", "log_live_entry", "adopt_live_entry"]
@@ -81,12 +84,17 @@ def log_live_entry(conn: psycopg.Connection, agent_id: str, session_id: str | No
                    speakers: Speakers, redactor: Redactor) -> LoggedEntry | None:
     """Insert a live user entry (status ``pending``), secrets redacted; None when there is nothing new to store.
 
+    Runs in the caller's transaction and takes ``nova.store.session_log_lock`` until it ends.
+
     Nothing is stored for an empty text, a message already logged live (same id), one that
     catch-up already read from the transcript (same session key and text, close in time), or
     one a ``nova forget`` scope covers.
     """
     text = redactor(message_text(msg.text))
-    if not text or ForgetRules.load(conn, agent_id).covers(msg.session_key, msg.occurred_at):
+    if not text:
+        return None
+    session_log_lock(conn, agent_id, msg.session_key)  # catch-up may be logging this message's transcript line
+    if ForgetRules.load(conn, agent_id).covers(msg.session_key, msg.occurred_at):
         return None
     if _transcript_twin(conn, agent_id, msg.session_key, text, msg.occurred_at):
         return None

@@ -32,7 +32,7 @@ import psycopg
 
 from .projection import ENTRY_COLUMNS, ProjectionStats, Projector, fetch_entries
 from .redact import Redactor
-from .store import agent_lock
+from .store import WRITER_WAIT_S, agent_lock
 
 __all__ = ["Scope", "AgentChange", "ReextractReport", "reextract", "rebuild_agent", "scope_entry_count",
            "session_keys_matching"]
@@ -228,7 +228,7 @@ def reextract(
             change.skipped = True
             log.info("agent %s was rebuilt by an interrupted run of this scope; skipping it", agent)
             continue
-        with store.connection() as conn, agent_lock(conn, agent) as locked:
+        with store.connection() as conn, agent_lock(conn, agent, WRITER_WAIT_S) as locked:
             if not locked:
                 raise RuntimeError(f"a catch-up is working on agent {agent}; try again when it is done")
             with conn.transaction() as tx:

@@ -54,7 +54,7 @@ from .projection import ENTRY_COLUMNS, fetch_entries
 from . import telemetry
 from .recall import RecallItem, RecallTrace, recall, render_items
 from .runtime import Runtime
-from .store import prewarm_for_recall
+from .store import prewarm_for_recall, try_agent_xact_lock
 from .transcripts import read_session_index
 from .workspace import Speakers, load_speakers
 
@@ -64,6 +64,10 @@ log = logging.getLogger("nova.service")
 
 SessionKey = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[^\x00-\x1f]+$",
                                   description="OpenClaw sessionKey, e.g. agent:main:main")]
+_DEFER_S = 0.5  # how long the ingest worker waits before retrying an agent another writer holds
+# A live message waits at most this long on another writer's row or lock (catch-up logging the
+# same session): the hook's own budget is short, and what is not logged live catch-up reads later.
+_LOG_LOCK_TIMEOUT = "2s"
 _SYNTHETIC = "a turn OpenClaw wrote itself (heartbeat poll …)"
 _COMMAND = re.compile(r"^/[a-z][\w-]*(?:\s\S*)?$", re.IGNORECASE)  # "/new", "/model gpt-5", not prose
 
@@ -141,7 +145,7 @@ _ERRORS = {
 
 
 class Accepted(BaseModel):
-    status: Literal["queued", "duplicate", "skipped", "empty"]
+    status: Literal["queued", "duplicate", "skipped", "empty", "busy"]
     reason: str | None = None
     entryId: str | None = None
 
@@ -179,6 +183,7 @@ class IngestWorker(threading.Thread):
         self.jobs: queue.Queue[tuple[str, str] | None] = queue.Queue()
         self.projected = 0
         self.failed = 0
+        self.deferred = 0  # batches put back because another writer held the agent
 
     def submit(self, agent_id: str, entry_id: str) -> None:
         self.jobs.put((agent_id, entry_id))
@@ -203,22 +208,35 @@ class IngestWorker(threading.Thread):
                     self.jobs.put(None)  # finish this batch, then stop
                     break
                 jobs.append(nxt)
+            deferred: list[tuple[str, str]] = []
             try:
-                self._project(jobs)
+                deferred = self._project(jobs)
             except Exception as err:  # pending entries are retried by catch-up; never kill the worker
                 self.failed += len(jobs)
                 log.warning("projecting %d live entries failed: %s", len(jobs), err)
             finally:
+                if deferred:  # another writer holds the agent: try again shortly (still unfinished for drain)
+                    self.deferred += len(deferred)
+                    time.sleep(_DEFER_S)
+                    for job in deferred:
+                        self.jobs.put(job)
                 for _ in jobs:
                     self.jobs.task_done()
 
-    def _project(self, jobs: list[tuple[str, str]]) -> None:
+    def _project(self, jobs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Project ``jobs``; returns those of agents another writer holds (``nova.store.agent_lock``)."""
         by_agent: dict[str, list[str]] = defaultdict(list)
         for agent_id, entry_id in jobs:
             by_agent[agent_id].append(entry_id)
         projector = self.projector
+        deferred: list[tuple[str, str]] = []
         for agent_id, entry_ids in by_agent.items():
             with self.rt.store.connection() as conn, conn.transaction():
+                # A catch-up, re-extraction or forget of this agent runs: its rows are being
+                # rewritten, and waiting on them would hold a pooled connection for minutes.
+                if not try_agent_xact_lock(conn, agent_id):
+                    deferred += [(agent_id, e) for e in entry_ids]
+                    continue
                 # Re-read: catch-up may have adopted (re-keyed and projected) an entry meanwhile.
                 entries = fetch_entries(
                     conn,
@@ -231,6 +249,7 @@ class IngestWorker(threading.Thread):
                 stats = projector.project(conn, agent_id, entries)
             self.projected += stats.done
             self.failed += stats.failed
+        return deferred
 
     def drain(self, timeout: float = 60.0) -> bool:
         """Wait until every submitted entry is projected (tests, benchmarks)."""
@@ -472,6 +491,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
             db = False
         return {"status": "ok" if db else "degraded", "database": db, "model": settings.embedding_model,
                 "queued": worker.jobs.unfinished_tasks, "projected": worker.projected, "failed": worker.failed,
+                "deferred": worker.deferred,
                 "uptimeS": round(time.time() - started, 1)}
 
     @app.post("/v1/messages", status_code=202, response_model=Accepted, dependencies=[Depends(authorised)])
@@ -489,8 +509,14 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
             return Accepted(status="skipped", reason="a chat command (/new, /reset …), not a memory")
         if is_synthetic_turn(text):
             return Accepted(status="skipped", reason=f"{_SYNTHETIC}, not a memory")
-        with rt.store.connection() as conn, conn.transaction():
-            entry = log_live_entry(conn, agent, session_id_of(agent, req.session_key), msg, speakers(agent), redactor)
+        try:
+            with rt.store.connection() as conn, conn.transaction():
+                conn.execute(f"SET LOCAL lock_timeout = '{_LOG_LOCK_TIMEOUT}'")
+                entry = log_live_entry(conn, agent, session_id_of(agent, req.session_key), msg, speakers(agent),
+                                       redactor)
+        except psycopg.errors.LockNotAvailable:
+            return Accepted(status="busy", reason="another writer is logging this session; catch-up reads the"
+                            " message from the transcript")
         if entry is None:
             return Accepted(status="duplicate", reason="already logged (live or from the transcript)")
         worker.submit(agent, entry.entry_id)
