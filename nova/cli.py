@@ -431,8 +431,11 @@ def forget(
         None, "--session-key", help="Only sessions whose key matches this glob, e.g. 'agent:main:telegram:direct:*'."),
     before: Optional[str] = typer.Option(None, "--before", help="Only entries before this time (ISO, UTC if no zone)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
-    purge: bool = typer.Option(True, "--purge/--no-purge",
-                               help="VACUUM FULL afterwards so deleted rows leave the data files (locks tables briefly)."),
+    vacuum: str = typer.Option(
+        "plain", "--vacuum", metavar="plain|full|off",
+        help="Afterwards, table by table: 'plain' VACUUM frees the deleted rows' space without blocking anyone;"
+             " 'full' rewrites each table and its indexes so the deleted bytes leave the data files, locking"
+             " the table it rewrites (recall and hooks wait or fail open meanwhile; docs/security.md)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Delete memories for good: an agent's, a session's (--session-key) or everything before a time (--before).
@@ -443,9 +446,12 @@ def forget(
     again; delete OpenClaw's own transcripts yourself (docs/security.md).
     Exit codes: 0 done, 1 declined, 2 error.
     """
-    from .forget import ForgetScope, forget as do_forget
+    from .forget import VACUUM_MODES, ForgetScope, forget as do_forget
     from .service import notify_service
 
+    if vacuum not in VACUUM_MODES:
+        err.print(f"[red]error:[/red] --vacuum must be one of {', '.join(VACUUM_MODES)}, not {vacuum!r}")
+        raise typer.Exit(2)
     scope = ForgetScope(agent, session_key, _parse_time(before, "--before"))
     what = f"agent {agent}" + (f", sessions {session_key}" if session_key else "") + (f", before {before}" if before else "")
     if not yes and not typer.confirm(f"Forget every memory of {what}? This cannot be undone", default=False):
@@ -455,7 +461,7 @@ def forget(
                       console=err, transient=True, disable=as_json or not err.is_terminal) as bar:
             task = bar.add_task(f"rebuilding {agent}", total=None)
             try:
-                report = do_forget(rt.store, scope, projector_factory=lambda: rt.projector, purge=purge,
+                report = do_forget(rt.store, scope, projector_factory=lambda: rt.projector, vacuum=vacuum,
                                    redactor=rt.redactor,
                                    progress=lambda _d, n: bar.advance(task, n))
             except RuntimeError as e:
@@ -463,14 +469,14 @@ def forget(
                 raise typer.Exit(2) from None
         notified = notify_service(rt.settings, "/v1/forgotten", {"agentId": agent})
     summary = {"agent": agent, "session_key": session_key, "before": before, "entries_deleted": report.entries,
-               "rows_deleted": report.rows, "entries_rebuilt": report.rebuilt_entries, "purged": report.purged,
+               "rows_deleted": report.rows, "entries_rebuilt": report.rebuilt_entries, "vacuum": report.vacuumed,
                "service_notified": notified is not None, "seconds": round(report.seconds, 2)}
     if as_json:
         print(json.dumps(summary))
         return
     out.print(f"forgot {report.entries} entries of {what} in {report.seconds:.1f} s"
               + (f"; rebuilt memories from the {report.rebuilt_entries} remaining" if not scope.whole_agent else "")
-              + ("; tables vacuumed" if report.purged else ""))
+              + (f"; tables vacuumed ({report.vacuumed}, {report.vacuum_seconds:.1f} s)" if report.vacuumed else ""))
     if notified is None:
         out.print("  (no nova serve answered: session profiles are rebuilt at their next bootstrap anyway; a running"
                   " service's precomputed recall for a session's last message goes with that session's next message)")

@@ -1,12 +1,19 @@
 """``nova forget``: delete an agent's memories, or a session's, or everything before a time.
 
 What is deleted: the entries in scope from the entry log, and every row derived from them. For a
-whole agent, every row of every table with an ``agent_id`` column. For a narrower scope
+whole agent, every row of NOVA's tables (``nova.store.AGENT_TABLES``). For a narrower scope
 (``--session-key`` glob and/or ``--before``), the agent's entities, episodes and relationships
 are rebuilt from the entries that remain (``nova.reextract.rebuild_agent``), in the same
 transaction: afterwards the agent's memories are what they would be had the forgotten entries
-never been read, and recall never sees a half-forgotten state. Then ``VACUUM FULL`` rewrites the
-tables and their indexes (HNSW, GIN, B-tree), so deleted rows do not linger in data files.
+never been read, and recall never sees a half-forgotten state. It holds the agent lock, so the
+service's ingest worker leaves that agent's live entries pending until it commits; recall and
+bootstrap keep answering from the committed rows meanwhile.
+
+Then, one table at a time, ``vacuum="plain"`` (the default) runs ``VACUUM (ANALYZE)``: dead rows
+leave tables and indexes and their space is reused, with no lock that blocks readers or writers;
+the bytes stay in free space until overwritten. ``vacuum="full"`` runs ``VACUUM (FULL, ANALYZE)``,
+which rewrites each table and its indexes so the bytes leave the data files, holding an exclusive
+lock on the table it rewrites (HNSW rebuilds take the longest; see docs/security.md for figures).
 
 A scope is recorded in table ``forgotten`` (agent, glob, cut-off; no content): catch-up and the
 memory-extract hook skip entries it covers, so a transcript still on disk is not remembered
@@ -18,13 +25,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from fnmatch import fnmatchcase
 
 import psycopg
 
-from .store import AGENT_TABLES, agent_lock
+from .store import AGENT_TABLES, WRITER_WAIT_S, agent_lock
 
-__all__ = ["ForgetScope", "ForgetRules", "ForgetReport", "forget"]
+__all__ = ["ForgetScope", "ForgetReport", "VACUUM_MODES", "forget"]
 
 log = logging.getLogger(__name__)
 
@@ -44,31 +50,14 @@ class ForgetScope:
         return self.session_key is None and self.before is None
 
 
-@dataclass(frozen=True)
-class ForgetRules:
-    """An agent's recorded forget scopes, as (session-key glob or None, cut-off)."""
-
-    rules: tuple[tuple[str | None, datetime], ...] = ()
-
-    @classmethod
-    def load(cls, conn: psycopg.Connection, agent_id: str) -> "ForgetRules":
-        return cls(tuple(conn.execute(
-            "SELECT session_key, before FROM forgotten WHERE agent_id = %s", (agent_id,)).fetchall()))
-
-    def covers(self, session_key: str, occurred_at: datetime | None) -> bool:
-        return any(
-            (glob is None or fnmatchcase(session_key, glob)) and (occurred_at is None or occurred_at < before)
-            for glob, before in self.rules
-        )
-
-
 @dataclass
 class ForgetReport:
     scope: ForgetScope
     entries: int = 0                       # entries deleted from the log
     rows: dict[str, int] = field(default_factory=dict)   # table → rows deleted (whole agent)
     rebuilt_entries: int = 0               # remaining entries re-extracted (narrow scope)
-    purged: bool = False                   # VACUUM FULL ran
+    vacuumed: str | None = None            # "plain" or "full": which VACUUM ran afterwards
+    vacuum_seconds: float = 0.0
     seconds: float = 0.0
 
 
@@ -80,15 +69,18 @@ def agent_tables(conn: psycopg.Connection) -> list[str]:
     return [t for t in AGENT_TABLES if t in present]
 
 
-def forget(store, scope: ForgetScope, *, projector_factory=None, purge: bool = True, progress=None,
+VACUUM_MODES = ("plain", "full", "off")
+
+
+def forget(store, scope: ForgetScope, *, projector_factory=None, vacuum: str = "plain", progress=None,
            redactor=None) -> ForgetReport:
-    """Forget ``scope``; see the module docstring.
+    """Forget ``scope``; see the module docstring. ``vacuum``: one of ``VACUUM_MODES``.
 
     ``projector_factory()`` gives the projector a narrow scope rebuilds with (models load only then).
 
     Raises:
         RuntimeError: a catch-up or re-extraction is working on the agent (try again later).
-        ValueError: a narrow scope without ``projector_factory``.
+        ValueError: a narrow scope without ``projector_factory``, or an unknown ``vacuum``.
     """
     import time
 
@@ -98,16 +90,16 @@ def forget(store, scope: ForgetScope, *, projector_factory=None, purge: bool = T
     report = ForgetReport(scope)
     cut_off = scope.before or datetime.now(timezone.utc)
     agent = scope.agent_id
+    if vacuum not in VACUUM_MODES:
+        raise ValueError(f"vacuum must be one of {', '.join(VACUUM_MODES)}, not {vacuum!r}")
     if not scope.whole_agent and projector_factory is None:
         raise ValueError("forgetting part of an agent rebuilds its memories: a projector is needed")
     # Load models (and let the store ensure its vector indexes) before the transaction holds row locks.
     projector = None if scope.whole_agent else projector_factory()
-    with store.connection() as conn, agent_lock(conn, agent) as locked:
+    with store.connection() as conn, agent_lock(conn, agent, WRITER_WAIT_S) as locked:
         if not locked:
             raise RuntimeError(f"a catch-up or re-extraction is working on agent {agent}; try again when it is done")
         with conn.transaction():
-            conn.execute("INSERT INTO forgotten (agent_id, session_key, before) VALUES (%s, %s, %s)",
-                         (agent, scope.session_key, cut_off))
             if scope.whole_agent:
                 report.entries = conn.execute("SELECT count(*) FROM entries WHERE agent_id = %s", (agent,)).fetchone()[0]
                 for table in agent_tables(conn):
@@ -124,29 +116,34 @@ def forget(store, scope: ForgetScope, *, projector_factory=None, purge: bool = T
                         (agent, keys))]
                     for table in ("transcript_cursors", "sessions"):
                         conn.execute(f"DELETE FROM {table} WHERE agent_id = %s AND session_id = ANY(%s)", (agent, gone))
-                conn.execute("DELETE FROM agent_speakers WHERE agent_id = %s", (agent,))
+                # Only the names no remaining entry has: the rows of names still spoken stay unlocked,
+                # so the service logging a live message meanwhile does not wait on them.
                 conn.execute(
-                    "INSERT INTO agent_speakers (agent_id, name) SELECT DISTINCT agent_id, n FROM entries,"
-                    " unnest(ARRAY[speaker, addressee]) AS n WHERE agent_id = %s AND n IS NOT NULL ON CONFLICT DO NOTHING",
-                    (agent,))
+                    "DELETE FROM agent_speakers s WHERE agent_id = %s AND NOT EXISTS (SELECT 1 FROM entries e"
+                    " WHERE e.agent_id = s.agent_id AND (e.speaker = s.name OR e.addressee = s.name))", (agent,))
                 conn.execute("DELETE FROM reextract_progress WHERE agent_id = %s", (agent,))
-                # Every session's profile may show a forgotten memory: each is rebuilt at its next
-                # bootstrap (the service reads them from here, so this holds over any transport).
-                conn.execute("DELETE FROM session_profiles WHERE agent_id = %s", (agent,))
                 change, rebuilt = AgentChange(agent), ReextractReport(dry_run=False)
                 rebuild_agent(conn, projector, agent, Scope((agent,)), 256, change, rebuilt, progress, redactor)
                 report.rebuilt_entries = change.entries
-    if purge:
+            # Recorded last, at the clock's time, not the transaction's start: every session profile
+            # served before this commit is older than it, and is rebuilt at its next bootstrap
+            # (nova.profile reads them that way), without this transaction locking those rows, so
+            # bootstraps meanwhile are served from what is committed.
+            conn.execute("INSERT INTO forgotten (agent_id, session_key, before, forgotten_at)"
+                         " VALUES (%s, %s, %s, clock_timestamp())", (agent, scope.session_key, cut_off))
+    if vacuum != "off":
+        vacuum_started = time.monotonic()
         with store.connection() as conn:
             tables = agent_tables(conn)
             conn.commit()
             conn.autocommit = True  # VACUUM cannot run in a transaction
             try:
-                for table in tables:
-                    conn.execute(f"VACUUM (FULL, ANALYZE) {table}")
+                for table in tables:  # one table at a time: FULL locks only the table it rewrites
+                    conn.execute(f"VACUUM ({'FULL, ' if vacuum == 'full' else ''}ANALYZE) {table}")
             finally:
                 conn.autocommit = False
-        report.purged = True
+        report.vacuumed = vacuum
+        report.vacuum_seconds = time.monotonic() - vacuum_started
     report.seconds = time.monotonic() - started
     log.info("forgot %s: %d entries in %.1f s", scope, report.entries, report.seconds)
     return report

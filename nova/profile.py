@@ -153,9 +153,10 @@ class ProfileCache:
     A refresh is due when the session id differs from the held one (a new session or a
     reset), after ``invalidate`` (compaction), or when the freshly built profile differs
     materially (``Profile.differs_materially``). What was served lives in ``session_profiles``
-    (sql/010) and nowhere else: a restarted service serves the same bytes, and ``nova forget``,
-    which deletes an agent's rows there in its own transaction, takes effect at the next bootstrap
-    whatever transport the service listens on. One indexed read per bootstrap.
+    (sql/010) and nowhere else: a restarted service serves the same bytes. A profile served before
+    the agent's last ``nova forget`` committed (``forgotten.forgotten_at``) is not served again, so
+    a forget takes effect at the next bootstrap whatever transport the service listens on, and
+    without locking these rows while it runs. One indexed read per bootstrap.
     """
 
     def __init__(self, min_changes: int = 3):
@@ -193,7 +194,10 @@ class ProfileCache:
 
 def _load(conn: psycopg.Connection, agent_id: str, session_key: str) -> _Held | None:
     row = conn.execute(
-        "SELECT session_id, text, items, user_facts FROM session_profiles WHERE agent_id = %s AND session_key = %s",
+        "SELECT session_id, text, items, user_facts FROM session_profiles p WHERE agent_id = %s AND session_key = %s"
+        # A profile served before the agent's last `nova forget` committed may show what it forgot.
+        " AND served_at > coalesce((SELECT max(forgotten_at) FROM forgotten f WHERE f.agent_id = p.agent_id),"
+        "  '-infinity')",
         (agent_id, session_key)).fetchone()
     conn.commit()
     if row is None:

@@ -76,8 +76,8 @@ def test_forget_agent_leaves_nothing_behind(store, settings, projector, tmp_path
     with store.connection() as conn:
         assert rows_mentioning(conn, MAIN_A) and files_mentioning(conn, MAIN_A)  # the checks can see it
 
-    report = forget(store, ForgetScope("main"))
-    assert report.entries == 6 and report.purged
+    report = forget(store, ForgetScope("main"), vacuum="full")  # the bytes leave the data files only then
+    assert report.entries == 6 and report.vacuumed == "full"
 
     with store.connection() as conn:
         for table in agent_tables(conn):
@@ -104,11 +104,11 @@ def test_forget_a_session_is_as_if_it_was_never_read(store, settings, projector,
     run_catchup(store, settings, projector, _state(tmp_path / "state"))
     env = dict(os.environ, NOVA_DATABASE_URL=settings.database_url, NOVA_HOME=str(tmp_path / "home"))
     done = subprocess.run([sys.executable, "-m", "nova.cli", "forget", "--agent", "main", "--session-key",
-                           "agent:main:telegram:*", "--yes", "--json"], env=env, cwd=ROOT,
+                           "agent:main:telegram:*", "--vacuum", "full", "--yes", "--json"], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     summary = __import__("json").loads(done.stdout)
-    assert summary["entries_deleted"] == 3 and summary["entries_rebuilt"] == 3
+    assert summary["entries_deleted"] == 3 and summary["entries_rebuilt"] == 3 and summary["vacuum"] == "full"
 
     clean = Database(server_dsn)  # the reference: a store that never saw session b
     try:
@@ -128,7 +128,7 @@ def test_forget_before_a_time_and_refusals(store, settings, projector, tmp_path)
 
     run_catchup(store, settings, projector, _state(tmp_path / "state"))
     report = forget(store, ForgetScope("main", before=datetime(2025, 3, 1, tzinfo=timezone.utc)),
-                    projector_factory=lambda: projector, purge=False)
+                    projector_factory=lambda: projector, vacuum="off")
     assert report.entries == 3 and report.rebuilt_entries == 3
     with store.connection() as conn:
         assert rows_mentioning(conn, MAIN_A) == {} and rows_mentioning(conn, MAIN_B)
@@ -160,6 +160,6 @@ def test_forget_touches_only_novas_own_tables(store, settings, projector, tmp_pa
         conn.execute("CREATE TABLE other_app_notes (agent_id text, note text)")
         conn.execute("INSERT INTO other_app_notes VALUES ('main', 'not NOVA''s to delete')")
         conn.commit()
-    forget(store, ForgetScope("main"), purge=False)
+    forget(store, ForgetScope("main"), vacuum="off")
     with store.connection() as conn:
         assert conn.execute("SELECT note FROM other_app_notes").fetchall() == [("not NOVA's to delete",)]

@@ -408,7 +408,7 @@ def test_forget_reaches_the_session_profile_whatever_the_transport(service, sett
     ask = {"sessionKey": MAIN, "sessionId": MAIN_SESSION}
     before = service.post("/v1/bootstrap", json=ask).json()
     assert "Quillon" in before["content"]
-    forget(store, ForgetScope("main", session_key=secret_key), projector_factory=lambda: projector, purge=False)
+    forget(store, ForgetScope("main", session_key=secret_key), projector_factory=lambda: projector, vacuum="off")
     after = service.post("/v1/bootstrap", json=ask).json()  # no /v1/forgotten was sent
     assert after["refreshed"] == "new" and "Quillon" not in after["content"]
 
