@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 
 import psycopg
 
-from .store import AGENT_TABLES, WRITER_WAIT_S, agent_lock
+from .store import AGENT_TABLES, OPERATOR_WAIT_S, agent_lock
 
 __all__ = ["ForgetScope", "ForgetReport", "VACUUM_MODES", "forget"]
 
@@ -73,8 +73,9 @@ VACUUM_MODES = ("plain", "full", "off")
 
 
 def forget(store, scope: ForgetScope, *, projector_factory=None, vacuum: str = "plain", progress=None,
-           redactor=None) -> ForgetReport:
-    """Forget ``scope``; see the module docstring. ``vacuum``: one of ``VACUUM_MODES``.
+           redactor=None, wait_s: float = OPERATOR_WAIT_S) -> ForgetReport:
+    """Forget ``scope``; see the module docstring. ``vacuum``: one of ``VACUUM_MODES``; ``wait_s``: how
+    long to wait for another writer of the agent (a catch-up run) to finish.
 
     ``projector_factory()`` gives the projector a narrow scope rebuilds with (models load only then).
 
@@ -96,9 +97,10 @@ def forget(store, scope: ForgetScope, *, projector_factory=None, vacuum: str = "
         raise ValueError("forgetting part of an agent rebuilds its memories: a projector is needed")
     # Load models (and let the store ensure its vector indexes) before the transaction holds row locks.
     projector = None if scope.whole_agent else projector_factory()
-    with store.connection() as conn, agent_lock(conn, agent, WRITER_WAIT_S) as locked:
+    with store.connection() as conn, agent_lock(conn, agent, wait_s) as locked:
         if not locked:
-            raise RuntimeError(f"a catch-up or re-extraction is working on agent {agent}; try again when it is done")
+            raise RuntimeError(f"a catch-up or re-extraction is working on agent {agent} (waited {wait_s:.0f} s);"
+                               " try again when it is done")
         with conn.transaction():
             if scope.whole_agent:
                 report.entries = conn.execute("SELECT count(*) FROM entries WHERE agent_id = %s", (agent,)).fetchone()[0]

@@ -32,7 +32,7 @@ import psycopg
 
 from .projection import ENTRY_COLUMNS, ProjectionStats, Projector, fetch_entries
 from .redact import Redactor
-from .store import WRITER_WAIT_S, agent_lock
+from .store import OPERATOR_WAIT_S, agent_lock
 
 __all__ = ["Scope", "AgentChange", "ReextractReport", "reextract", "rebuild_agent", "scope_entry_count",
            "session_keys_matching"]
@@ -199,6 +199,7 @@ def reextract(
     chunk: int = 256,
     progress: ProgressFn | None = None,
     redactor: Redactor | None = None,
+    wait_s: float = OPERATOR_WAIT_S,
 ) -> ReextractReport:
     """Rebuild the derived rows of ``scope`` from the entry log.
 
@@ -228,9 +229,9 @@ def reextract(
             change.skipped = True
             log.info("agent %s was rebuilt by an interrupted run of this scope; skipping it", agent)
             continue
-        with store.connection() as conn, agent_lock(conn, agent, WRITER_WAIT_S) as locked:
+        with store.connection() as conn, agent_lock(conn, agent, wait_s) as locked:
             if not locked:
-                raise RuntimeError(f"a catch-up is working on agent {agent}; try again when it is done")
+                raise RuntimeError(f"a catch-up is working on agent {agent} (waited {wait_s:.0f} s); try again when it is done")
             with conn.transaction() as tx:
                 rebuild_agent(conn, projector, agent, scope, chunk, change, report, progress, redactor)
                 if dry_run:

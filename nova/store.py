@@ -24,7 +24,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from .config import Settings
 
 __all__ = ["Store", "open_store", "StoreError", "SQL_DIR", "apply_migrations", "prewarm_for_recall", "agent_lock",
-           "try_agent_xact_lock", "session_log_lock", "AGENT_TABLES", "WRITER_WAIT_S"]
+           "try_agent_xact_lock", "session_log_lock", "AGENT_TABLES", "WRITER_WAIT_S",
+           "OPERATOR_WAIT_S"]
 
 log = logging.getLogger(__name__)
 
@@ -346,6 +347,9 @@ _AGENT_LOCK_POLL_S = 0.05
 # How long catch-up, re-extraction and forget wait for an agent's lock before reporting it busy:
 # long enough for the service's ingest worker to finish a batch (under a second at batch 16).
 WRITER_WAIT_S = 5.0
+# nova forget and nova reextract, run by an operator, wait this long for a catch-up of the agent
+# (nova watch or cron) to finish its run before giving up with "try again".
+OPERATOR_WAIT_S = 120.0
 
 
 @contextmanager

@@ -140,7 +140,7 @@ def test_forget_before_a_time_and_refusals(store, settings, projector, tmp_path)
     with psycopg.connect(settings.database_url, autocommit=True) as holder:  # a catch-up holds the agent
         holder.execute("SELECT pg_advisory_lock(hashtext('nova-catchup:' || 'main'))")
         with pytest.raises(RuntimeError, match="working on agent main"):
-            forget(store, ForgetScope("main"))
+            forget(store, ForgetScope("main"), wait_s=0.5)
     with store.connection() as conn:
         assert conn.execute("SELECT count(*) FROM entries WHERE agent_id = 'main'").fetchone()[0] == 3
 
