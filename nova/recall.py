@@ -48,6 +48,10 @@ RRF_K = 60
 CANDIDATES_PER_PATH = 40
 FULLTEXT_RANKED = 200  # matches ranked per full-text query (bounds its cost)
 COMMON_WORD_SHARE = 0.05  # a query word in more of a table's rows than this is left out of its full-text query
+# ... once at least this many rows hold it: in a young store a share says little (one dog in five
+# memories is 20%), and ranking a few matches costs nothing. (The column statistics used before
+# existed only after catch-up's first ANALYZE, at 200 entries: no word was left out before that.)
+COMMON_WORD_MIN_ROWS = 20
 _EXACT_TIME_ROWS = 2000  # memories that began in a query's time range compared exhaustively; more: TIME_POOL
 TIME_POOL = 120  # nearest neighbours per kind a time query reads; its time path keeps those in range
 _EMBEDDING_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nova-query-embed")
@@ -61,12 +65,29 @@ _TABLE = {"episode": "episodes", "relationship": "relationships", "entity": "ent
 # and the graph path returns everything near a named entity: both are noisier than vectors.
 _PATH_WEIGHTS = {"vector": 1.0, "fulltext": 0.6, "graph": 0.4, "time": 0.8, "continuation": 0.6}
 CONTINUATION_SEEDS = 5  # best episodes whose next exchange in the session is also a candidate
+# Up to this many episodes an agent's nearest neighbours are found by exact search, beyond it by
+# the HNSW indexes (approximate: which neighbours are found depends on the order rows were written
+# in). Exact search of 20k episodes' turns costs ~XX ms on 2 cores (scripts/bench_recall_scale.py).
+EXACT_SEARCH_EPISODES = 20_000
+# Similarities equal to this many decimals are ties (broken by content key): the same text embedded
+# in another batch (another catch-up chunk) differs by ~2e-7 per dimension (float sums in batched
+# matrix products), which would otherwise decide the order of two copies of one line.
+SCORE_DECIMALS = 4
+# Each kind's rows in an order that depends on content only, for ties (equal scores, the same text
+# twice): serial ids follow the order rows were written in, which differs between two stores built
+# from the same transcripts (clean, killed and resumed, live then adopted).
+_CONTENT_KEY = {
+    "episode": "{t}.session_id || '/' || {t}.anchor_entry_id",
+    "relationship": "{t}.fact || '|' || {t}.predicate || '|' || coalesce({t}.object_value, '')"
+                    " || '|' || coalesce({t}.valid_from::text, '')",
+    "entity": "{t}.kind || ':' || {t}.norm_name",
+}
 
 
 @dataclass
 class RecallItem:
     kind: str                     # episode | relationship | entity
-    id: int
+    id: int                       # the row's id in this store (serial: differs between stores)
     text: str                     # what would be injected
     score: float                  # fused RRF score (higher is better)
     tokens: int                   # under the embedding model's tokenizer
@@ -75,9 +96,15 @@ class RecallItem:
     valid_from: datetime | None = None
     valid_to: datetime | None = None
     paths: list[str] = field(default_factory=list)
+    key: str = ""                 # content-derived identity, the same in every store built from the same
+                                  # entries: episode "<session_id>/<anchor entry_id>", entity "<kind>:<name>",
+                                  # relationship "<fact>|<predicate>|<object>|<valid_from>"
 
     def to_json(self) -> dict:
+        """The item as JSON, identified by ``key`` (not the store's serial ``id``): two stores built
+        from the same transcripts give the same JSON, however they were built."""
         d = asdict(self)
+        d.pop("id")
         for k in ("occurred_at", "valid_from", "valid_to"):
             d[k] = d[k].isoformat() if d[k] else None
         return d
@@ -153,24 +180,25 @@ def recall(
         raise ValueError("budget_tokens and limit must be positive")
     # The query embedding (~5-15 ms on 2 cores) runs while PostgreSQL answers the full-text path.
     clock = _Clock()
-    speakers = _speaker_names(conn, agent_id)
+    speakers, exact = _speakers_and_size(conn, agent_id)
     text_query = _without_names(query, speakers)
     pending = _EMBEDDING_THREADS.submit(_query_vector, embedder, query, text_query, query_vector)
     when = query_time(query, now)
     words = _without_names(_without_time(query, when), speakers)
     (nearest, time_hits, graph), (fulltext, entities, side_laps) = _alongside(
         conn, side_conn,
-        lambda c: _main_paths(c, agent_id, query, when, speakers, pending, clock, trace),
-        lambda c: _side_paths(c, agent_id, words, pending, trace))
+        lambda c: _main_paths(c, agent_id, query, when, speakers, exact, pending, clock, trace),
+        lambda c: _side_paths(c, agent_id, words, exact, pending, trace))
     if side_conn is not None:
         clock.lap("side_wait")
     clock.laps |= side_laps
     # The vector path is one ranked list, kinds merged by their raw score: episodes, facts and
     # entities compete on relevance instead of each kind claiming top ranks in a list of its own.
-    vector = _by_score([(n.key, n.score) for n in nearest["relationship"][:CANDIDATES_PER_PATH]]
-                       + [(n.key, n.score) for n in entities]
-                       + [(n.key, n.score) for n in nearest["episode"][:CANDIDATES_PER_PATH * 2]])
+    vector = _by_score([n.hit for n in nearest["relationship"][:CANDIDATES_PER_PATH]]
+                       + [n.hit for n in entities]
+                       + [n.hit for n in nearest["episode"][:CANDIDATES_PER_PATH * 2]])
     ranked = {"vector": vector, "fulltext": fulltext, "graph": graph} | ({"time": time_hits} if time_hits is not None else {})
+    content_keys = {key: ck for hits in ranked.values() for key, _score, ck in hits}
     vec = pending.result()
     dim = len(vec)
     if trace is not None:
@@ -178,10 +206,12 @@ def recall(
     fused: dict[tuple[str, int], float] = defaultdict(float)
     paths: dict[tuple[str, int], list[str]] = defaultdict(list)
     _fuse(ranked, fused, paths)
-    ranked["continuation"] = _continuation_path(conn, agent_id, sorted(fused, key=lambda k: -fused[k]))
+    by_fusion = lambda: sorted(fused, key=lambda k: (-fused[k], k[0], content_keys[k]))
+    ranked["continuation"] = _continuation_path(conn, agent_id, by_fusion())
+    content_keys |= {key: ck for key, _score, ck in ranked["continuation"]}
     _fuse({"continuation": ranked["continuation"]}, fused, paths)
     clock.lap("continuation")
-    order = sorted(fused, key=lambda k: -fused[k])[: limit * 6]
+    order = by_fusion()[: limit * 6]
     # Details (texts, provenance) in chunks: packing usually fills the budget from the first one.
     details: dict[tuple[str, int], dict] = {}
     items: list[RecallItem] = []
@@ -191,8 +221,8 @@ def recall(
         details |= _details(conn, agent_id, order[start:start + chunk], vec, dim, side_conn)
         if decisions is not None:
             decisions.clear()
-        items = _pack(order[:start + chunk], details, fused, paths, limit, budget_tokens, set(known_sources or ()),
-                      dim, decisions)
+        items = _pack(order[:start + chunk], details, fused, paths, content_keys, limit, budget_tokens,
+                      set(known_sources or ()), dim, decisions)
         if len(items) >= limit or budget_tokens - sum(i.tokens for i in items) < _SMALLEST_ITEM_TOKENS:
             break
     clock.lap("pack")
@@ -217,8 +247,8 @@ def _alongside(conn, side_conn, main_work, side_work):
     return main, future.result()
 
 
-def _main_paths(conn, agent_id: str, query: str, when: QueryTime | None, speakers: set[str], vector: Future,
-                clock: "_Clock", trace: RecallTrace | None):
+def _main_paths(conn, agent_id: str, query: str, when: QueryTime | None, speakers: set[str], exact: bool,
+                vector: Future, clock: "_Clock", trace: RecallTrace | None):
     """What runs on the caller's connection: the nearest relationships and episodes (``{kind:
     [_Neighbour]}``), the time path's hits when the query names a time (else None), and the graph
     path's hits. A time query reads a deeper pool of neighbours (``TIME_POOL``): the time path draws on it."""
@@ -226,40 +256,40 @@ def _main_paths(conn, agent_id: str, query: str, when: QueryTime | None, speaker
     clock.lap("embed_wait")
     dim = len(vec)
     pool = TIME_POOL if when is not None else CANDIDATES_PER_PATH
-    nearest = {"relationship": _nearest(conn, "relationship", agent_id, vec, dim, pool),
-               "episode": _nearest(conn, "episode", agent_id, vec, dim, max(pool, CANDIDATES_PER_PATH * 2))}
+    nearest = {"relationship": _nearest(conn, "relationship", agent_id, vec, dim, pool, exact),
+               "episode": _nearest(conn, "episode", agent_id, vec, dim, max(pool, CANDIDATES_PER_PATH * 2), exact)}
     clock.lap("vector")
     time_hits = None
     if when is not None:
         time_hits = _by_score(_time_path(conn, agent_id, when, vec, dim, nearest))
         clock.lap("time")
-    graph = _by_score(_graph_path(conn, agent_id, query, vec, dim, speakers, trace))
+    graph = _by_score(_graph_path(conn, agent_id, query, vec, dim, speakers, exact, trace))
     clock.lap("graph")
     return nearest, time_hits, graph
 
 
-def _side_paths(conn, agent_id: str, words: str, vector: Future, trace: RecallTrace | None):
+def _side_paths(conn, agent_id: str, words: str, exact: bool, vector: Future, trace: RecallTrace | None):
     """What runs on the second connection: the full-text path (any of ``words``), then, once the
     query vector is ready, the vector path's nearest entities: ``(fulltext hits, [_Neighbour], laps)``."""
     clock = _Clock()
     lexemes = _query_lexemes(conn, words)
-    queries = {table: _any_word_query(conn, table, lexemes) for table in ("episodes", "relationships")}
+    queries = {table: _any_word_query(conn, agent_id, table, lexemes) for table in ("episodes", "relationships")}
     if trace is not None:
         trace.fulltext_queries = queries
-    fulltext = _by_score(_fulltext_path(conn, "episode", agent_id, queries["episodes"])
-                         + _fulltext_path(conn, "relationship", agent_id, queries["relationships"]))
+    fulltext = _by_score(_fulltext_path(conn, "episode", agent_id, queries["episodes"], exact)
+                         + _fulltext_path(conn, "relationship", agent_id, queries["relationships"], exact))
     clock.lap("fulltext")
     vec = vector.result()
-    entities = _nearest(conn, "entity", agent_id, vec, len(vec), CANDIDATES_PER_PATH)
+    entities = _nearest(conn, "entity", agent_id, vec, len(vec), CANDIDATES_PER_PATH, exact)
     clock.lap("vector_entities")
     return fulltext, entities, clock.laps
 
 
-def _fuse(ranked: dict[str, list[tuple[tuple[str, int], float]]], fused: dict, paths: dict) -> None:
+def _fuse(ranked: dict[str, list[_Hit]], fused: dict, paths: dict) -> None:
     """Add each path's ranked list to the fused scores: reciprocal rank fusion, weighted per path."""
     for path, items in ranked.items():
         weight = _PATH_WEIGHTS[path]
-        for rank, (key, _score) in enumerate(items):
+        for rank, (key, _score, _ck) in enumerate(items):
             fused[key] += weight / (RRF_K + rank + 1)
             paths[key].append(path)
 
@@ -279,7 +309,7 @@ class _Clock:
 
 def _fill_trace(conn, agent_id, trace: RecallTrace, query, text_query, ranked, order, fused, paths, decisions,
                 details, clock: _Clock) -> None:
-    trace.paths = {p: [(k[0], k[1], float(sc)) for k, sc in hits] for p, hits in ranked.items()}
+    trace.paths = {p: [(k[0], k[1], float(sc)) for k, sc, _ck in hits] for p, hits in ranked.items()}
     trace.timings_ms = dict(clock.laps)
     if not trace.detailed:
         return
@@ -288,7 +318,7 @@ def _fill_trace(conn, agent_id, trace: RecallTrace, query, text_query, ranked, o
     considered = {(k, i) for k, i, _, _ in decisions}
     trace.decisions = decisions + [(k[0], k[1], "cut", "not reached: the budget or item limit was filled first")
                                    for k in order if k not in considered]
-    every = {k for hits in ranked.values() for k, _ in hits}
+    every = {k for hits in ranked.values() for k, _, _ in hits}
     missing = [k for k in every if k not in details]
     details = details | (_details(conn, agent_id, missing) if missing else {})
     trace.texts = {k: d["text"] for k, d in details.items()}
@@ -317,12 +347,20 @@ def _query_vector(embedder: Embedder, query: str, text_query: str, given: np.nda
     return (mean / np.linalg.norm(mean)).astype(np.float32)
 
 
-def _speaker_names(conn, agent_id: str) -> set[str]:
-    """The agent's own and its users' names: they occur in nearly every memory, so as query
-    words they match everything and tell nothing (the IDF of a speaker's name is ~0)."""
-    rows = conn.execute("SELECT name FROM agent_speakers WHERE agent_id = %s", (agent_id,)).fetchall()
-    names = {normalize_name(r[0]) for r in rows}
-    return names | {part for n in names for part in n.split() if len(part) >= 3}  # "Dana" of "Dana Okafor"
+def _speakers_and_size(conn, agent_id: str) -> tuple[set[str], bool]:
+    """The agent's own and its users' names, and whether its store is small enough for exact search
+    (at most ``EXACT_SEARCH_EPISODES`` episodes: ``lexeme_frequencies`` counts them under '').
+
+    Names occur in nearly every memory, so as query words they match everything and tell nothing
+    (the IDF of a speaker's name is ~0)."""
+    rows = conn.execute(
+        "SELECT name, NULL FROM agent_speakers WHERE agent_id = %(agent)s UNION ALL"
+        " SELECT NULL, n_rows FROM lexeme_frequencies WHERE agent_id = %(agent)s AND tbl = 'episodes' AND lexeme = ''",
+        {"agent": agent_id}).fetchall()
+    names = {normalize_name(name) for name, _ in rows if name is not None}
+    episodes = next((n for name, n in rows if name is None), 0)
+    return (names | {part for n in names for part in n.split() if len(part) >= 3},  # "Dana" of "Dana Okafor"
+            episodes <= EXACT_SEARCH_EPISODES)
 
 
 def _without_names(query: str, names: set[str]) -> str:
@@ -339,12 +377,37 @@ def _without_time(text: str, when: QueryTime | None) -> str:
     return re.sub(re.escape(when.expression), " ", text, count=1, flags=re.IGNORECASE)
 
 
-def _by_score(hits: list[tuple[tuple[str, int], float]]) -> list[tuple[tuple[str, int], float]]:
-    """Merge scored hits into one ranked list ``[(key, score)]``, best score first, each item once."""
-    best: dict[tuple[str, int], float] = {}
-    for key, score in hits:
-        best[key] = max(score, best.get(key, float("-inf")))
-    return sorted(best.items(), key=lambda kv: -kv[1])
+# A path's candidate: ((kind, id), score, content key); the content key breaks ties.
+_Hit = tuple[tuple[str, int], float, str]
+
+
+def _content_key(kind: str, table_alias: str) -> str:
+    """SQL for the content key of a ``kind`` row aliased ``table_alias`` (``_CONTENT_KEY``)."""
+    return _CONTENT_KEY[kind].format(t=table_alias)
+
+
+def _by_score(hits: list[_Hit]) -> list[_Hit]:
+    """Merge scored hits into one ranked list, best score first (to ``SCORE_DECIMALS``), then by
+    kind and content key; each item once, with its best score."""
+    best: dict[tuple[str, int], _Hit] = {}
+    for hit in hits:
+        if hit[0] not in best or hit[1] > best[hit[0]][1]:
+            best[hit[0]] = hit
+    return sorted(best.values(), key=lambda h: (-round(h[1], SCORE_DECIMALS), h[0][0], h[2]))
+
+
+def _similarity_order(distance: str, content_key: str, exact: bool) -> str:
+    """An ORDER BY for nearest neighbours: exact (every row compared; ties to ``SCORE_DECIMALS`` broken by
+    content key: no HNSW index serves this order) or approximate (``distance`` alone, which the HNSW
+    index serves)."""
+    if not exact:
+        return distance
+    return f"round(({distance}) * 1e{SCORE_DECIMALS}), {content_key}"
+
+
+def _best_first(similarity: str, content_key: str = "ck") -> str:
+    """ORDER BY for scored rows: best ``similarity`` first to ``SCORE_DECIMALS``, then by content key."""
+    return f"round({similarity} * 1e{SCORE_DECIMALS}) DESC, {content_key}"
 
 
 @dataclass(frozen=True)
@@ -353,28 +416,39 @@ class _Neighbour:
     score: float                  # cosine similarity to the query
     start: datetime | None        # episode: when it happened; relationship: valid_from
     end: datetime | None          # relationship: valid_to (superseded), else None
+    content_key: str
+
+    @property
+    def hit(self) -> _Hit:
+        return self.key, self.score, self.content_key
 
 
-def _nearest(conn, kind: str, agent_id: str, vec, dim: int, n: int) -> list[_Neighbour]:
-    """The agent's ``n`` memories of ``kind`` nearest the query (HNSW), best first, with their times.
+def _nearest(conn, kind: str, agent_id: str, vec, dim: int, n: int, exact: bool) -> list[_Neighbour]:
+    """The agent's ``n`` memories of ``kind`` nearest the query, best first, with their times: by exact
+    search when ``exact`` (see ``EXACT_SEARCH_EPISODES``), else through the HNSW index.
 
     Episodes are ranked by their best-matching turn (``episode_keys``: one embedding per entry);
     entities only when described (a bare name is not worth budget)."""
-    vector = f"embedding::vector({dim})"
+    distance = f"t.embedding::vector({dim}) <=> %(vec)s::vector({dim})"
     if kind == "episode":
-        sql = (f"SELECT k.episode_id, 1 - k.d, e.occurred_at, NULL FROM (SELECT episode_id, {vector} <=> %s::vector({dim}) AS d"
-               f"   FROM episode_keys WHERE agent_id = %s ORDER BY {vector} <=> %s::vector({dim}) LIMIT %s) k"
-               f" JOIN episodes e ON e.id = k.episode_id ORDER BY k.d")
+        # A turn's key is its entry; the episode's is its anchor entry (the same for every turn of it).
+        order = _similarity_order(distance, "t.session_id, t.entry_id", exact)
+        sql = (f"SELECT k.episode_id, 1 - k.d, e.occurred_at, NULL, {_content_key('episode', 'e')}"
+               f" FROM (SELECT t.episode_id, t.session_id, t.entry_id, {distance} AS d"
+               f"   FROM episode_keys t WHERE t.agent_id = %(agent)s ORDER BY {order} LIMIT %(n)s) k"
+               f" JOIN episodes e ON e.id = k.episode_id"
+               f" ORDER BY round(k.d * 1e{SCORE_DECIMALS}), k.session_id, k.entry_id")
     elif kind == "relationship":
-        sql = (f"SELECT id, 1 - ({vector} <=> %s::vector({dim})), valid_from, valid_to FROM relationships"
-               f" WHERE agent_id = %s AND embedding IS NOT NULL ORDER BY {vector} <=> %s::vector({dim}) LIMIT %s")
+        sql = (f"SELECT t.id, 1 - ({distance}), t.valid_from, t.valid_to, {_content_key('relationship', 't')}"
+               f" FROM relationships t WHERE t.agent_id = %(agent)s AND t.embedding IS NOT NULL"
+               f" ORDER BY {_similarity_order(distance, _content_key('relationship', 't'), exact)} LIMIT %(n)s")
     else:
-        sql = (f"SELECT id, 1 - ({vector} <=> %s::vector({dim})), NULL, NULL FROM entities"
-               f" WHERE agent_id = %s AND embedding IS NOT NULL AND summary IS NOT NULL"
-               f" ORDER BY {vector} <=> %s::vector({dim}) LIMIT %s")
+        sql = (f"SELECT t.id, 1 - ({distance}), NULL, NULL, {_content_key('entity', 't')} FROM entities t"
+               f" WHERE t.agent_id = %(agent)s AND t.embedding IS NOT NULL AND t.summary IS NOT NULL"
+               f" ORDER BY {_similarity_order(distance, _content_key('entity', 't'), exact)} LIMIT %(n)s")
     best: dict[tuple[str, int], _Neighbour] = {}
-    for item_id, score, start, end in conn.execute(sql, (vec, agent_id, vec, n)):
-        best.setdefault((kind, item_id), _Neighbour((kind, item_id), score, start, end))  # an episode's best turn
+    for item_id, score, start, end, ck in conn.execute(sql, {"vec": vec, "agent": agent_id, "n": n}):
+        best.setdefault((kind, item_id), _Neighbour((kind, item_id), score, start, end, ck))  # an episode's best turn
     return list(best.values())
 
 
@@ -383,56 +457,52 @@ def _query_lexemes(conn, text: str) -> list[str]:
     return [r[0] for r in conn.execute("SELECT unnest(tsvector_to_array(to_tsvector('english', %s)))", (text,))]
 
 
-def _any_word_query(conn, table: str, lexemes: list[str]) -> str | None:
-    """A ``tsquery`` matching any of ``lexemes`` but the table's common ones (None when none is left).
+def _any_word_query(conn, agent_id: str, table: str, lexemes: list[str]) -> str | None:
+    """A ``tsquery`` matching any of ``lexemes`` but the agent's common ones in ``table`` (None when none is left).
 
     A question rarely shares all its words with its answer, so they are ORed. A word in more than
-    ``COMMON_WORD_SHARE`` of the table's rows ("like", "feel", "great" in a chat) tells little and
-    matches thousands of rows, so it is left out (its inverse document frequency is low); when all
-    are common, the rarest one is kept. Shares are the column statistics' most common elements
-    (``pg_stats``, kept by ANALYZE), cached per database for ``_STATS_TTL_S``.
+    ``COMMON_WORD_SHARE`` of the agent's rows ("like", "feel", "great" in a chat) tells little and
+    matches thousands of rows, so it is left out (its inverse document frequency is low) once
+    ``COMMON_WORD_MIN_ROWS`` rows hold it; when all are common, the rarest one is kept. Shares are NOVA's own counts (``lexeme_frequencies``, kept by
+    triggers in the writing transaction): the same for the same content, whatever the ingest history.
     The query is passed to the path as a constant: the planner estimates its selectivity from the
     column statistics (as a value computed inside the statement it guesses every row matches and
     scans the table instead of the GIN index)."""
     if not lexemes:
         return None
-    share = _common_lexemes(conn, table)
-    kept = [w for w in lexemes if share.get(w, 0.0) <= COMMON_WORD_SHARE]
-    kept = kept or [min(lexemes, key=lambda w: share.get(w, 0.0))]
+    held, rows = _lexeme_counts(conn, agent_id, table, lexemes)
+    common = {w for w, n in held.items() if n >= COMMON_WORD_MIN_ROWS and n > COMMON_WORD_SHARE * rows}
+    kept = [w for w in lexemes if w not in common] or [min(lexemes, key=lambda w: (held.get(w, 0), w))]
     return " | ".join("'" + w.replace("\\", "\\\\").replace("'", "''") + "'" for w in kept)
 
 
-_STATS_TTL_S = 600.0
-_common_cache: dict[tuple, tuple[float, dict[str, float]]] = {}
+def _lexeme_counts(conn, agent_id: str, table: str, lexemes: list[str]) -> tuple[dict[str, int], int]:
+    """``({lexeme: how many of the agent's rows of table hold it}, the agent's rows in table)``;
+    a lexeme no row holds is absent."""
+    counts = dict(conn.execute(
+        "SELECT lexeme, n_rows FROM lexeme_frequencies WHERE agent_id = %s AND tbl = %s AND lexeme = ANY(%s)",
+        (agent_id, table, [*lexemes, ""])).fetchall())
+    return counts, counts.pop("", 0)
 
 
-def _common_lexemes(conn, table: str) -> dict[str, float]:
-    """``{lexeme: share of the table's rows that hold it}`` for the most common lexemes of ``table.tsv``."""
-    key = (conn.info.host, conn.info.port, conn.info.dbname, table)
-    held = _common_cache.get(key)
-    # Statistics appear after the first ANALYZE: a store without them yet is asked again soon.
-    if held is None or time.monotonic() - held[0] > (_STATS_TTL_S if held[1] else 30.0):
-        row = conn.execute(
-            "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats"
-            " WHERE schemaname = current_schema() AND tablename = %s AND attname = 'tsv'", (table,)).fetchone()
-        held = (time.monotonic(), dict(zip(row[0], row[1])) if row and row[0] else {})
-        _common_cache[key] = held
-    return held[1]
+def _fulltext_path(conn, kind: str, agent_id: str, tsquery: str | None, exact: bool) -> list[_Hit]:
+    """The agent's rows of ``kind`` matching ``tsquery``, best ``ts_rank_cd`` first (ties by content key).
 
-
-def _fulltext_path(conn, kind: str, agent_id: str, tsquery: str | None) -> list[tuple[tuple[str, int], float]]:
+    ``exact``: rank every match (a small store). Else rank at most ``FULLTEXT_RANKED`` of them: OR
+    queries of common words match thousands of rows in a large store, and ranking costs a tsvector
+    read per match, so latency stays flat with size; which ones are ranked then follows the rows'
+    order on disk (like HNSW, approximate: not a function of content alone)."""
     if tsquery is None:
         return []
     table = _TABLE[kind]
+    key = _content_key(kind, "t")
     # ts_rank_cd normalisation 1 divides by log(length), so long episodes do not win on length alone.
-    # Ranking costs a tsvector read per match, and OR queries of common words match thousands of
-    # rows in a large store: rank at most FULLTEXT_RANKED of them so latency stays flat with size.
     rows = conn.execute(
-        f"SELECT c.id, ts_rank_cd(c.tsv, %s::tsquery, 1) AS r FROM (SELECT t.id, t.tsv FROM {table} t"
-        f"   WHERE t.agent_id = %s AND t.tsv @@ %s::tsquery LIMIT %s) c ORDER BY r DESC LIMIT %s",
-        (tsquery, agent_id, tsquery, FULLTEXT_RANKED, CANDIDATES_PER_PATH),
+        f"SELECT c.id, ts_rank_cd(c.tsv, %s::tsquery, 1) AS r, c.ck FROM (SELECT t.id, t.tsv, {key} AS ck FROM {table} t"
+        f"   WHERE t.agent_id = %s AND t.tsv @@ %s::tsquery LIMIT %s) c ORDER BY r DESC, c.ck LIMIT %s",
+        (tsquery, agent_id, tsquery, None if exact else FULLTEXT_RANKED, CANDIDATES_PER_PATH),
     ).fetchall()
-    return [((kind, r[0]), r[1]) for r in rows]
+    return [((kind, r[0]), r[1], r[2]) for r in rows]
 
 
 def _query_entities(conn, agent_id: str, query: str) -> list[int]:
@@ -452,9 +522,10 @@ def _query_entities(conn, agent_id: str, query: str) -> list[int]:
     return [r[0] for r in rows]
 
 
-def _graph_path(conn, agent_id: str, query: str, vec, dim: int, speakers: set[str],
-                trace: RecallTrace | None = None) -> list[tuple[tuple[str, int], float]]:
-    """Relationships and episodes around the entities the query names, scored by similarity."""
+def _graph_path(conn, agent_id: str, query: str, vec, dim: int, speakers: set[str], exact: bool,
+                trace: RecallTrace | None = None) -> list[_Hit]:
+    """Relationships and episodes around the entities the query names, scored by similarity
+    (relationships by exact search when ``exact``, else as the planner finds best)."""
     seeds = _query_entities(conn, agent_id, _without_names(query, speakers))
     if trace is not None:
         trace.graph_seeds = seeds
@@ -470,23 +541,28 @@ def _graph_path(conn, agent_id: str, query: str, vec, dim: int, speakers: set[st
         (seeds, agent_id, seeds, seeds),
     ).fetchall()
     around = sorted(set(seeds) | {r[0] for r in neighbours if r[0] is not None})
+    distance = f"t.embedding::vector({dim}) <=> %(vec)s::vector({dim})"
+    rel_key = _content_key("relationship", "t")
     rels = conn.execute(
-        f"SELECT id, 1 - (embedding::vector({dim}) <=> %s::vector({dim})) FROM relationships"
-        f" WHERE agent_id = %s AND embedding IS NOT NULL AND (subject_id = ANY(%s) OR object_id = ANY(%s))"
-        f" ORDER BY embedding::vector({dim}) <=> %s::vector({dim}) LIMIT %s",
-        (vec, agent_id, around, around, vec, CANDIDATES_PER_PATH),
+        f"SELECT t.id, 1 - ({distance}), {rel_key} FROM relationships t"
+        f" WHERE t.agent_id = %(agent)s AND t.embedding IS NOT NULL"
+        f" AND (t.subject_id = ANY(%(around)s) OR t.object_id = ANY(%(around)s))"
+        f" ORDER BY {_similarity_order(distance, rel_key, exact)} LIMIT %(n)s",
+        {"vec": vec, "agent": agent_id, "around": around, "n": CANDIDATES_PER_PATH},
     ).fetchall()
     episodes = conn.execute(
-        f"SELECT k.episode_id, max(1 - (k.embedding::vector({dim}) <=> %s::vector({dim}))) AS s"
-        f" FROM provenance pm JOIN episode_keys k USING (agent_id, session_id, entry_id)"
-        f" WHERE pm.agent_id = %s AND pm.item_kind = 'entity' AND pm.item_id = ANY(%s)"
-        f" GROUP BY k.episode_id ORDER BY s DESC LIMIT %s",
+        f"SELECT id, s, ck FROM (SELECT e.id, max(1 - (k.embedding::vector({dim}) <=> %s::vector({dim}))) AS s,"
+        f"   {_content_key('episode', 'e')} AS ck"
+        f"   FROM provenance pm JOIN episode_keys k USING (agent_id, session_id, entry_id)"
+        f"   JOIN episodes e ON e.id = k.episode_id"
+        f"   WHERE pm.agent_id = %s AND pm.item_kind = 'entity' AND pm.item_id = ANY(%s) GROUP BY e.id) x"
+        f" ORDER BY {_best_first('s')} LIMIT %s",
         (vec, agent_id, around, CANDIDATES_PER_PATH),
     ).fetchall()
-    return [(("relationship", r[0]), r[1]) for r in rels] + [(("episode", r[0]), r[1]) for r in episodes]
+    return [(("relationship", r[0]), r[1], r[2]) for r in rels] + [(("episode", r[0]), r[1], r[2]) for r in episodes]
 
 
-def _continuation_path(conn, agent_id: str, fused_order: list[tuple[str, int]]) -> list[tuple[tuple[str, int], float]]:
+def _continuation_path(conn, agent_id: str, fused_order: list[tuple[str, int]]) -> list[_Hit]:
     """The exchange that follows each of the best ``CONTINUATION_SEEDS`` episodes in its session, in their order.
 
     A conversation goes on about what it was about: the answer to a question, or "it taught me
@@ -495,17 +571,19 @@ def _continuation_path(conn, agent_id: str, fused_order: list[tuple[str, int]]) 
     seeds = [item_id for kind, item_id in fused_order if kind == "episode"][:CONTINUATION_SEEDS]
     if not seeds:
         return []
-    following = dict(conn.execute(
-        "SELECT p.id, n.id FROM episodes p JOIN LATERAL (SELECT id FROM episodes n WHERE n.agent_id = p.agent_id"
+    following = {p: (n, ck) for p, n, ck in conn.execute(
+        f"SELECT p.id, n.id, n.ck FROM episodes p JOIN LATERAL (SELECT n.id, {_content_key('episode', 'n')} AS ck"
+        "   FROM episodes n WHERE n.agent_id = p.agent_id"
         "   AND n.session_id = p.session_id AND n.last_seq > p.last_seq ORDER BY n.last_seq LIMIT 1) n ON true"
         " WHERE p.agent_id = %s AND p.id = ANY(%s)",
         (agent_id, seeds),
-    ).fetchall())
-    return [(("episode", following[s]), float(rank)) for rank, s in enumerate(seeds, 1) if s in following]
+    )}
+    return [(("episode", following[s][0]), float(rank), following[s][1])
+            for rank, s in enumerate(seeds, 1) if s in following]
 
 
 def _time_path(conn, agent_id: str, when: QueryTime, vec, dim: int,
-               nearest: dict[str, list[_Neighbour]]) -> list[tuple[tuple[str, int], float]]:
+               nearest: dict[str, list[_Neighbour]]) -> list[_Hit]:
     """Episodes that happened in the query's range, and relationships that began in it or were still
     valid during it (superseded later: ``valid_to`` after the range start), by similarity.
 
@@ -515,30 +593,34 @@ def _time_path(conn, agent_id: str, when: QueryTime, vec, dim: int,
     start, end = when.start, when.end
     lo = start or datetime.min.replace(tzinfo=_UTC)
     hi = end or datetime.max.replace(tzinfo=_UTC)
-    hits: list[tuple[tuple[str, int], float]] = []
+    hits: list[_Hit] = []
     for n in nearest["episode"]:
         if n.start is not None and lo <= n.start < hi:
-            hits.append((n.key, n.score))
+            hits.append(n.hit)
     for n in nearest["relationship"]:
         if n.start is not None and n.start < hi and (n.start >= lo or (n.end is not None and n.end > lo)):
-            hits.append((n.key, n.score))
+            hits.append(n.hit)
     bounds = (agent_id, start, end)
     began = "t.agent_id = %s AND t.{0} >= coalesce(%s, '-infinity'::timestamptz) AND t.{0} < coalesce(%s, 'infinity'::timestamptz)"
     episode_in, relationship_in = began.format("occurred_at"), began.format("valid_from")
     exact = {
         "episode": ("episodes", episode_in,
-                    f"SELECT k.episode_id, max(1 - (k.embedding::vector({dim}) <=> %s::vector({dim}))) AS s"
+                    f"SELECT t.id, max(1 - (k.embedding::vector({dim}) <=> %s::vector({dim}))) AS s,"
+                    f" {_content_key('episode', 't')} AS ck"
                     f" FROM episodes t JOIN episode_keys k ON k.agent_id = t.agent_id AND k.episode_id = t.id"
-                    f" WHERE {episode_in} GROUP BY k.episode_id ORDER BY s DESC LIMIT %s"),
+                    f" WHERE {episode_in} GROUP BY t.id"),
         "relationship": ("relationships", relationship_in,
-                         f"SELECT t.id, 1 - (t.embedding::vector({dim}) <=> %s::vector({dim})) AS s FROM relationships t"
-                         f" WHERE {relationship_in} AND t.embedding IS NOT NULL ORDER BY s DESC LIMIT %s"),
+                         f"SELECT t.id, 1 - (t.embedding::vector({dim}) <=> %s::vector({dim})) AS s,"
+                         f" {_content_key('relationship', 't')} AS ck FROM relationships t"
+                         f" WHERE {relationship_in} AND t.embedding IS NOT NULL"),
     }
-    for kind, (table, in_range, sql) in exact.items():
+    for kind, (table, in_range, scored) in exact.items():
         rows = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} t WHERE {in_range} LIMIT %s) x",
                             (*bounds, _EXACT_TIME_ROWS + 1)).fetchone()[0]
         if rows <= _EXACT_TIME_ROWS:
-            hits += [((kind, r[0]), r[1]) for r in conn.execute(sql, (vec, *bounds, CANDIDATES_PER_PATH))]
+            hits += [((kind, r[0]), r[1], r[2]) for r in conn.execute(
+                f"SELECT id, s, ck FROM ({scored}) x ORDER BY {_best_first('s')} LIMIT %s",
+                (vec, *bounds, CANDIDATES_PER_PATH))]
     return hits
 
 
@@ -567,7 +649,8 @@ def _item_rows(conn, agent_id: str, keys: list[tuple[str, int]], vec, dim: int) 
     out: dict[tuple[str, int], dict] = {}
     if by_kind["episode"]:
         nearest_turn = (f"(SELECT k.embedding FROM episode_keys k WHERE k.agent_id = e.agent_id AND k.episode_id = e.id"
-                        f"  ORDER BY k.embedding::vector({dim}) <=> %(vec)s::vector({dim}) LIMIT 1)")
+                        f"  ORDER BY round((k.embedding::vector({dim}) <=> %(vec)s::vector({dim})) * 1e{SCORE_DECIMALS}),"
+                        f"  k.entry_id LIMIT 1)")
         for rid, text, tokens, occurred, emb in conn.execute(
             f"SELECT e.id, e.text, e.tokens, e.occurred_at, {embedding(nearest_turn)} FROM episodes e"
             f" WHERE e.agent_id = %(agent)s AND e.id = ANY(%(ids)s)",
@@ -604,7 +687,7 @@ def _sources(conn, agent_id: str, keys: list[tuple[str, int]]) -> dict[tuple[str
         for item_id, sid, eid in conn.execute(
             "SELECT p.item_id, p.session_id, p.entry_id FROM provenance p"
             " JOIN entries e USING (agent_id, session_id, entry_id)"
-            " WHERE p.agent_id = %s AND p.item_kind = %s AND p.item_id = ANY(%s) ORDER BY e.seq",
+            " WHERE p.agent_id = %s AND p.item_kind = %s AND p.item_id = ANY(%s) ORDER BY e.seq, p.session_id, p.entry_id",
             (agent_id, kind, ids),
         ):
             sources[(kind, item_id)].append({"session_id": sid, "entry_id": eid})
@@ -617,7 +700,7 @@ def _sources(conn, agent_id: str, keys: list[tuple[str, int]]) -> dict[tuple[str
             " FROM entities e LEFT JOIN LATERAL (SELECT p.session_id, p.entry_id FROM provenance p"
             "   JOIN entries en USING (agent_id, session_id, entry_id)"
             "   WHERE p.agent_id = e.agent_id AND p.item_kind = 'entity' AND p.item_id = e.id"
-            "   ORDER BY en.occurred_at NULLS LAST LIMIT 1) m ON e.summary_entry_id IS NULL"
+            "   ORDER BY en.occurred_at NULLS LAST, p.session_id, p.entry_id LIMIT 1) m ON e.summary_entry_id IS NULL"
             " WHERE e.agent_id = %s AND e.id = ANY(%s)",
             (agent_id, entity_ids),
         ):
@@ -626,8 +709,8 @@ def _sources(conn, agent_id: str, keys: list[tuple[str, int]]) -> dict[tuple[str
     return sources
 
 
-def _pack(order, details, fused, paths, limit: int, budget: int, covered: set[tuple[str, str]], dim: int,
-          decisions: list | None = None) -> list[RecallItem]:
+def _pack(order, details, fused, paths, content_keys, limit: int, budget: int, covered: set[tuple[str, str]],
+          dim: int, decisions: list | None = None) -> list[RecallItem]:
     """Greedy maximal marginal relevance (MMR) over the fused ranking, within the token budget.
 
     Each step takes the candidate with the best ``MMR_LAMBDA * relevance - (1 - MMR_LAMBDA) *
@@ -676,7 +759,7 @@ def _pack(order, details, fused, paths, limit: int, budget: int, covered: set[tu
         chosen.append(RecallItem(
             kind=key[0], id=key[1], text=d["text"], score=round(fused[key], 6), tokens=d["tokens"],
             sources=d["sources"], occurred_at=d.get("occurred_at"), valid_from=d.get("valid_from"),
-            valid_to=d.get("valid_to"), paths=paths[key],
+            valid_to=d.get("valid_to"), paths=paths[key], key=f"{key[0]}:{content_keys[key]}",
         ))
         covered |= srcs
         if key[0] == "episode":
@@ -687,7 +770,8 @@ def _pack(order, details, fused, paths, limit: int, budget: int, covered: set[tu
             decisions.append((key[0], key[1], "kept",
                               f"pick {len(chosen)}: fused rank {n + 1}, relevance {relevance[n]:.2f},"
                               f" redundancy {redundancy[n]:.2f}, {d['tokens']} tokens"))
-        redundancy = np.maximum(redundancy, vectors @ vectors[n])
+        # Rounded like every similarity here: the same texts embedded in other batches pick alike.
+        redundancy = np.maximum(redundancy, np.round(vectors @ vectors[n], SCORE_DECIMALS))
     return chosen
 
 

@@ -613,7 +613,7 @@ def _inbound_message(conn, agent: str, session_key: str) -> tuple[str, str] | No
 def _item(item: RecallItem) -> dict:
     """An item without its text (the block has it): what was recalled, why, and from where."""
     d = item.to_json()
-    return {k: d[k] for k in ("kind", "id", "score", "tokens", "sources", "paths")}
+    return {k: d[k] for k in ("kind", "key", "score", "tokens", "sources", "paths")}
 
 
 def refuse_if_serving(path) -> None:

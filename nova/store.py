@@ -42,7 +42,7 @@ _SPARE_WAIT_S = 0.002  # a free connection is handed over in microseconds; a new
 # table with an agent_id column is not NOVA's to delete from. A test checks it against the
 # migrations, so a new table cannot be left out unnoticed.
 AGENT_TABLES = ("agent_speakers", "entities", "entity_aliases", "entries", "entry_extraction", "episode_keys",
-                "episodes", "provenance", "recall_telemetry", "reextract_progress", "relationships",
+                "episodes", "lexeme_frequencies", "provenance", "recall_telemetry", "reextract_progress", "relationships",
                 "session_profiles", "sessions", "transcript_cursors")
 
 

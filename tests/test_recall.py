@@ -217,8 +217,9 @@ def test_the_exchange_after_a_match_is_recalled_with_it(store, settings, project
 
 
 def test_full_text_leaves_out_words_most_memories_share(store, settings, projector, embedder, tmp_path):
-    """After a bulk catch-up the tables have statistics; a query word in most memories ("coffee" here)
-    is left out of the full-text query, a rare one ("violin") is kept, and an all-common query keeps its rarest word."""
+    """A query word in most of an agent's memories ("coffee" here) is left out of the full-text query,
+    a rare one ("violin") is kept, and an all-common query keeps its rarest word. The counts are NOVA's
+    own (lexeme_frequencies), per agent, exact after any catch-up, with no ANALYZE."""
     from nova.recall import COMMON_WORD_SHARE, _any_word_query, _query_lexemes
 
     topics = ["the garden", "my sister", "the train", "a new job", "the weather", "football", "a recipe", "the dentist"]
@@ -227,18 +228,28 @@ def test_full_text_leaves_out_words_most_memories_share(store, settings, project
         turns += [("user", f"Over coffee this morning I thought about {topics[i % len(topics)]} again."),
                   ("assistant", "Sounds like a calm start to the day.")]
     turns[41] = ("user", "Over coffee I practised the violin for an hour.")
-    sessions = tmp_path / "agents" / "stats" / "sessions"
-    write_transcript(sessions / "s1.jsonl", "s1", turns, id_prefix="s")
-    (sessions / "sessions.json").write_text(json.dumps({"agent:stats:main": {"sessionId": "s1"}}))
+    for agent, lines in (("stats", turns), ("other", [("user", "Coffee with the violin teacher on Monday."),
+                                                      ("user", "The garden needs water.")])):
+        sessions = tmp_path / "agents" / agent / "sessions"
+        write_transcript(sessions / "s1.jsonl", "s1", lines, id_prefix="s")
+        (sessions / "sessions.json").write_text(json.dumps({f"agent:{agent}:main": {"sessionId": "s1"}}))
     report = run_catchup(store, settings, projector, tmp_path)
-    assert report.entries_new == 220   # a bulk load: catch-up refreshed the statistics
+    assert report.entries_new == 222
     with store.connection() as conn:
-        share = dict(conn.execute(
-            "SELECT unnest(most_common_elems::text::text[]), unnest(most_common_elem_freqs) FROM pg_stats"
-            " WHERE tablename = 'episodes' AND attname = 'tsv'").fetchall())
-        assert share["coffe"] > COMMON_WORD_SHARE and share.get("violin", 0) <= COMMON_WORD_SHARE
-        assert _any_word_query(conn, "episodes", _query_lexemes(conn, "coffee and the violin")) == "'violin'"
-        assert _any_word_query(conn, "episodes", _query_lexemes(conn, "coffee this morning")) in ("'coffe'", "'morn'")
+        for table in ("episodes", "relationships"):
+            recount = conn.execute(
+                f"SELECT agent_id, l, count(*) FROM {table}, unnest(array_append(tsvector_to_array(tsv), '')) l"
+                " GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
+            kept = conn.execute("SELECT agent_id, lexeme, n_rows FROM lexeme_frequencies WHERE tbl = %s"
+                                " ORDER BY 1, 2", (table,)).fetchall()
+            assert kept == recount, table
+        rows = lambda w: conn.execute("SELECT n_rows FROM lexeme_frequencies WHERE agent_id = 'stats'"
+                                      " AND tbl = 'episodes' AND lexeme = %s", (w,)).fetchone()[0]
+        assert rows("coffe") > COMMON_WORD_SHARE * rows("") and rows("violin") <= COMMON_WORD_SHARE * rows("")
+        assert _any_word_query(conn, "stats", "episodes", _query_lexemes(conn, "coffee and the violin")) == "'violin'"
+        assert _any_word_query(conn, "stats", "episodes", _query_lexemes(conn, "coffee this morning")) in ("'coffe'", "'morn'")
+        # Per agent: in a store of two memories every word is in half of them, and none is left out.
+        assert _any_word_query(conn, "other", "episodes", _query_lexemes(conn, "coffee and the violin")) == "'coffe' | 'violin'"
         trace = RecallTrace()
         items = recall(conn, embedder, "stats", "When did I play the violin over coffee?", budget_tokens=200, trace=trace)
         assert "violin" in items[0].text
