@@ -253,7 +253,7 @@ def recall(
     ),
     as_json: bool = typer.Option(
         False, "--json", help="JSON output: items with kind, key, text, score, tokens, sources. Two stores holding "
-        "the same entries give the same bytes, however they were built (below 20,000 episodes an agent; above, "
+        "the same entries give the same bytes, however they were built (up to 5,000 episodes an agent; above, "
         "nearest neighbours come from the approximate HNSW indexes)."),
     explain: bool = typer.Option(
         False, "--explain", help="Show every stage: each path's candidates and scores, the RRF fusion, and why "

@@ -67,8 +67,10 @@ _PATH_WEIGHTS = {"vector": 1.0, "fulltext": 0.6, "graph": 0.4, "time": 0.8, "con
 CONTINUATION_SEEDS = 5  # best episodes whose next exchange in the session is also a candidate
 # Up to this many episodes an agent's nearest neighbours are found by exact search, beyond it by
 # the HNSW indexes (approximate: which neighbours are found depends on the order rows were written
-# in). Exact search of 20k episodes' turns costs ~XX ms on 2 cores (scripts/bench_recall_scale.py).
-EXACT_SEARCH_EPISODES = 20_000
+# in). Exact search grows with the agent: recall p95 32 ms at 3,200 episodes, 67 ms at 12,800, where
+# HNSW takes 23 ms (scripts/bench_recall_scale.py, 10k and 50k memories, 2 cores); 5,000 keeps it
+# near 40 ms. LoCoMo conversations hold 300-650.
+EXACT_SEARCH_EPISODES = 5_000
 # Similarities equal to this many decimals are ties (broken by content key): the same text embedded
 # in another batch (another catch-up chunk) differs by ~2e-7 per dimension (float sums in batched
 # matrix products), which would otherwise decide the order of two copies of one line.
