@@ -108,7 +108,8 @@ class SqliteTranscript:
     # -- events --------------------------------------------------------------------------
 
     def _events(self, from_seq: int):
-        """``(seq, event JSON bytes)`` from ``from_seq`` on; undecodable rows give b"" (counted blank)."""
+        """``(seq, event JSON bytes)`` from ``from_seq`` on; an undecodable row gives None (logged with its
+        seq, and counted ``undecodable`` by ``nova.transcripts.parse_line``)."""
         if self.state == "cold":
             yield from self._cold_events(from_seq)
             return
@@ -128,19 +129,21 @@ class SqliteTranscript:
                     return
                 from_seq = rows[-1][0] + 1
 
-    def _payload(self, seq: int, text, blob, size) -> bytes:
-        # SQLite keeps whatever type a row was given: anything but text or a blob counts as blank.
+    def _payload(self, seq: int, text, blob, size) -> bytes | None:
+        # SQLite keeps whatever type a row was given: anything but text or a blob is undecodable.
         if isinstance(text, str):
             return text.encode("utf-8", "replace")
         if isinstance(text, bytes):
             return text
         if not isinstance(blob, bytes):
-            return b""
+            log.warning("event %s/%s seq %s has no JSON text or compressed blob (%s); skipped", self.agent_id,
+                        self.session_id, seq, type(text).__name__)
+            return None
         try:
             return _decompress(blob, size if isinstance(size, int) else None, _MAX_EVENT_BYTES)
         except Exception as err:  # counted as a skipped line, never fatal
             log.warning("cannot decode compressed event %s/%s seq %s: %s", self.agent_id, self.session_id, seq, err)
-            return b""
+            return None
 
     def _cold_events(self, from_seq: int):
         try:
@@ -157,7 +160,7 @@ class SqliteTranscript:
             row = record.get("row") if isinstance(record, dict) and record.get("kind") == "event" else None
             if isinstance(row, dict) and isinstance(row.get("seq"), int) and row["seq"] >= from_seq:
                 event = row.get("event_json")
-                yield row["seq"], event.encode("utf-8") if isinstance(event, str) else b""
+                yield row["seq"], event.encode("utf-8") if isinstance(event, str) else None
 
     def _cold_bytes(self) -> bytes:
         if self.cold_storage == "sqlite":

@@ -186,7 +186,13 @@ def _text_of(content) -> str:
 
 
 def parse_line(line: bytes, seq: int, stats: ReadStats) -> TranscriptEntry | SessionHeader | None:
-    """Parse one JSONL line; returns None (and counts why) for anything that is not a memory."""
+    """Parse one JSONL line; returns None (and counts why) for anything that is not a memory.
+
+    ``line`` None: a stored event its reader could not decode (``nova.openclaw_sqlite``), counted
+    as ``undecodable``, apart from lines that really are blank."""
+    if line is None:
+        stats.skipped["undecodable"] += 1
+        return None
     if not line.strip():
         stats.skipped["blank"] += 1
         return None

@@ -119,3 +119,25 @@ def test_reading_never_waits_for_the_gateways_writer(store, settings, projector,
     assert writer.wait(30) == 0
     assert still_writing and took < 8, f"catch-up took {took:.1f} s while the writer held its transaction"
     assert report.entries_new == 1
+
+
+def test_an_undecodable_event_is_counted_as_such_and_the_rest_is_read(store, settings, projector, tmp_path, openclaw):
+    import sqlite3
+
+    state = tmp_path / "state"
+    db = agent_db_path(state, "main")
+    build(openclaw, db, [{"sessionId": "hot", "sessionKey": "agent:main:main", "compressFrom": 2, "events": [
+        header("hot"),
+        message("h1", None, "user", "My dog Biscuit loves the beach.", 1),
+        message("h2", "h1", "user", "My sister Ana plays the cello.", 2),
+        message("h3", "h2", "user", "I moved to Hamburg in March.", 3),
+    ]}])
+    with sqlite3.connect(db) as conn:  # one compressed event's bytes damaged on disk
+        damaged = conn.execute("UPDATE transcript_events SET event_zstd = x'28b52ffd00deadbeef'"
+                               " WHERE session_id = 'hot' AND event_zstd IS NOT NULL AND seq ="
+                               " (SELECT min(seq) FROM transcript_events WHERE session_id = 'hot'"
+                               "  AND event_zstd IS NOT NULL)").rowcount
+    assert damaged == 1
+    report = run_catchup(store, settings, projector, state)
+    assert report.lines.skipped["undecodable"] == 1 and report.lines.skipped["blank"] == 0
+    assert report.entries_new == 2 and report.projection.failed == 0
