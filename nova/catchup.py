@@ -193,8 +193,8 @@ def _catch_up_agent(conn, settings: Settings, projector: Projector, state_dir: P
     session_filter = SessionFilter(settings.filters)
     redactor = Redactor(settings.redaction)
     _retry_open_entries(conn, projector, agent, settings.catchup_chunk_entries, report)
-    known = _Known.load(conn, agent)
-    conn.commit()
+    with conn.transaction():
+        known = _Known.load(conn, agent)
     for tf in files:
         if stop is not None and stop():
             report.stopped = True
@@ -218,10 +218,10 @@ def _retry_open_entries(conn, projector: Projector, agent: str, chunk: int, repo
     worker is projecting right now (it claims the same way) is left to it, never projected twice
     at once."""
     while True:
-        waiting = conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM entry_extraction WHERE agent_id = %s AND status IN ('pending', 'failed'))",
-            (agent,)).fetchone()[0]
-        conn.commit()
+        with conn.transaction():
+            waiting = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM entry_extraction WHERE agent_id = %s AND status IN ('pending', 'failed'))",
+                (agent,)).fetchone()[0]
         if not waiting:
             return
         projector.prepare()  # models load outside any transaction

@@ -136,8 +136,8 @@ def forget(store, scope: ForgetScope, *, projector_factory=None, vacuum: str = "
     if vacuum != "off":
         vacuum_started = time.monotonic()
         with store.connection() as conn:
-            tables = agent_tables(conn)
-            conn.commit()
+            with conn.transaction():
+                tables = agent_tables(conn)
             conn.autocommit = True  # VACUUM cannot run in a transaction
             try:
                 for table in tables:  # one table at a time: FULL locks only the table it rewrites

@@ -212,7 +212,7 @@ def reextract(
     version = projector.extractor.version
     run_key = scope.key(version)
     report = ReextractReport(dry_run=dry_run)
-    with store.connection() as conn:
+    with store.connection() as conn, conn.transaction():
         agents = _agents_in_scope(conn, scope)
         for table in ("entities", "episodes", "relationships"):
             for v, n in conn.execute(
@@ -221,7 +221,6 @@ def reextract(
                 report.stale_before[f"{table}@v{v}"] += n
         finished = {r[0] for r in conn.execute(
             "SELECT agent_id FROM reextract_progress WHERE run_key = %s", (run_key,))}
-        conn.commit()
     for agent in agents:
         change = AgentChange(agent)
         report.agents.append(change)
