@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchlib import percentile  # noqa: E402
-from load_service import PHRASES, QUERIES, _Unix  # noqa: E402
+from load_service import post, request  # noqa: E402
 
 FORGET_KEY = "agent:main:telegram:direct:bench"
 
@@ -46,21 +46,9 @@ def _client(sock: str, worker: int, rate: float, stop: str, log: str) -> None:
             delay = t_start + n / rate - time.time()
             if delay > 0:
                 time.sleep(delay)
-            kind = ("bootstrap", "message", "recall")[n % 3]
-            body = ({"sessionKey": key, "sessionId": f"load-{worker}"} if kind == "bootstrap" else
-                    {"sessionKey": key, "messageId": f"w{worker}-{n}", "content": f"{rng.choice(PHRASES)} ({n})"}
-                    if kind == "message" else {"sessionKey": key, "query": rng.choice(QUERIES)})
-            route = {"bootstrap": "/v1/bootstrap", "message": "/v1/messages", "recall": "/v1/recall"}[kind]
-            t0, status = time.time(), 0
-            try:
-                conn = _Unix(sock, timeout=10)
-                conn.request("POST", route, json.dumps(body), {"content-type": "application/json"})
-                resp = conn.getresponse()
-                resp.read()
-                status = resp.status
-                conn.close()
-            except OSError:
-                pass
+            kind, route, body = request(worker, n, key, rng)
+            t0 = time.time()
+            status, _error = post(sock, route, body)
             out.write(json.dumps([kind, t0, (time.time() - t0) * 1000, status]) + "\n")
             out.flush()
             n += 1

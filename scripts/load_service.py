@@ -48,6 +48,30 @@ class _Unix(http.client.HTTPConnection):
         self.sock.connect(self.path)
 
 
+def request(worker: int, n: int, key: str, rng: random.Random) -> tuple[str, str, dict]:
+    """The ``n``-th request of a client: ``(kind, route, body)``, bootstrap, message and recall in turn."""
+    kind = ("bootstrap", "message", "recall")[n % 3]
+    if kind == "bootstrap":
+        return kind, "/v1/bootstrap", {"sessionKey": key, "sessionId": f"load-{worker}"}
+    if kind == "message":
+        return kind, "/v1/messages", {"sessionKey": key, "messageId": f"load-{worker}-{n}",
+                                      "content": f"{rng.choice(PHRASES)} ({worker}.{n})"}
+    return kind, "/v1/recall", {"sessionKey": key, "query": rng.choice(QUERIES)}
+
+
+def post(sock: str, route: str, body: dict) -> tuple[int, str | None]:
+    """POST ``body`` as JSON to ``route`` of the service on ``sock``: ``(HTTP status, error)``, status 0 on error."""
+    try:
+        conn = _Unix(sock, timeout=10)
+        conn.request("POST", route, json.dumps(body), {"content-type": "application/json"})
+        resp = conn.getresponse()
+        resp.read()
+        conn.close()
+        return resp.status, None
+    except OSError as err:
+        return 0, str(err)
+
+
 def _client(sock: str, agent: str, worker: int, rate: float, seconds: float, start_at: float, out) -> None:
     rng = random.Random(worker)
     key = f"agent:{agent}:telegram:direct:load{worker}"
@@ -60,25 +84,9 @@ def _client(sock: str, agent: str, worker: int, rate: float, seconds: float, sta
         delay = due - time.time()
         if delay > 0:
             time.sleep(delay)
-        kind = ("bootstrap", "message", "recall")[n % 3]
-        if kind == "bootstrap":
-            route, body = "/v1/bootstrap", {"sessionKey": key, "sessionId": f"load-{worker}"}
-        elif kind == "message":
-            route, body = "/v1/messages", {"sessionKey": key, "messageId": f"load-{worker}-{n}",
-                                           "content": f"{rng.choice(PHRASES)} ({worker}.{n})"}
-        else:
-            route, body = "/v1/recall", {"sessionKey": key, "query": rng.choice(QUERIES)}
+        kind, route, body = request(worker, n, key, rng)
         t0 = time.perf_counter()
-        status, error = 0, None
-        try:
-            conn = _Unix(sock, timeout=10)
-            conn.request("POST", route, json.dumps(body), {"content-type": "application/json"})
-            resp = conn.getresponse()
-            resp.read()
-            status = resp.status
-            conn.close()
-        except OSError as err:
-            error = str(err)
+        status, error = post(sock, route, body)
         results.append((kind, (time.perf_counter() - t0) * 1000, status, error))
         n += 1
     out.put(results)
