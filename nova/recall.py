@@ -439,7 +439,7 @@ def _nearest(conn, kind: str, agent_id: str, vec, dim: int, n: int, exact: bool)
                f" FROM (SELECT t.episode_id, t.session_id, t.entry_id, {distance} AS d"
                f"   FROM episode_keys t WHERE t.agent_id = %(agent)s ORDER BY {order} LIMIT %(n)s) k"
                f" JOIN episodes e ON e.id = k.episode_id"
-               f" ORDER BY round(k.d * 1e{SCORE_DECIMALS}), k.session_id, k.entry_id")
+               f" ORDER BY {_similarity_order('k.d', 'k.session_id, k.entry_id', exact=True)}")
     elif kind == "relationship":
         sql = (f"SELECT t.id, 1 - ({distance}), t.valid_from, t.valid_to, {_content_key('relationship', 't')}"
                f" FROM relationships t WHERE t.agent_id = %(agent)s AND t.embedding IS NOT NULL"
@@ -650,9 +650,9 @@ def _item_rows(conn, agent_id: str, keys: list[tuple[str, int]], vec, dim: int) 
     embedding = (lambda col: col) if vec is not None else (lambda col: "NULL::vector")
     out: dict[tuple[str, int], dict] = {}
     if by_kind["episode"]:
+        turn_distance = f"k.embedding::vector({dim}) <=> %(vec)s::vector({dim})"
         nearest_turn = (f"(SELECT k.embedding FROM episode_keys k WHERE k.agent_id = e.agent_id AND k.episode_id = e.id"
-                        f"  ORDER BY round((k.embedding::vector({dim}) <=> %(vec)s::vector({dim})) * 1e{SCORE_DECIMALS}),"
-                        f"  k.entry_id LIMIT 1)")
+                        f"  ORDER BY {_similarity_order(turn_distance, 'k.entry_id', exact=True)} LIMIT 1)")
         for rid, text, tokens, occurred, emb in conn.execute(
             f"SELECT e.id, e.text, e.tokens, e.occurred_at, {embedding(nearest_turn)} FROM episodes e"
             f" WHERE e.agent_id = %(agent)s AND e.id = ANY(%(ids)s)",
