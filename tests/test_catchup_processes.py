@@ -49,8 +49,11 @@ class Database:
             conn.execute(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
 
 
-def catchup(dsn, home, state, wait=True):
-    env = dict(os.environ, NOVA_DATABASE_URL=dsn, NOVA_HOME=str(home), NOVA_CATCHUP_CHUNK_ENTRIES="8")
+def catchup(dsn, home, state, wait=True, chunk: int | None = 8):
+    """`nova catchup --cron` of ``state`` into ``dsn`` as a process, in chunks of ``chunk`` entries (None: the default)."""
+    env = dict(os.environ, NOVA_DATABASE_URL=dsn, NOVA_HOME=str(home))
+    if chunk is not None:
+        env["NOVA_CATCHUP_CHUNK_ENTRIES"] = str(chunk)
     proc = subprocess.Popen([sys.executable, "-m", "nova.cli", "catchup", "--cron", "--openclaw-dir", str(state)],
                             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if wait:

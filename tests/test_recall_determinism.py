@@ -24,7 +24,7 @@ import time
 import psycopg
 
 from conftest import ROOT, write_transcript
-from test_catchup_processes import Database, DsnStore, entry_count
+from test_catchup_processes import Database, DsnStore, catchup, entry_count
 from test_reextract import memories
 
 PEOPLE = ["Ana", "Ben", "Chloe", "Dev", "Emil", "Farah"]
@@ -79,19 +79,13 @@ def _recall_lines(env, queries_file, agent) -> str:
     return done.stdout
 
 
-def _env(db, home, chunk=None):
-    env = dict(os.environ, NOVA_DATABASE_URL=db.dsn, NOVA_HOME=str(home))
-    if chunk:
-        env["NOVA_CATCHUP_CHUNK_ENTRIES"] = str(chunk)
-    return env
+def _env(db, home):
+    return dict(os.environ, NOVA_DATABASE_URL=db.dsn, NOVA_HOME=str(home))
 
 
-def _catchup(env, state, wait=True):
-    proc = subprocess.Popen([sys.executable, "-m", "nova.cli", "catchup", "--openclaw-dir", str(state)], env=env,
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if wait:
-        assert proc.wait(600) == 0, proc.stderr.read()[-2000:]
-    return proc
+def _caught_up(db, home, state, chunk=None):
+    proc = catchup(db.dsn, home, state, chunk=chunk)
+    assert proc.returncode == 0, proc.stderr.read()[-2000:]
 
 
 def test_stores_built_differently_from_the_same_entries_recall_the_same_bytes(server_dsn, tmp_path):
@@ -101,24 +95,22 @@ def test_stores_built_differently_from_the_same_entries_recall_the_same_bytes(se
     queries.write_text("".join(json.dumps({"id": n, "query": q}) + "\n" for n, q in enumerate(QUERIES)))
     clean, killed, one_by_one = (Database(server_dsn) for _ in range(3))
     try:
-        _catchup(_env(clean, tmp_path / "h1"), state)
+        _caught_up(clean, tmp_path / "h1", state)
 
-        env = _env(killed, tmp_path / "h2", chunk=5)
         for kill_at in (total // 5, total // 2, 3 * total // 4):
-            proc = _catchup(env, state, wait=False)
+            proc = catchup(killed.dsn, tmp_path / "h2", state, wait=False, chunk=5)
             deadline = time.monotonic() + 300
             while entry_count(killed.dsn) < kill_at and time.monotonic() < deadline:
                 assert proc.poll() is None, proc.stderr.read()[-2000:]
                 time.sleep(0.02)
             proc.kill()  # SIGKILL mid-chunk: the next run resumes from the committed cursor
             proc.wait(30)
-        _catchup(env, state)
+        _caught_up(killed, tmp_path / "h2", state, chunk=5)
 
         grown = tmp_path / "grown"
-        env = _env(one_by_one, tmp_path / "h3")
         for sessions in (1, 2, 3):
             _write(grown, sessions)
-            _catchup(env, grown)
+            _caught_up(one_by_one, tmp_path / "h3", grown)
 
         stores = {"clean": clean, "killed": killed, "one by one": one_by_one}
         reference = memories(DsnStore(clean.dsn))
