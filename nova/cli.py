@@ -31,7 +31,7 @@ out = Console(soft_wrap=True)
 
 
 @contextmanager
-def runtime() -> Iterator[Runtime]:
+def runtime(*, migrate: bool = True) -> Iterator[Runtime]:
     import psycopg
     from psycopg_pool import PoolTimeout
 
@@ -39,7 +39,7 @@ def runtime() -> Iterator[Runtime]:
     from .store import StoreError
 
     try:
-        rt = Runtime(load_settings())
+        rt = Runtime(load_settings(), migrate=migrate)
     except StoreError as e:
         err.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
@@ -539,12 +539,15 @@ def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this 
 
 @app.command()
 def migrate() -> None:
-    """Apply pending SQL migrations from sql/ (safe to run twice)."""
+    """Apply pending SQL migrations (the package's sql/; safe to run twice or concurrently).
+
+    Every other command applies them too when it opens the store; this one says which it applied.
+    """
     import psycopg
 
     from .store import apply_migrations
 
-    with runtime() as rt, psycopg.connect(rt.store.dsn, autocommit=True) as conn:
+    with runtime(migrate=False) as rt, psycopg.connect(rt.store.dsn, autocommit=True) as conn:
         applied = apply_migrations(conn)
     out.print(f"applied: {', '.join(applied)}" if applied else "schema up to date")
 

@@ -20,6 +20,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
 
 import json5
@@ -32,7 +33,8 @@ HOOK_NAMES = ("memory-extract", "semantic-recall", "session-init")
 SHARED_DIR = "nova-lib"
 PLUGIN_DIR = "nova-recall-plugin"
 PLUGIN_ID = "nova-recall"
-SOURCE_DIR = Path(__file__).resolve().parent.parent / "hooks"
+# The repo's hooks/, shipped inside the package as nova.hooks (pyproject.toml maps it).
+HOOKS_PACKAGE = "nova.hooks"
 
 
 class InstallError(RuntimeError):
@@ -120,13 +122,19 @@ def install_hooks(settings: Settings, state_dir: Path) -> InstallReport:
     data = _read_config(config_path)  # fail before copying anything
     report = InstallReport(state_dir)
     target = state_dir / "hooks"
-    target.mkdir(exist_ok=True)
-    for name in (*HOOK_NAMES, SHARED_DIR, PLUGIN_DIR):
-        dest = target / name
-        if dest.exists():
-            shutil.rmtree(dest)
-        shutil.copytree(SOURCE_DIR / name, dest, ignore=shutil.ignore_patterns("config.json", "node_modules"))
-        report.copied.append(str(dest))
+    with resources.as_file(resources.files(HOOKS_PACKAGE)) as source:
+        missing = [name for name in (*HOOK_NAMES, SHARED_DIR, PLUGIN_DIR) if not (source / name).is_dir()]
+        if missing:
+            raise InstallError(f"this NOVA install lacks the hook files {', '.join(missing)} (package data"
+                               f" {HOOKS_PACKAGE} in {source}): reinstall NOVA; nothing was changed")
+        target.mkdir(exist_ok=True)
+        for name in (*HOOK_NAMES, SHARED_DIR, PLUGIN_DIR):
+            dest = target / name
+            if dest.exists():
+                shutil.rmtree(dest)
+            shutil.copytree(source / name, dest,
+                            ignore=shutil.ignore_patterns("config.json", "node_modules", "__pycache__"))
+            report.copied.append(str(dest))
     (target / SHARED_DIR / "config.json").write_text(json.dumps(hook_client_config(settings), indent=2) + "\n")
 
     internal = _dig(data, "hooks", "internal")

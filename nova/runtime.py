@@ -13,11 +13,11 @@ __all__ = ["Runtime"]
 class Runtime:
     """What a command needs: settings, the store, and (lazily) the models."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, *, migrate: bool = True):
         from .store import open_store
 
         self.settings = settings
-        self.store = open_store(settings)
+        self.store = open_store(settings, migrate=migrate)
         self._embedder = None
         self._projector = None
         self._redactor = None

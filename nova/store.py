@@ -14,6 +14,7 @@ import os
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Iterator
 
@@ -23,13 +24,14 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .config import Settings
 
-__all__ = ["Store", "open_store", "StoreError", "SQL_DIR", "apply_migrations", "prewarm_for_recall", "agent_lock",
+__all__ = ["Store", "open_store", "StoreError", "migration_files", "apply_migrations", "prewarm_for_recall", "agent_lock",
            "try_agent_xact_lock", "session_log_lock", "AGENT_TABLES", "WRITER_WAIT_S",
            "OPERATOR_WAIT_S"]
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+# The repo's sql/, shipped inside the package as nova.sql (pyproject.toml maps it).
+MIGRATIONS_PACKAGE = "nova.sql"
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[\w-]+\.sql$")
 # Advisory lock key so concurrent processes never run migrations at the same time.
 _MIGRATION_LOCK = 0x6E6F7661
@@ -245,13 +247,21 @@ def _redact(dsn: str) -> str:
 
 
 def migration_files() -> list[tuple[int, str, str]]:
-    """``(version, name, sql)`` for every ``sql/NNN_name.sql``, in order."""
-    out = []
-    for path in sorted(SQL_DIR.glob("*.sql")):
-        m = _MIGRATION_NAME.match(path.name)
-        if m:
-            out.append((int(m.group(1)), path.name, path.read_text()))
-    return out
+    """``(version, name, sql)`` for every ``NNN_name.sql`` in the package's migrations, in order.
+
+    Raises:
+        StoreError: the migrations are missing from this install (a broken or partial package):
+            an empty schema would fail later with "relation does not exist", far from the cause.
+    """
+    try:
+        found = [f for f in resources.files(MIGRATIONS_PACKAGE).iterdir() if _MIGRATION_NAME.match(f.name)]
+    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
+        found = []
+    if not found:
+        raise StoreError(f"this NOVA install has no SQL migrations (package data {MIGRATIONS_PACKAGE} is missing"
+                         " or empty): reinstall NOVA from its wheel or repository")
+    return [(int(_MIGRATION_NAME.match(f.name).group(1)), f.name, f.read_text(encoding="utf-8"))
+            for f in sorted(found, key=lambda f: f.name)]
 
 
 def apply_migrations(conn: psycopg.Connection) -> list[str]:
