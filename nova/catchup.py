@@ -25,6 +25,7 @@ import sqlite3
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
@@ -46,7 +47,7 @@ from .sources import TranscriptStream, list_agents, list_streams, session_index
 from .transcripts import ReadStats
 from .workspace import Speakers, entry_speakers, load_openclaw_config, load_speakers
 
-__all__ = ["CatchupReport", "run_catchup", "StateDirError"]
+__all__ = ["CatchupReport", "run_catchup", "StateDirError", "AgentLag", "lag"]
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +210,57 @@ def _catch_up_agent(conn, settings: Settings, projector: Projector, state_dir: P
         if progress:
             progress(f"{agent}/{tf.name[:36]}", 1)
     report.sessions_filtered.update(session_filter.counts)
+
+
+@dataclass
+class AgentLag:
+    """How far catch-up is behind an agent's transcripts (``lag``)."""
+
+    agent: str
+    unread: int = 0                      # entries after the cursors, in sessions the filters allow
+    oldest_unread_at: datetime | None = None
+    newest_unread_at: datetime | None = None
+    streams_behind: int = 0
+    streams_never_read: int = 0
+    newest_stored_at: datetime | None = None   # newest entry in the entry log (occurred_at)
+
+
+def lag(conn, settings: Settings, state_dir: Path, agent: str) -> AgentLag:
+    """Read-only: the entries catch-up would read next for ``agent``, as ``nova catchup`` decides.
+
+    Same cursors, session keys and filters as a run, but nothing is written. Messages the
+    memory-extract hook already logged live count until catch-up adopts their transcript lines.
+    """
+    out = AgentLag(agent)
+    index = session_index(state_dir, agent)
+    session_filter = SessionFilter(settings.filters)
+    with conn.transaction():
+        known = _Known.load(conn, agent)
+        out.newest_stored_at = conn.execute("SELECT max(occurred_at) FROM entries WHERE agent_id = %s",
+                                            (agent,)).fetchone()[0]
+    for tf in list_streams(state_dir, agent):
+        try:
+            end = tf.end()
+            cursor = _load_cursor(tf, known, end)
+            key, _ = _resolve_key(tf, index, known, settings)
+            if key is None or not session_filter.decide(key)[0]:
+                continue
+            start = (cursor.offset, cursor.line_no) if cursor is not None and cursor.filtered_by is None else (0, 0)
+            if start[0] >= end:
+                continue
+            entries = tf.read(*start).entries
+        except (OSError, sqlite3.Error):
+            continue  # catch-up reports it as unreadable
+        if not entries:
+            continue
+        out.streams_behind += 1
+        out.streams_never_read += cursor is None
+        out.unread += len(entries)
+        times = [e.occurred_at for e in entries if e.occurred_at is not None]
+        if times:
+            out.oldest_unread_at = min([t for t in (out.oldest_unread_at, min(times)) if t is not None])
+            out.newest_unread_at = max([t for t in (out.newest_unread_at, max(times)) if t is not None])
+    return out
 
 
 def _retry_open_entries(conn, projector: Projector, agent: str, chunk: int, report: CatchupReport) -> None:

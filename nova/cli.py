@@ -451,7 +451,7 @@ def forget(
     Exit codes: 0 done, 1 declined, 2 error.
     """
     from .forget import VACUUM_MODES, ForgetScope, forget as do_forget
-    from .service import notify_service
+    from .service import ask_service
 
     if vacuum not in VACUUM_MODES:
         err.print(f"[red]error:[/red] --vacuum must be one of {', '.join(VACUUM_MODES)}, not {vacuum!r}")
@@ -471,7 +471,7 @@ def forget(
             except RuntimeError as e:
                 err.print(f"[red]error:[/red] {e}")
                 raise typer.Exit(2) from None
-        notified = notify_service(rt.settings, "/v1/forgotten", {"agentId": agent})
+        notified = ask_service(rt.settings, "/v1/forgotten", {"agentId": agent})
     summary = {"agent": agent, "session_key": session_key, "before": before, "entries_deleted": report.entries,
                "rows_deleted": report.rows, "entries_rebuilt": report.rebuilt_entries, "vacuum": report.vacuumed,
                "service_notified": notified is not None, "seconds": round(report.seconds, 2)}
@@ -488,7 +488,7 @@ def forget(
 
 @app.command()
 def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this agent.")) -> None:
-    """Row counts per agent, extraction failures, stale rows, the newest entry ingested, and sampled recall latency.
+    """Row counts per agent, extraction failures, stale rows, the newest entry, recall latency and hook activity.
 
     "live" counts entries the memory-extract hook logged whose transcript line catch-up has not
     read yet (it adopts them when it does). "failed" entries are retried by every catch-up; after
@@ -496,6 +496,11 @@ def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this 
 
     "stale" counts entities, episodes and relationships made by an older extractor version
     than this NOVA's: run `nova reextract` to rebuild them.
+
+    Hook activity comes from the running `nova serve` (counted since it started): messages
+    memory-extract sent, recalls the nova-recall plugin got (and how many held a memory),
+    semantic-recall's precomputes, session-init's profiles, answers later than the hook's
+    budget, and calls the hooks report they lost (timed out, service unreachable).
     """
     from .extract import EXTRACTOR_VERSION
     from .telemetry import summary as telemetry_summary
@@ -535,6 +540,79 @@ def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this 
         out.print(f"recall, last 24 h ({recalls['sampled']} sampled): p50 {recalls['p50_ms']:.0f} ms,"
                   f" p95 {recalls['p95_ms']:.0f} ms, p99 {recalls['p99_ms']:.0f} ms; {recalls['mean_items']:.1f} items;"
                   f" recalls with an item from each path: {paths}")
+    _print_hook_activity(rt.settings, agent)
+
+
+def _print_hook_activity(settings, agent: Optional[str]) -> None:
+    """What the running service answered the hooks (nova.activity), or why there is nothing to show."""
+    from .service import ask_service, service_address
+
+    where = service_address(settings)
+    health = ask_service(settings, "/v1/health", timeout=3)
+    if health is None:
+        out.print(f"service: not answering at {where}: the hooks have nothing to call, so nothing is stored or"
+                  " recalled live (start `nova serve`; catch-up still reads the transcripts)")
+        return
+    hours, rest = divmod(int(health["uptimeS"]), 3600)
+    out.print(f"service: {health['status']} at {where}, up {hours} h {rest // 60} min, {health['queued']} messages"
+              f" queued for extraction, {health['failed']} failed")
+    agents = {a: v for a, v in health.get("agents", {}).items() if agent is None or a == agent}
+    if not agents:
+        out.print(f"hooks: no call since the service started ({health['activitySince'][:16]} UTC): check"
+                  " `nova doctor` and `openclaw hooks list`")
+        return
+    table = Table("agent", "messages (queued)", "last message", "recalls (with items)", "precomputed",
+                  "bootstraps (with profile)", "late", "missed by the hooks",
+                  title=f"hook activity since {health['activitySince'][:16].replace('T', ' ')} UTC")
+    for name, a in agents.items():
+        missed = ", ".join(f"{hook} {n}" for hook, n in sorted(a["missed"].items())) or "0"
+        last = a["lastMessageAt"][:19].replace("T", " ") if a["lastMessageAt"] else "-"
+        table.add_row(name, f"{a['messages']} ({a['messagesQueued']})", last,
+                      f"{a['recalls']} ({a['recallsWithItems']})", str(a["precomputed"]),
+                      f"{a['bootstraps']} ({a['bootstrapsWithContent']})", str(a["late"]), missed)
+    (out if out.is_terminal else Console(width=160)).print(table)
+
+
+@app.command()
+def doctor(
+    openclaw_dir: Optional[Path] = typer.Option(
+        None, "--openclaw-dir", help="OpenClaw state directory (default: $OPENCLAW_STATE_DIR or ~/.openclaw)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
+) -> None:
+    """Check that NOVA works end to end and say how to fix what does not.
+
+    Checks the database and its migrations, the vector indexes, that the embedding model loads
+    offline, the hooks and the nova-recall plugin in the OpenClaw state dir and openclaw.json
+    (and, with the `openclaw` CLI on PATH, that OpenClaw lists them ready and loaded), that
+    `nova serve` answers where the hooks call it, catch-up lag per agent, failed and
+    dead-lettered extractions, and disk. Changes nothing.
+
+    Each check is pass, warn, fail or skip, with the fix. Exit codes: 0 all passed, 1 warnings,
+    2 a failure. Takes 10-30 s (model load; the openclaw CLI reports).
+    """
+    from .doctor import exit_code, run_checks
+
+    settings = load_settings()
+    state_dir = settings.state_dir(openclaw_dir)
+    t0 = time.perf_counter()
+    checks = run_checks(settings, state_dir)
+    took = time.perf_counter() - t0
+    code = exit_code(checks)
+    if as_json:
+        print(json.dumps({"stateDir": str(state_dir), "novaHome": str(settings.home), "exitCode": code,
+                          "seconds": round(took, 1), "checks": [c.as_dict() for c in checks]}, indent=2))
+        raise typer.Exit(code)
+    style = {"pass": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
+    out.print(f"nova doctor: OpenClaw state dir {state_dir}, NOVA_HOME {settings.home}")
+    for c in checks:
+        out.print(f"  [{style[c.status]}]{c.status.upper():4}[/{style[c.status]}]  {c.name:26} {c.detail}",
+                  highlight=False)
+        if c.fix and c.status in ("warn", "fail"):
+            out.print(f"        {'':26} fix: {c.fix}", highlight=False)
+    counts = {s: sum(c.status == s for c in checks) for s in style}
+    out.print(f"doctor: {counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, {counts['skip']} skip"
+              f" in {took:.1f} s", highlight=False)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -560,12 +638,19 @@ def serve(
     port: Optional[int] = typer.Option(None, "--port", help="TCP port with --host (default 7645)."),
     socket_path: Optional[Path] = typer.Option(
         None, "--socket", help="Unix socket path (default $NOVA_HOME/nova.sock, mode 0600)."),
+    check: bool = typer.Option(
+        False, "--check", help="Do not serve: ask the configured service's /v1/health and exit 0 when it answers"
+        " with its database up, 1 when it answers degraded, 2 when nothing answers (for readiness checks)."),
+    wait: float = typer.Option(0.0, "--wait", help="With --check: keep asking this many seconds until it is healthy."),
 ) -> None:
     """Run the resident service the OpenClaw hooks call (models and database pool stay loaded).
 
     Runs until SIGTERM or Ctrl-C, finishing the batch it is extracting. Exit codes: 0 stopped,
-    2 error (socket in use, database unreachable). See docs/hooks.md for a systemd unit.
+    2 error (socket in use, database unreachable). See docs/hooks.md for a systemd unit, whose
+    readiness check is `nova serve --check --wait 120`.
     """
+    if check:
+        raise typer.Exit(_check_service(wait))
     from .service import serve as run
 
     # The service's start-up and per-cause lines are its operator's log: INFO, even without -v.
@@ -588,6 +673,28 @@ def serve(
         except OSError as e:
             err.print(f"[red]error:[/red] {e}")
             raise typer.Exit(2) from None
+
+
+def _check_service(wait_s: float) -> int:
+    """``nova serve --check``: 0 healthy, 1 degraded (database down), 2 nothing answers."""
+    from .service import ask_service, service_address
+
+    settings = load_settings()
+    where = service_address(settings)
+    deadline = time.monotonic() + max(wait_s, 0.0)
+    while True:
+        health = ask_service(settings, "/v1/health", timeout=5)
+        if health is not None and health.get("database"):
+            out.print(f"nova serve at {where}: ok, {health['queued']} queued, up {health['uptimeS']:.0f} s")
+            return 0
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    if health is not None:
+        err.print(f"nova serve at {where}: degraded, its database is unreachable")
+        return 1
+    err.print(f"nova serve: nothing answers at {where}")
+    return 2
 
 
 @app.command("install-hooks")

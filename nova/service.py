@@ -37,6 +37,7 @@ import threading
 import time
 from collections import OrderedDict, defaultdict
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
@@ -46,6 +47,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BeforeValidator, BaseModel, ConfigDict, Field, field_validator
 
+from .activity import MISSED_HEADER, HookActivity, parse_missed
 from .envelope import is_synthetic_turn
 from .filters import SessionFilter
 from .live import LiveMessage, agent_of_session_key, log_live_entry, message_text
@@ -70,6 +72,9 @@ _DEFER_S = 0.5  # how long the ingest worker waits before retrying an agent anot
 _LOG_LOCK_TIMEOUT = "2s"
 _SYNTHETIC = "a turn OpenClaw wrote itself (heartbeat poll …)"
 _COMMAND = re.compile(r"^/[a-z][\w-]*(?:\s\S*)?$", re.IGNORECASE)  # "/new", "/model gpt-5", not prose
+# When the request reached the service (set by a middleware, read by the handler's thread), so an
+# answer slower than the hook's budget counts as late however long it queued.
+_ARRIVED: ContextVar[float] = ContextVar("nova_request_arrived")
 
 
 def _not_a_boolean(value):
@@ -386,7 +391,15 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
     speakers = _Speakers(rt)
     redactor = rt.redactor
     worker = IngestWorker(rt, svc.ingest_batch, svc.ingest_delay_ms / 1000)
+    activity = HookActivity()
     started = time.time()
+    # Each hook's budget (hooks/nova-lib/client.js): semantic-recall waits a second longer.
+    budgets_s = {"message": svc.message_budget_ms / 1000, "recall": svc.recall_budget_ms / 1000,
+                 "precompute": svc.recall_budget_ms / 1000 + 1, "bootstrap": svc.bootstrap_budget_ms / 1000}
+
+    def count_if_late(agent: str, kind: str) -> None:
+        if time.perf_counter() - _ARRIVED.get(time.perf_counter()) > budgets_s[kind]:
+            activity.late(agent)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -409,6 +422,15 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
     )
     app.state.worker = worker
     app.state.profiles = profiles
+    app.state.activity = activity
+
+    @app.middleware("http")
+    async def note_arrival(request: Request, call_next):
+        _ARRIVED.set(time.perf_counter())
+        missed = parse_missed(request.headers.get(MISSED_HEADER))
+        if missed:
+            activity.missed(missed)
+        return await call_next(request)
 
     def authorised(request: Request) -> None:
         if token is None:
@@ -482,7 +504,10 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
 
     @app.get("/v1/health", dependencies=[Depends(authorised)])
     def health() -> dict:
-        """Liveness and what the service holds; ``database`` is false when PostgreSQL is unreachable."""
+        """Liveness, the extraction queue, and hook activity per agent since ``activitySince`` (nova.activity).
+
+        ``database`` is false (and ``status`` "degraded") when PostgreSQL is unreachable.
+        """
         try:
             with rt.store.connection() as conn:
                 conn.execute("SELECT 1")
@@ -492,12 +517,20 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
         return {"status": "ok" if db else "degraded", "database": db, "model": settings.embedding_model,
                 "queued": worker.jobs.unfinished_tasks, "projected": worker.projected, "failed": worker.failed,
                 "deferred": worker.deferred,
-                "uptimeS": round(time.time() - started, 1)}
+                "uptimeS": round(time.time() - started, 1),
+                "activitySince": activity.since.isoformat(), "agents": activity.snapshot()}
 
     @app.post("/v1/messages", status_code=202, response_model=Accepted, dependencies=[Depends(authorised)])
     def post_message(req: MessageIn) -> Accepted:
         """Log an inbound message as a live entry and queue its extraction."""
-        agent, allowed, rule = scope(req)
+        agent = agent_of(req)
+        answer = log_message(agent, req)
+        activity.message(agent, queued=answer.status == "queued")
+        count_if_late(agent, "message")
+        return answer
+
+    def log_message(agent: str, req: MessageIn) -> Accepted:
+        allowed, rule = session_filter.decide(req.session_key)
         if not allowed:
             return Accepted(status="skipped", reason=rule)
         at = datetime.fromtimestamp(req.timestamp / 1000, tz=timezone.utc) if req.timestamp else datetime.now(timezone.utc)
@@ -537,6 +570,8 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
             result = do_recall(agent, req, query, "precompute")
         finally:
             recalls.put(key, query, result)
+        activity.recall(agent, len(result.items), precompute=True)
+        count_if_late(agent, "precompute")
         return result
 
     @app.post("/v1/recall", response_model=RecallOut, dependencies=[Depends(authorised)])
@@ -550,8 +585,12 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
             return RecallOut(status="skipped", reason=_SYNTHETIC)
         held = recalls.get((agent, req.session_key), query, wait_s=svc.recall_budget_ms / 1000)
         if held is not None and req.budget_tokens is None and req.limit is None:
-            return held.model_copy(update={"precomputed": True})
-        return do_recall(agent, req, query, "recall")
+            answer = held.model_copy(update={"precomputed": True})
+        else:
+            answer = do_recall(agent, req, query, "recall")
+        activity.recall(agent, len(answer.items), precompute=False)
+        count_if_late(agent, "recall")
+        return answer
 
     @app.post("/v1/bootstrap", response_model=BootstrapOut, dependencies=[Depends(authorised)])
     def post_bootstrap(req: BootstrapIn) -> BootstrapOut:
@@ -568,6 +607,8 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
             held = recalls.get((agent, req.session_key))
             if held is not None and held.block:
                 content = f"{content}\n{held.block}\n" if content else f"{held.block}\n"
+        activity.bootstrap(agent, has_content=bool(content))
+        count_if_late(agent, "bootstrap")
         return BootstrapOut(status="ok", content=content, refreshed=why)
 
     @app.post("/v1/sessions/refresh", dependencies=[Depends(authorised)])
@@ -722,17 +763,27 @@ def get_json(socket_path, route: str, timeout: float = 10.0, body: dict | None =
         return None
 
 
-def notify_service(settings, route: str, body: dict, timeout: float = 5.0) -> dict | None:
-    """POST ``body`` to the configured ``nova serve``: its TCP address with the bearer token when
-    ``service.host`` is set, else its Unix socket. None when nothing answers (or it refuses)."""
+def service_address(settings) -> str:
+    """Where the configured ``nova serve`` listens: ``http://host:port`` in TCP mode, else the socket path."""
+    svc = settings.service
+    return f"http://{svc.host}:{svc.port}" if svc.host else str(settings.socket_path())
+
+
+def ask_service(settings, route: str, body: dict | None = None, timeout: float = 5.0) -> dict | None:
+    """GET ``route`` (POST ``body`` when given) from the configured ``nova serve``: its TCP address
+    with the bearer token when ``service.host`` is set, else its Unix socket. None when nothing
+    answers (or it refuses)."""
     svc = settings.service
     if not svc.host:
         return get_json(settings.socket_path(), route, timeout=timeout, body=body)
     try:
         token = settings.token_path().read_text().strip()
         conn = http.client.HTTPConnection(svc.host, svc.port, timeout=timeout)
-        conn.request("POST", route, json.dumps(body),
-                     {"content-type": "application/json", "authorization": f"Bearer {token}"})
+        headers = {"authorization": f"Bearer {token}"}
+        if body is None:
+            conn.request("GET", route, headers=headers)
+        else:
+            conn.request("POST", route, json.dumps(body), {**headers, "content-type": "application/json"})
         response = conn.getresponse()
         return json.loads(response.read()) if response.status < 400 else None
     except (OSError, ValueError):

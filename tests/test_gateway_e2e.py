@@ -225,3 +225,26 @@ def test_nova_in_a_running_gateway(world, settings):
         # asserted against a hanging service in tests/test_e2e_openclaw.py.
         assert (request.at * 1000 - t["sentAt"]) < HOOK_BUDGETS_MS + 10_000, t
     assert "continuing without NOVA" in gateway.log()
+
+    # 7. nova serve back: the hooks' activity is visible in /v1/health and `nova status`, including
+    #    the calls they lost while it was down (reported with their first call after it).
+    service = _Service(env)
+    try:
+        back, = gateway.turns([(MAIN, "Back again: which dog did Priya adopt?")])
+        assert "greyhound" in _one_request(stub, back).user_turn.split("</nova-memory>")[0]
+        deadline = time.monotonic() + 30
+        while True:
+            main = (service.health() or {}).get("agents", {}).get("main", {})
+            if main.get("messages") and main.get("missed", {}).get("memory-extract"):
+                break
+            assert time.monotonic() < deadline, service.health()
+            time.sleep(0.2)
+        assert main["recalls"] >= 1 and main["recallsWithItems"] >= 1 and main["bootstraps"] >= 1, main
+        assert main["lastMessageAt"] is not None
+        # Step 6 sent two turns to a stopped service: each lost its message and its recall.
+        assert main["missed"]["memory-extract"] >= 1 and main["missed"]["nova-recall"] >= 1, main
+        status = _nova(env, "status")
+        assert status.returncode == 0, status.stderr
+        assert "hook activity since" in status.stdout and "memory-extract" in status.stdout, status.stdout
+    finally:
+        service.stop()

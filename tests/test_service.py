@@ -423,3 +423,23 @@ def test_the_profile_says_who_and_what_is_the_users(service):
     profile = service.post("/v1/bootstrap", json={"sessionKey": MAIN, "sessionId": "fresh-session"}).json()["content"]
     about = profile.split("## About ", 1)[1].split("\n## ", 1)[0]
     assert "Biscuit is Dana Okafor's dog, a beagle" in about and "Priya is Dana Okafor's sister" in about, profile
+
+
+def test_health_counts_hook_activity_per_agent_and_the_calls_hooks_lost(service):
+    """What the hooks did, per agent, as /v1/health reports it (nova.activity); garbage reports count nothing."""
+    _message(service, "Tobias is training for the Berlin marathon.")
+    _message(service, "Skipped: a sub-agent's chatter.", key="agent:main:subagent:x")
+    assert service.worker.drain(30)
+    assert service.post("/v1/recall", json={"sessionKey": MAIN, "query": "What is Tobias training for?"}).json()["items"]
+    service.post("/v1/recall", json={"sessionKey": "agent:ops:main", "query": "Nothing here?"})
+    service.post("/v1/bootstrap", json={"sessionKey": MAIN, "sessionId": "s-1"})
+    lost = {"main": {"nova-recall": 2, "memory-extract": 1}, "ops": {"not-a-hook": 5, "session-init": "x"}}
+    for header in (json.dumps(lost), "{not json", json.dumps([1, 2]), "x" * 5000):
+        service.get("/v1/health", headers={"x-nova-missed": header})
+    agents = service.get("/v1/health").json()["agents"]
+    main, ops = agents["main"], agents["ops"]
+    assert main["messages"] == 2 and main["messagesQueued"] == 1 and main["lastMessageAt"]
+    assert main["recalls"] == 1 and main["recallsWithItems"] == 1
+    assert main["bootstraps"] == 1
+    assert main["missed"] == {"nova-recall": 2, "memory-extract": 1}
+    assert ops["recalls"] == 1 and ops["recallsWithItems"] == 0 and ops["missed"] == {} and ops["messages"] == 0

@@ -68,6 +68,32 @@ function logOnce(hook, message) {
   console.warn(`[nova:${hook}] ${message}; continuing without NOVA`);
 }
 
+// Calls that got no usable answer, per agent and hook, sent with the next call (header
+// x-nova-missed) so `nova status` can show them once the service answers again.
+const missed = new Map();
+const NOT_CONNECTED = new Set(["ENOENT", "ECONNREFUSED", "EACCES", "ENOTSOCK", "EHOSTUNREACH"]);
+function countMissed(hook, agent) {
+  if (!agent) return;
+  const hooks = missed.get(agent) ?? {};
+  hooks[hook] = (hooks[hook] ?? 0) + 1;
+  missed.set(agent, hooks);
+}
+function takeMissed() {
+  if (missed.size === 0) return undefined;
+  const report = Object.fromEntries(missed);
+  missed.clear();
+  return report;
+}
+function giveBack(report) {
+  for (const [agent, hooks] of Object.entries(report ?? {})) {
+    for (const [hook, n] of Object.entries(hooks)) {
+      const held = missed.get(agent) ?? {};
+      held[hook] = (held[hook] ?? 0) + n;
+      missed.set(agent, held);
+    }
+  }
+}
+
 export function budgetMs(kind) {
   const value = Number(process.env[`NOVA_${kind.toUpperCase()}_BUDGET_MS`] ?? budgets[kind]);
   return Number.isFinite(value) && value > 0 ? value : 300;
@@ -81,11 +107,17 @@ export function disabled() {
 export function call(hook, route, body, budget) {
   return new Promise((resolve) => {
     let settled = false;
-    const finish = (value, problem) => {
+    const agent = body?.agentId ?? agentOf(body?.sessionKey);
+    let report;
+    const finish = (value, problem, undelivered = false) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      if (problem) logOnce(hook, problem);
+      if (problem) {
+        logOnce(hook, problem);
+        if (undelivered) giveBack(report); // no connection: the service never saw the report
+        countMissed(hook, agent);
+      }
       resolve(value);
     };
     let request;
@@ -96,6 +128,7 @@ export function call(hook, route, body, budget) {
     try {
       const payload = JSON.stringify(body);
       const { token, ...where } = target();
+      report = takeMissed();
       request = http.request(
         {
           ...where,
@@ -105,6 +138,7 @@ export function call(hook, route, body, budget) {
             "content-type": "application/json",
             "content-length": Buffer.byteLength(payload),
             ...(token ? { authorization: `Bearer ${token}` } : {}),
+            ...(report ? { "x-nova-missed": JSON.stringify(report) } : {}),
           },
         },
         (response) => {
@@ -124,7 +158,8 @@ export function call(hook, route, body, budget) {
           });
         },
       );
-      request.on("error", (e) => finish(null, `service unreachable (${e.code ?? e.message})`));
+      request.on("error", (e) =>
+        finish(null, `service unreachable (${e.code ?? e.message})`, NOT_CONNECTED.has(e.code)));
       request.end(payload);
     } catch (e) {
       finish(null, `request failed: ${e?.message ?? e}`);
