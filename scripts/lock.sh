@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Regenerate requirements.lock (what NOVA needs to run) and requirements-test.lock (that plus the
-# test extras) from pyproject.toml: exact versions with sha256 hashes, for Python 3.11 on Linux.
+# Regenerate requirements.lock (what NOVA needs to run), requirements-test.lock (that plus the
+# test extras) and constraints.txt (the first without hashes) from pyproject.toml: exact versions with sha256 hashes, for Python 3.11 on Linux.
 # scripts/install.sh and tests/test_packaging.py install from them with `pip --require-hashes`,
 # so a fresh machine gets the versions that were tested.
 #
@@ -27,4 +27,8 @@ for extra in "" test; do
   rm -f "$out.tmp"
 done
 rm -f "$pin"
-echo "wrote requirements.lock and requirements-test.lock" >&2
+# The same versions without hashes, for installers that take constraints (pipx --pip-args="-c …"):
+# pip refuses hashes in a constraints file unless every requirement, the wheel too, is hashed.
+{ echo "# constraints.txt: requirements.lock's versions without hashes (scripts/lock.sh); for pipx/pip -c."
+  grep -E '^[A-Za-z0-9._-]+==' requirements.lock | sed 's/ \\$//'; } > constraints.txt
+echo "wrote requirements.lock, requirements-test.lock and constraints.txt" >&2
