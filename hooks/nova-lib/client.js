@@ -162,7 +162,7 @@ export function call(hook, route, body, budget) {
         finish(null, `service unreachable (${e.code ?? e.message})`, NOT_CONNECTED.has(e.code)));
       request.end(payload);
     } catch (e) {
-      finish(null, `request failed: ${e?.message ?? e}`);
+      finish(null, `request failed: ${e?.message ?? e}`, true);
     }
   });
 }
