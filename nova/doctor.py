@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Literal
 
 from .config import Settings
+from .install import HOOK_DIRS, HOOK_NAMES, PLUGIN_ID
 
 __all__ = ["Check", "run_checks", "exit_code", "LAG_WARN_AFTER", "OPENCLAW_TIMEOUT_S"]
 
@@ -50,9 +51,6 @@ Status = Literal["pass", "warn", "fail", "skip"]
 LAG_WARN_AFTER = timedelta(hours=1)
 OPENCLAW_TIMEOUT_S = 60.0      # `openclaw hooks list` / `plugins inspect` take 8-15 s on 2 cores
 _MIN_FREE_BYTES = 2 * 1024**3  # below this the embedded PostgreSQL soon cannot write
-_HOOK_NAMES = ("memory-extract", "semantic-recall", "session-init")
-_HOOK_DIRS = (*_HOOK_NAMES, "nova-lib", "nova-recall-plugin")
-_PLUGIN_ID = "nova-recall"
 
 
 @dataclass
@@ -83,7 +81,7 @@ def run_checks(settings: Settings, state_dir: Path, *, openclaw: str | None = No
         reports = {}
         if openclaw and state_dir.is_dir():
             reports["hooks"] = pool.submit(_openclaw_json, openclaw, state_dir, "hooks", "list", "--json")
-            reports["plugin"] = pool.submit(_openclaw_json, openclaw, state_dir, "plugins", "inspect", _PLUGIN_ID,
+            reports["plugin"] = pool.submit(_openclaw_json, openclaw, state_dir, "plugins", "inspect", PLUGIN_ID,
                                             "--json")
         store = _database(settings, checks)
         try:
@@ -143,9 +141,7 @@ def _database(settings: Settings, checks: list[Check]):
 
 def _migrations(conn, checks: list[Check]) -> bool:
     """True when the schema is this NOVA's (the checks after it can query it)."""
-    import hashlib
-
-    from .store import StoreError, migration_files
+    from .store import StoreError, migration_checksum, migration_files
 
     try:
         shipped = migration_files()
@@ -158,7 +154,7 @@ def _migrations(conn, checks: list[Check]) -> bool:
     conn.commit()
     pending = [name for version, name, _ in shipped if version not in applied]
     edited = [name for version, name, sql in shipped
-              if version in applied and applied[version] != hashlib.sha256(sql.encode()).hexdigest()]
+              if version in applied and applied[version] != migration_checksum(sql)]
     newer = sorted(set(applied) - {version for version, _, _ in shipped})
     if edited:
         checks.append(Check("migrations", "fail", f"applied migrations differ from this NOVA's: {', '.join(edited)}",
@@ -178,6 +174,7 @@ def _migrations(conn, checks: list[Check]) -> bool:
 
 def _model(settings: Settings, conn, checks: list[Check]) -> int | None:
     from .embed import Embedder, EmbeddingError
+    from .store import stored_embedding_model
 
     os.environ["HF_HUB_OFFLINE"] = "1"  # the check is that it loads without a network
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -190,10 +187,7 @@ def _model(settings: Settings, conn, checks: list[Check]) -> int | None:
         checks.append(Check("model", "fail", str(err), "set NOVA_EMBEDDING_MODEL to a local model path"))
         return None
     took = time.perf_counter() - t0
-    stored = None
-    if conn.execute("SELECT to_regclass('nova_meta')").fetchone()[0] is not None:
-        row = conn.execute("SELECT value FROM nova_meta WHERE key = 'embedding_model'").fetchone()
-        stored = row[0] if row else None
+    stored = stored_embedding_model(conn) if conn.execute("SELECT to_regclass('nova_meta')").fetchone()[0] else None
     conn.commit()
     wanted = f"{settings.embedding_model}|{dim}"
     if stored is not None and stored != wanted:
@@ -205,6 +199,8 @@ def _model(settings: Settings, conn, checks: list[Check]) -> int | None:
 
 
 def _vector_indexes(conn, dim: int | None, checks: list[Check]) -> None:
+    from .store import VECTOR_TABLES, missing_vector_indexes
+
     if dim is None:
         checks.append(Check("vector indexes", "skip", "needs the model"))
         return
@@ -212,19 +208,18 @@ def _vector_indexes(conn, dim: int | None, checks: list[Check]) -> None:
         conn.commit()
         checks.append(Check("vector indexes", "skip", "no schema yet (see migrations)"))
         return
-    missing = [table for table in ("entities", "episode_keys", "relationships")
-               if conn.execute("SELECT to_regclass(%s)", (f"{table}_embedding_hnsw_{dim}",)).fetchone()[0] is None]
+    missing = missing_vector_indexes(conn, dim)
     conn.commit()
     if missing:
         checks.append(Check("vector indexes", "warn", f"no HNSW index for {dim}-d embeddings on {', '.join(missing)}:"
                             " recall scans those tables", "nova catchup (or restart nova serve): NOVA creates them"
                             " when it loads the model"))
     else:
-        checks.append(Check("vector indexes", "pass", f"HNSW ({dim}-d, cosine) on entities, episode_keys, relationships"))
+        checks.append(Check("vector indexes", "pass", f"HNSW ({dim}-d, cosine) on {', '.join(VECTOR_TABLES)}"))
 
 
 def _openclaw_config(state_dir: Path, checks: list[Check]) -> dict | None:
-    import json5
+    from .install import InstallError, read_openclaw_config
 
     path = state_dir / "openclaw.json"
     if not state_dir.is_dir():
@@ -236,12 +231,9 @@ def _openclaw_config(state_dir: Path, checks: list[Check]) -> dict | None:
                             "nova install-hooks --openclaw-dir " + str(state_dir)))
         return None
     try:
-        data = json5.loads(path.read_text(encoding="utf-8"))
-    except ValueError as err:
-        checks.append(Check("openclaw.json", "fail", f"{path} is not valid JSON5: {err}", "fix the file"))
-        return None
-    if not isinstance(data, dict):
-        checks.append(Check("openclaw.json", "fail", f"{path} does not hold an object", "fix the file"))
+        data = read_openclaw_config(path)
+    except InstallError as err:
+        checks.append(Check("openclaw.json", "fail", str(err), "fix the file"))
         return None
     checks.append(Check("openclaw.json", "pass", str(path)))
     return data
@@ -271,7 +263,7 @@ def _hook_files(settings: Settings, state_dir: Path, checks: list[Check]) -> Non
     target = state_dir / "hooks"
     source = resources.files("nova.hooks")
     missing, differ = [], []
-    for name in _HOOK_DIRS:
+    for name in HOOK_DIRS:
         if not (target / name).is_dir():
             missing.append(name)
             continue
@@ -293,14 +285,17 @@ def _hook_files(settings: Settings, state_dir: Path, checks: list[Check]) -> Non
         checks.append(Check("hook files", "fail", f"{client} is missing or unreadable: the hooks would guess"
                             " where the service is", fix))
         return
-    wanted = hook_client_config(settings)
-    where = {k: written.get(k) for k in ("socket", "url")}
-    if where != {k: wanted.get(k) for k in ("socket", "url")}:
-        checks.append(Check("hook files", "fail", f"the hooks call {where} but this NOVA's service listens at"
-                            f" {({k: wanted.get(k) for k in ('socket', 'url')})}", fix + " (with the same NOVA_HOME and"
-                            " [service] settings as nova serve)"))
+    wanted = _target(hook_client_config(settings))
+    if _target(written) != wanted:
+        checks.append(Check("hook files", "fail", f"the hooks call {_target(written)} but this NOVA's service listens"
+                            f" at {wanted}", fix + " (with the same NOVA_HOME and [service] settings as nova serve)"))
         return
-    checks.append(Check("hook files", "pass", f"{len(_HOOK_DIRS)} directories in {target}, as this NOVA ships them"))
+    checks.append(Check("hook files", "pass", f"{len(HOOK_DIRS)} directories in {target}, as this NOVA ships them"))
+
+
+def _target(client_config: dict) -> dict:
+    """Where a hook client config (``nova-lib/config.json``, the plugin's config) points the calls."""
+    return {key: client_config.get(key) for key in ("socket", "url")}
 
 
 def _dig(data, *keys):
@@ -318,12 +313,12 @@ def _hooks_enabled(config: dict | None, checks: list[Check]) -> None:
                             "set hooks.internal.enabled to true in openclaw.json (or `openclaw hooks enable"
                             " memory-extract`)"))
         return
-    off = [name for name in _HOOK_NAMES if _dig(config, "hooks", "internal", "entries", name, "enabled") is not True]
+    off = [name for name in HOOK_NAMES if _dig(config, "hooks", "internal", "entries", name, "enabled") is not True]
     if off:
         checks.append(Check("hooks enabled", "fail", f"not enabled in openclaw.json: {', '.join(off)}",
                             " ; ".join(f"openclaw hooks enable {name}" for name in off)))
         return
-    checks.append(Check("hooks enabled", "pass", "hooks.internal.entries: " + ", ".join(_HOOK_NAMES)))
+    checks.append(Check("hooks enabled", "pass", "hooks.internal.entries: " + ", ".join(HOOK_NAMES)))
 
 
 def _openclaw_json(openclaw: str, state_dir: Path, *args: str):
@@ -360,7 +355,7 @@ def _openclaw_hooks(pending, openclaw: str | None, checks: list[Check]) -> None:
         return
     listed = {h.get("name"): h for h in report.get("hooks", []) if isinstance(h, dict)}
     problems = []
-    for name in _HOOK_NAMES:
+    for name in HOOK_NAMES:
         hook = listed.get(name)
         if hook is None:
             problems.append(f"{name}: not discovered")
@@ -370,7 +365,7 @@ def _openclaw_hooks(pending, openclaw: str | None, checks: list[Check]) -> None:
         checks.append(Check("openclaw hooks list", "fail", "; ".join(problems),
                             "openclaw hooks info <name> says why; nova install-hooks, then restart the gateway"))
     else:
-        checks.append(Check("openclaw hooks list", "pass", "ready: " + ", ".join(_HOOK_NAMES)))
+        checks.append(Check("openclaw hooks list", "pass", "ready: " + ", ".join(HOOK_NAMES)))
 
 
 def _plugin_config(settings: Settings, state_dir: Path, config: dict | None, checks: list[Check]) -> None:
@@ -382,7 +377,7 @@ def _plugin_config(settings: Settings, state_dir: Path, config: dict | None, che
     fix = f"nova install-hooks --openclaw-dir {state_dir}"
     plugin_dir = str(state_dir / "hooks" / "nova-recall-plugin")
     paths = _dig(config, "plugins", "load", "paths") or []
-    entry = _dig(config, "plugins", "entries", _PLUGIN_ID) or {}
+    entry = _dig(config, "plugins", "entries", PLUGIN_ID) or {}
     allow, deny = _dig(config, "plugins", "allow"), _dig(config, "plugins", "deny")
     problems = []
     if _dig(config, "plugins", "enabled") is False:
@@ -390,22 +385,23 @@ def _plugin_config(settings: Settings, state_dir: Path, config: dict | None, che
     if plugin_dir not in paths:
         problems.append(f"{plugin_dir} is not in plugins.load.paths")
     if entry.get("enabled") is not True:
-        problems.append(f"plugins.entries.{_PLUGIN_ID}.enabled is not true")
-    if isinstance(allow, list) and _PLUGIN_ID not in allow:
-        problems.append(f"plugins.allow exists and lacks {_PLUGIN_ID}")
-    if isinstance(deny, list) and _PLUGIN_ID in deny:
-        problems.append(f"plugins.deny holds {_PLUGIN_ID}")
+        problems.append(f"plugins.entries.{PLUGIN_ID}.enabled is not true")
+    if isinstance(allow, list) and PLUGIN_ID not in allow:
+        problems.append(f"plugins.allow exists and lacks {PLUGIN_ID}")
+    if isinstance(deny, list) and PLUGIN_ID in deny:
+        problems.append(f"plugins.deny holds {PLUGIN_ID}")
     if _dig(entry, "hooks", "allowConversationAccess") is not True:
-        problems.append(f"plugins.entries.{_PLUGIN_ID}.hooks.allowConversationAccess is not true: OpenClaw"
+        problems.append(f"plugins.entries.{PLUGIN_ID}.hooks.allowConversationAccess is not true: OpenClaw"
                         " withholds the message, so no recall reaches the turn")
-    wanted = hook_client_config(settings)
-    target = {k: _dig(entry, "config", k) for k in ("socket", "url")}
-    if target != {k: wanted.get(k) for k in ("socket", "url")}:
-        problems.append(f"it calls {target}, the service listens at {({k: wanted.get(k) for k in ('socket', 'url')})}")
+    wanted = _target(hook_client_config(settings))
+    plugin_config = _dig(entry, "config")
+    target = _target(plugin_config if isinstance(plugin_config, dict) else {})
+    if target != wanted:
+        problems.append(f"it calls {target}, the service listens at {wanted}")
     if problems:
         checks.append(Check("recall plugin", "fail", "; ".join(problems), fix + ", then restart the gateway"))
     else:
-        where = wanted.get("socket") or wanted.get("url")
+        where = wanted["socket"] or wanted["url"]
         checks.append(Check("recall plugin", "pass", f"enabled, allowed, allowConversationAccess, calls {where}"))
 
 
@@ -418,14 +414,14 @@ def _openclaw_plugin(pending, openclaw: str | None, checks: list[Check]) -> None
               if isinstance(d, dict) and d.get("level") == "error"]
     if plugin.get("status") != "loaded" or not plugin.get("enabled") or errors:
         why = plugin.get("activationReason") or plugin.get("status") or "not found"
-        checks.append(Check("openclaw plugins inspect", "fail", f"{_PLUGIN_ID}: {why}" + (f"; {errors[0][:300]}" if errors else ""),
-                            f"openclaw plugins inspect {_PLUGIN_ID}; nova install-hooks, then restart the gateway"))
+        checks.append(Check("openclaw plugins inspect", "fail", f"{PLUGIN_ID}: {why}" + (f"; {errors[0][:300]}" if errors else ""),
+                            f"openclaw plugins inspect {PLUGIN_ID}; nova install-hooks, then restart the gateway"))
     elif not (report.get("policy") or {}).get("allowConversationAccess"):
-        checks.append(Check("openclaw plugins inspect", "fail", f"{_PLUGIN_ID} is loaded but OpenClaw's policy denies"
-                            " it conversation access", f"set plugins.entries.{_PLUGIN_ID}.hooks.allowConversationAccess"
+        checks.append(Check("openclaw plugins inspect", "fail", f"{PLUGIN_ID} is loaded but OpenClaw's policy denies"
+                            " it conversation access", f"set plugins.entries.{PLUGIN_ID}.hooks.allowConversationAccess"
                             " to true"))
     else:
-        checks.append(Check("openclaw plugins inspect", "pass", f"{_PLUGIN_ID}: loaded ({plugin.get('activationReason')})"
+        checks.append(Check("openclaw plugins inspect", "pass", f"{PLUGIN_ID}: loaded ({plugin.get('activationReason')})"
                             ", conversation access allowed"))
 
 
@@ -467,7 +463,10 @@ def _catchup_lag(settings: Settings, state_dir: Path, conn, checks: list[Check])
         if not held.unread:
             parts.append(f"{agent}: up to date")
             continue
-        since = f", oldest from {held.oldest_unread_at:%Y-%m-%d %H:%M} UTC" if held.oldest_unread_at else ""
+        since = (f", {held.oldest_unread_at:%Y-%m-%d %H:%M} to {held.newest_unread_at:%Y-%m-%d %H:%M} UTC"
+                 if held.oldest_unread_at else "")
+        if held.newest_stored_at:
+            since += f" (newest stored: {held.newest_stored_at:%Y-%m-%d %H:%M} UTC)"
         parts.append(f"{agent}: {held.unread} entries unread in {held.streams_behind} transcript(s){since}")
         if held.streams_never_read or held.oldest_unread_at is None or now - held.oldest_unread_at > LAG_WARN_AFTER:
             behind.append(agent)

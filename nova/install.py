@@ -27,12 +27,13 @@ import json5
 
 from .config import Settings
 
-__all__ = ["HOOK_NAMES", "PLUGIN_ID", "InstallReport", "install_hooks", "uninstall_hooks", "InstallError"]
+__all__ = ["HOOK_NAMES", "HOOK_DIRS", "PLUGIN_ID", "read_openclaw_config", "InstallReport", "install_hooks", "uninstall_hooks", "InstallError"]
 
 HOOK_NAMES = ("memory-extract", "semantic-recall", "session-init")
 SHARED_DIR = "nova-lib"
 PLUGIN_DIR = "nova-recall-plugin"
 PLUGIN_ID = "nova-recall"
+HOOK_DIRS = (*HOOK_NAMES, SHARED_DIR, PLUGIN_DIR)  # what install_hooks copies into <state>/hooks
 # The repo's hooks/, shipped inside the package as nova.hooks (pyproject.toml maps it).
 HOOKS_PACKAGE = "nova.hooks"
 
@@ -51,7 +52,12 @@ class InstallReport:
     config_changes: list[str] = field(default_factory=list)
 
 
-def _read_config(path: Path) -> dict:
+def read_openclaw_config(path: Path) -> dict:
+    """``openclaw.json`` (JSON5) as a dict, {} when it does not exist.
+
+    Raises:
+        InstallError: it is not valid JSON5 or not an object (the message names the file).
+    """
     if not path.exists():
         return {}
     try:
@@ -119,16 +125,16 @@ def install_hooks(settings: Settings, state_dir: Path) -> InstallReport:
     if not state_dir.is_dir():
         raise InstallError(f"OpenClaw state directory {state_dir} does not exist (set --openclaw-dir)")
     config_path = state_dir / "openclaw.json"
-    data = _read_config(config_path)  # fail before copying anything
+    data = read_openclaw_config(config_path)  # fail before copying anything
     report = InstallReport(state_dir)
     target = state_dir / "hooks"
     with resources.as_file(resources.files(HOOKS_PACKAGE)) as source:
-        missing = [name for name in (*HOOK_NAMES, SHARED_DIR, PLUGIN_DIR) if not (source / name).is_dir()]
+        missing = [name for name in HOOK_DIRS if not (source / name).is_dir()]
         if missing:
             raise InstallError(f"this NOVA install lacks the hook files {', '.join(missing)} (package data"
                                f" {HOOKS_PACKAGE} in {source}): reinstall NOVA; nothing was changed")
         target.mkdir(exist_ok=True)
-        for name in (*HOOK_NAMES, SHARED_DIR, PLUGIN_DIR):
+        for name in HOOK_DIRS:
             dest = target / name
             if dest.exists():
                 shutil.rmtree(dest)
@@ -176,10 +182,10 @@ def install_hooks(settings: Settings, state_dir: Path) -> InstallReport:
 def uninstall_hooks(state_dir: Path) -> InstallReport:
     """Remove what ``install_hooks`` added; other hooks, plugins and settings stay."""
     config_path = state_dir / "openclaw.json"
-    data = _read_config(config_path)
+    data = read_openclaw_config(config_path)
     report = InstallReport(state_dir)
     target = state_dir / "hooks"
-    for name in (*HOOK_NAMES, SHARED_DIR, PLUGIN_DIR):
+    for name in HOOK_DIRS:
         if (target / name).exists():
             shutil.rmtree(target / name)
             report.removed.append(str(target / name))

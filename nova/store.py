@@ -24,7 +24,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .config import Settings
 
-__all__ = ["Store", "open_store", "StoreError", "migration_files", "apply_migrations", "prewarm_for_recall", "agent_lock",
+__all__ = ["Store", "open_store", "StoreError", "migration_files", "migration_checksum", "apply_migrations",
+           "missing_vector_indexes", "stored_embedding_model", "VECTOR_TABLES", "prewarm_for_recall", "agent_lock",
            "try_agent_xact_lock", "session_log_lock", "AGENT_TABLES", "WRITER_WAIT_S",
            "OPERATOR_WAIT_S"]
 
@@ -35,6 +36,7 @@ MIGRATIONS_PACKAGE = "nova.sql"
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[\w-]+\.sql$")
 # Advisory lock key so concurrent processes never run migrations at the same time.
 _MIGRATION_LOCK = 0x6E6F7661
+VECTOR_TABLES = ("entities", "episode_keys", "relationships")  # each has an HNSW index per dimension
 _RECALL_TABLES = ("episodes", "entities", "provenance", "entries", "episode_keys", "relationships")
 _SPARE_WAIT_S = 0.002  # a free connection is handed over in microseconds; a new one takes ~5 ms
 
@@ -254,14 +256,19 @@ def migration_files() -> list[tuple[int, str, str]]:
             an empty schema would fail later with "relation does not exist", far from the cause.
     """
     try:
-        found = [f for f in resources.files(MIGRATIONS_PACKAGE).iterdir() if _MIGRATION_NAME.match(f.name)]
+        found = sorted((f.name, m, f) for f in resources.files(MIGRATIONS_PACKAGE).iterdir()
+                       if (m := _MIGRATION_NAME.match(f.name)))
     except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
         found = []
     if not found:
         raise StoreError(f"this NOVA install has no SQL migrations (package data {MIGRATIONS_PACKAGE} is missing"
                          " or empty): reinstall NOVA from its wheel or repository")
-    return [(int(_MIGRATION_NAME.match(f.name).group(1)), f.name, f.read_text(encoding="utf-8"))
-            for f in sorted(found, key=lambda f: f.name)]
+    return [(int(m.group(1)), name, f.read_text(encoding="utf-8")) for name, m, f in found]
+
+
+def migration_checksum(sql: str) -> str:
+    """What ``schema_migrations.checksum`` records of a migration's text (an edit after applying shows)."""
+    return hashlib.sha256(sql.encode()).hexdigest()
 
 
 def apply_migrations(conn: psycopg.Connection) -> list[str]:
@@ -289,7 +296,7 @@ def apply_migrations(conn: psycopg.Connection) -> list[str]:
             v: c for v, c in conn.execute("SELECT version, checksum FROM schema_migrations")
         }
         for version, name, sql in migration_files():
-            checksum = hashlib.sha256(sql.encode()).hexdigest()
+            checksum = migration_checksum(sql)
             if version in done:
                 if done[version] != checksum:
                     raise StoreError(f"migration {name} changed after it was applied")
@@ -307,6 +314,18 @@ def apply_migrations(conn: psycopg.Connection) -> list[str]:
 _INDEX_LOCK_WAIT = "5s"  # CREATE INDEX waits for writers of the table; never indefinitely
 
 
+def missing_vector_indexes(conn: psycopg.Connection, dim: int) -> list[str]:
+    """The tables of ``VECTOR_TABLES`` without their HNSW index for ``dim``-d embeddings."""
+    return [table for table in VECTOR_TABLES
+            if conn.execute("SELECT to_regclass(%s)", (f"{table}_embedding_hnsw_{dim}",)).fetchone()[0] is None]
+
+
+def stored_embedding_model(conn: psycopg.Connection) -> str | None:
+    """``"<model>|<dim>"`` of the embeddings this database holds (``nova_meta``), None before the first."""
+    row = conn.execute("SELECT value FROM nova_meta WHERE key = 'embedding_model'").fetchone()
+    return row[0] if row else None
+
+
 def ensure_vector_indexes(conn: psycopg.Connection, model: str, dim: int) -> None:
     """Record the embedding model and create the HNSW cosine indexes for its dimension.
 
@@ -319,13 +338,11 @@ def ensure_vector_indexes(conn: psycopg.Connection, model: str, dim: int) -> Non
     Raises:
         StoreError: the database holds embeddings from another model (re-extract first).
     """
-    missing = [table for table in ("entities", "episode_keys", "relationships")
-               if conn.execute("SELECT to_regclass(%s)", (f"{table}_embedding_hnsw_{dim}",)).fetchone()[0] is None]
+    missing = missing_vector_indexes(conn, dim)
     conn.commit()
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-        row = conn.execute("SELECT value FROM nova_meta WHERE key = 'embedding_model'").fetchone()
-        stored = row[0] if row else None
+        stored = stored_embedding_model(conn)
         wanted = f"{model}|{dim}"
         if stored is not None and stored != wanted:
             raise StoreError(
