@@ -234,6 +234,7 @@ def lag(conn, settings: Settings, state_dir: Path, agent: str) -> AgentLag:
     out = AgentLag(agent)
     index = session_index(state_dir, agent)
     session_filter = SessionFilter(settings.filters)
+    times: list[datetime] = []
     with conn.transaction():
         known = _Known.load(conn, agent)
         out.newest_stored_at = conn.execute("SELECT max(occurred_at) FROM entries WHERE agent_id = %s",
@@ -256,10 +257,8 @@ def lag(conn, settings: Settings, state_dir: Path, agent: str) -> AgentLag:
         out.streams_behind += 1
         out.streams_never_read += cursor is None
         out.unread += len(entries)
-        times = [e.occurred_at for e in entries if e.occurred_at is not None]
-        if times:
-            out.oldest_unread_at = min([t for t in (out.oldest_unread_at, min(times)) if t is not None])
-            out.newest_unread_at = max([t for t in (out.newest_unread_at, max(times)) if t is not None])
+        times += [e.occurred_at for e in entries if e.occurred_at is not None]
+    out.oldest_unread_at, out.newest_unread_at = (min(times), max(times)) if times else (None, None)
     return out
 
 
