@@ -77,6 +77,26 @@ _COMMAND = re.compile(r"^/[a-z][\w-]*(?:\s\S*)?$", re.IGNORECASE)  # "/new", "/m
 _ARRIVED: ContextVar[float] = ContextVar("nova_request_arrived")
 
 
+class _NoteArrival:
+    """ASGI middleware: stamps each request's arrival (``_ARRIVED``) and adds the lost-call report
+    a hook client sent (``x-nova-missed``) to the activity counts. Plain ASGI, not
+    ``@app.middleware("http")``, which would wrap every hook call in an extra task and stream."""
+
+    _HEADER = MISSED_HEADER.encode()
+
+    def __init__(self, app, activity: HookActivity):
+        self.app, self.activity = app, activity
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            _ARRIVED.set(time.perf_counter())
+            header = next((v for k, v in scope["headers"] if k == self._HEADER), None)
+            missed = parse_missed(header.decode("latin-1")) if header else {}
+            if missed:
+                self.activity.missed(missed)
+        await self.app(scope, receive, send)
+
+
 def _not_a_boolean(value):
     # JSON true/false would pass as 1/0 (schemathesis found `"timestamp": true` accepted); 2.0 stays
     # a valid integer, as JSON Schema has it.
@@ -424,13 +444,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
     app.state.profiles = profiles
     app.state.activity = activity
 
-    @app.middleware("http")
-    async def note_arrival(request: Request, call_next):
-        _ARRIVED.set(time.perf_counter())
-        missed = parse_missed(request.headers.get(MISSED_HEADER))
-        if missed:
-            activity.missed(missed)
-        return await call_next(request)
+    app.add_middleware(_NoteArrival, activity=activity)
 
     def authorised(request: Request) -> None:
         if token is None:

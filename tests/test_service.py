@@ -443,3 +443,16 @@ def test_health_counts_hook_activity_per_agent_and_the_calls_hooks_lost(service)
     assert main["bootstraps"] == 1
     assert main["missed"] == {"nova-recall": 2, "memory-extract": 1}
     assert ops["recalls"] == 1 and ops["recallsWithItems"] == 0 and ops["missed"] == {} and ops["messages"] == 0
+
+
+def test_answers_slower_than_the_hooks_budget_count_as_late(settings, state_dir, store, embedder, projector):
+    """A 1 ms message budget: logging a message takes longer, so the hook had given up: counted late."""
+    from nova.service import create_app
+
+    slow = settings.service.model_copy(update={"message_budget_ms": 1})
+    rt = runtime_with(settings, embedder, projector, openclaw_dir=state_dir, service=slow)
+    with TestClient(create_app(rt, worker_projector=projector)) as client:
+        _message(client, "Tobias is training for the Berlin marathon.")
+        main = client.get("/v1/health").json()["agents"]["main"]
+    rt.close()
+    assert main["messages"] == 1 and main["late"] == 1

@@ -72,10 +72,10 @@ function logOnce(hook, message) {
 // x-nova-missed) so `nova status` can show them once the service answers again.
 const missed = new Map();
 const NOT_CONNECTED = new Set(["ENOENT", "ECONNREFUSED", "EACCES", "ENOTSOCK", "EHOSTUNREACH"]);
-function countMissed(hook, agent) {
+function addMissed(agent, hook, n) {
   if (!agent) return;
   const hooks = missed.get(agent) ?? {};
-  hooks[hook] = (hooks[hook] ?? 0) + 1;
+  hooks[hook] = (hooks[hook] ?? 0) + n;
   missed.set(agent, hooks);
 }
 function takeMissed() {
@@ -86,11 +86,7 @@ function takeMissed() {
 }
 function giveBack(report) {
   for (const [agent, hooks] of Object.entries(report ?? {})) {
-    for (const [hook, n] of Object.entries(hooks)) {
-      const held = missed.get(agent) ?? {};
-      held[hook] = (held[hook] ?? 0) + n;
-      missed.set(agent, held);
-    }
+    for (const [hook, n] of Object.entries(hooks)) addMissed(agent, hook, n);
   }
 }
 
@@ -116,7 +112,7 @@ export function call(hook, route, body, budget) {
       if (problem) {
         logOnce(hook, problem);
         if (undelivered) giveBack(report); // no connection: the service never saw the report
-        countMissed(hook, agent);
+        addMissed(agent, hook, 1);
       }
       resolve(value);
     };
