@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .config import load_settings
-from .runtime import Runtime
+from nova.config import load_settings
+from nova.runtime import Runtime
 
 app = typer.Typer(
     help="NOVA Memory: long-term episodic memory for OpenClaw agents.\n\n"
@@ -35,8 +35,8 @@ def runtime(*, migrate: bool = True) -> Iterator[Runtime]:
     import psycopg
     from psycopg_pool import PoolTimeout
 
-    from .embed import EmbeddingError
-    from .store import StoreError
+    from nova.memory.embed import EmbeddingError
+    from nova.store.connection import StoreError
 
     try:
         rt = Runtime(load_settings(), migrate=migrate)
@@ -109,7 +109,7 @@ def catchup(
 
     Exit codes: 0 done, 2 error; with --cron also 3 nothing new, 4 busy.
     """
-    from .catchup import StateDirError, run_catchup
+    from nova.ingest.catchup import StateDirError, run_catchup
 
     if log_file is not None:
         _log_to_file(log_file)
@@ -162,7 +162,7 @@ def watch(
     import signal
     import threading
 
-    from .watch import watch_state_dir
+    from nova.ingest.watch import watch_state_dir
 
     if log_file is not None:
         _log_to_file(log_file)
@@ -260,9 +260,9 @@ def recall(
         "each candidate was kept or cut; with --json, the trace is in the 'explain' field."),
 ) -> None:
     """Recall an agent's memories relevant to QUERY (hybrid vector + full-text + graph, RRF)."""
-    from .recall import RecallTrace
-    from .recall import recall as do_recall
-    from .recall import render_items
+    from nova.recall.search import RecallTrace
+    from nova.recall.search import recall as do_recall
+    from nova.recall.search import render_items
 
     if (query is None) == (queries is None):
         err.print("[red]error:[/red] give either a QUERY or --queries FILE")
@@ -380,7 +380,7 @@ def reextract(
     resumes with the agents it had not finished when run again with the same options.
     Exit codes: 0 done, 2 error.
     """
-    from .reextract import Scope, reextract as do_reextract, scope_entry_count
+    from nova.memory.reextract import Scope, reextract as do_reextract, scope_entry_count
 
     scope = Scope(tuple(agent or ()), session_key, _parse_time(since, "--since"), _parse_time(until, "--until"))
     with runtime() as rt:
@@ -450,8 +450,8 @@ def forget(
     again; delete OpenClaw's own transcripts yourself (docs/security.md).
     Exit codes: 0 done, 1 declined, 2 error.
     """
-    from .forget import VACUUM_MODES, ForgetScope, forget as do_forget
-    from .service import ask_service
+    from nova.memory.forget import VACUUM_MODES, ForgetScope, forget as do_forget
+    from nova.serve.app import ask_service
 
     if vacuum not in VACUUM_MODES:
         err.print(f"[red]error:[/red] --vacuum must be one of {', '.join(VACUUM_MODES)}, not {vacuum!r}")
@@ -502,8 +502,8 @@ def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this 
     semantic-recall's precomputes, session-init's profiles, answers later than the hook's
     budget, and calls the hooks report they lost (timed out, service unreachable).
     """
-    from .extract import EXTRACTOR_VERSION
-    from .telemetry import summary as telemetry_summary
+    from nova.memory.extract import EXTRACTOR_VERSION
+    from nova.recall.telemetry import summary as telemetry_summary
 
     with runtime() as rt, rt.store.connection() as conn:
         rows = conn.execute(
@@ -544,8 +544,8 @@ def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this 
 
 
 def _print_hook_activity(settings, agent: Optional[str]) -> None:
-    """What the running service answered the hooks (nova.activity), or why there is nothing to show."""
-    from .service import ask_service, service_address
+    """What the running service answered the hooks (nova.serve.activity), or why there is nothing to show."""
+    from nova.serve.app import ask_service, service_address
 
     where = service_address(settings)
     health = ask_service(settings, "/v1/health", timeout=3)
@@ -590,7 +590,7 @@ def doctor(
     Each check is pass, warn, fail or skip, with the fix. Exit codes: 0 all passed, 1 warnings,
     2 a failure. Takes 10-30 s (model load; the openclaw CLI reports).
     """
-    from .doctor import exit_code, run_checks
+    from nova.doctor import exit_code, run_checks
 
     settings = load_settings()
     state_dir = settings.state_dir(openclaw_dir)
@@ -623,7 +623,7 @@ def migrate() -> None:
     """
     import psycopg
 
-    from .store import apply_migrations
+    from nova.store.connection import apply_migrations
 
     with runtime(migrate=False) as rt, psycopg.connect(rt.store.dsn, autocommit=True) as conn:
         applied = apply_migrations(conn)
@@ -651,7 +651,7 @@ def serve(
     """
     if check:
         raise typer.Exit(_check_service(wait))
-    from .service import serve as run
+    from nova.serve.app import serve as run
 
     # The service's start-up and per-cause lines are its operator's log: INFO, even without -v.
     service_log = logging.getLogger("nova.service")
@@ -677,7 +677,7 @@ def serve(
 
 def _check_service(wait_s: float) -> int:
     """``nova serve --check``: 0 healthy, 1 degraded (database down), 2 nothing answers."""
-    from .service import ask_service, service_address
+    from nova.serve.app import ask_service, service_address
 
     settings = load_settings()
     where = service_address(settings)
@@ -707,7 +707,7 @@ def install_hooks_cmd(
     openclaw.json is backed up first (openclaw.json.nova-backup-<time>) and every other setting
     is kept. Run `nova serve` (or its systemd unit) so the hooks have something to call.
     """
-    from .install import InstallError, install_hooks
+    from nova.install import InstallError, install_hooks
 
     settings = load_settings()
     state_dir = settings.state_dir(openclaw_dir)
@@ -735,7 +735,7 @@ def uninstall_hooks_cmd(
         None, "--openclaw-dir", help="OpenClaw state directory (default: $OPENCLAW_STATE_DIR or ~/.openclaw)."),
 ) -> None:
     """Remove NOVA's hooks and plugin from <state>/hooks and openclaw.json (memories stay in the store)."""
-    from .install import InstallError, uninstall_hooks
+    from nova.install import InstallError, uninstall_hooks
 
     state_dir = load_settings().state_dir(openclaw_dir)
     try:

@@ -60,7 +60,7 @@ class FilterSettings(BaseModel):
 
 
 class RedactionSettings(BaseModel):
-    """Secrets replaced by ``[REDACTED:<kind>]`` before anything is stored or embedded (nova.redact)."""
+    """Secrets replaced by ``[REDACTED:<kind>]`` before anything is stored or embedded (nova.memory.redact)."""
 
     enabled: bool = True
     # Operator's own detectors, {kind: regex}; a group named "secret" limits what is replaced.

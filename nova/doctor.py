@@ -18,7 +18,7 @@ What is checked, in order:
    ``plugins.deny``), ``hooks.allowConversationAccess: true``, and pointing where the service
    listens; then ``openclaw plugins inspect nova-recall --json`` (``status: loaded``);
 9. the service answers ``/v1/health`` at the configured socket or address, its database is up;
-10. catch-up lag per agent (``nova.catchup.lag``);
+10. catch-up lag per agent (``nova.ingest.catchup.lag``);
 11. failed and dead-lettered extractions;
 12. disk: NOVA_HOME and database size, free space.
 
@@ -39,8 +39,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from .config import Settings
-from .install import HOOK_DIRS, HOOK_NAMES, PLUGIN_ID
+from nova.config import Settings
+from nova.install import HOOK_DIRS, HOOK_NAMES, PLUGIN_ID
 
 __all__ = ["Check", "run_checks", "exit_code", "LAG_WARN_AFTER", "OPENCLAW_TIMEOUT_S"]
 
@@ -117,7 +117,7 @@ def run_checks(settings: Settings, state_dir: Path, *, openclaw: str | None = No
 
 
 def _database(settings: Settings, checks: list[Check]):
-    from .store import StoreError, open_store
+    from nova.store.connection import StoreError, open_store
 
     where = "NOVA_DATABASE_URL" if settings.database_url else f"embedded PostgreSQL in {settings.home / 'pg'}"
     try:
@@ -141,7 +141,7 @@ def _database(settings: Settings, checks: list[Check]):
 
 def _migrations(conn, checks: list[Check]) -> bool:
     """True when the schema is this NOVA's (the checks after it can query it)."""
-    from .store import StoreError, migration_checksum, migration_files
+    from nova.store.connection import StoreError, migration_checksum, migration_files
 
     try:
         shipped = migration_files()
@@ -173,8 +173,8 @@ def _migrations(conn, checks: list[Check]) -> bool:
 
 
 def _model(settings: Settings, conn, checks: list[Check]) -> int | None:
-    from .embed import Embedder, EmbeddingError
-    from .store import stored_embedding_model
+    from nova.memory.embed import Embedder, EmbeddingError
+    from nova.store.connection import stored_embedding_model
 
     os.environ["HF_HUB_OFFLINE"] = "1"  # the check is that it loads without a network
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -199,7 +199,7 @@ def _model(settings: Settings, conn, checks: list[Check]) -> int | None:
 
 
 def _vector_indexes(conn, dim: int | None, checks: list[Check]) -> None:
-    from .store import VECTOR_TABLES, missing_vector_indexes
+    from nova.store.connection import VECTOR_TABLES, missing_vector_indexes
 
     if dim is None:
         checks.append(Check("vector indexes", "skip", "needs the model"))
@@ -219,7 +219,7 @@ def _vector_indexes(conn, dim: int | None, checks: list[Check]) -> None:
 
 
 def _openclaw_config(state_dir: Path, checks: list[Check]) -> dict | None:
-    from .install import InstallError, read_openclaw_config
+    from nova.install import InstallError, read_openclaw_config
 
     path = state_dir / "openclaw.json"
     if not state_dir.is_dir():
@@ -255,7 +255,7 @@ def _package_files(root) -> dict[str, bytes]:
 
 
 def _hook_files(settings: Settings, state_dir: Path, checks: list[Check]) -> None:
-    from .install import hook_client_config
+    from nova.install import hook_client_config
 
     if not state_dir.is_dir():
         checks.append(Check("hook files", "skip", "needs the state directory"))
@@ -369,7 +369,7 @@ def _openclaw_hooks(pending, openclaw: str | None, checks: list[Check]) -> None:
 
 
 def _plugin_config(settings: Settings, state_dir: Path, config: dict | None, checks: list[Check]) -> None:
-    from .install import hook_client_config
+    from nova.install import hook_client_config
 
     if config is None:
         checks.append(Check("recall plugin", "skip", "needs openclaw.json"))
@@ -426,7 +426,7 @@ def _openclaw_plugin(pending, openclaw: str | None, checks: list[Check]) -> None
 
 
 def _service(settings: Settings, checks: list[Check]) -> None:
-    from .service import ask_service, service_address
+    from nova.serve.app import ask_service, service_address
 
     where = service_address(settings)
     health = ask_service(settings, "/v1/health", timeout=5)
@@ -446,8 +446,8 @@ def _service(settings: Settings, checks: list[Check]) -> None:
 
 
 def _catchup_lag(settings: Settings, state_dir: Path, conn, checks: list[Check]) -> None:
-    from .catchup import lag
-    from .sources import list_agents
+    from nova.ingest.catchup import lag
+    from nova.ingest.sources import list_agents
 
     if not state_dir.is_dir():
         checks.append(Check("catch-up lag", "skip", "needs the state directory"))

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import json5
 
-from .config import Settings
+from nova.config import Settings
 
 __all__ = ["HOOK_NAMES", "HOOK_DIRS", "PLUGIN_ID", "read_openclaw_config", "InstallReport", "install_hooks", "uninstall_hooks", "InstallError"]
 

@@ -5,7 +5,7 @@ Models load on first use: ``nova status`` never pays for torch, ``nova recall`` 
 
 from __future__ import annotations
 
-from .config import Settings
+from nova.config import Settings
 
 __all__ = ["Runtime"]
 
@@ -14,7 +14,7 @@ class Runtime:
     """What a command needs: settings, the store, and (lazily) the models."""
 
     def __init__(self, settings: Settings, *, migrate: bool = True):
-        from .store import open_store
+        from nova.store.connection import open_store
 
         self.settings = settings
         self.store = open_store(settings, migrate=migrate)
@@ -24,9 +24,9 @@ class Runtime:
 
     @property
     def redactor(self):
-        """The secret redactor for the configured patterns (``nova.redact``)."""
+        """The secret redactor for the configured patterns (``nova.memory.redact``)."""
         if self._redactor is None:
-            from .redact import Redactor
+            from nova.memory.redact import Redactor
 
             self._redactor = Redactor(self.settings.redaction)
         return self._redactor
@@ -34,8 +34,8 @@ class Runtime:
     @property
     def embedder(self):
         if self._embedder is None:
-            from .embed import Embedder
-            from .store import ensure_vector_indexes
+            from nova.memory.embed import Embedder
+            from nova.store.connection import ensure_vector_indexes
 
             self._embedder = Embedder(self.settings.embedding_model, self.settings.embedding_batch_size)
             with self.store.connection() as conn:
@@ -58,13 +58,13 @@ class Runtime:
         Extraction batches then never hold the embedder that per-request recall uses
         (encoding is serialised per model instance), so a busy ingest does not stall recall.
         """
-        from .embed import Embedder
+        from nova.memory.embed import Embedder
 
         return self._new_projector(Embedder(self.settings.embedding_model, self.settings.embedding_batch_size))
 
     def _new_projector(self, embedder):
-        from .extract import SpacyExtractor
-        from .projection import Projector
+        from nova.memory.extract import SpacyExtractor
+        from nova.memory.projection import Projector
 
         return Projector(SpacyExtractor(self.settings.spacy_model), embedder)
 
@@ -83,7 +83,7 @@ class _LazyProjector:
 
     def project(self, conn, agent_id: str, entries: list):
         if not entries:
-            from .projection import ProjectionStats
+            from nova.memory.projection import ProjectionStats
 
             return ProjectionStats()
         return self._runtime.projector.project(conn, agent_id, entries)

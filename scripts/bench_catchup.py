@@ -58,10 +58,10 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="nova-bench-catchup-"))
     os.environ["NOVA_HOME"] = str(scratch / "home")
     os.environ.pop("NOVA_DATABASE_URL", None)
-    from nova.catchup import run_catchup
+    from nova.ingest.catchup import run_catchup
     from nova.config import load_settings
     from nova.runtime import Runtime
-    from nova.watch import watch_state_dir
+    from nova.ingest.watch import watch_state_dir
 
     figures: dict = {}
     rt = Runtime(load_settings())

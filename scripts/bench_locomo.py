@@ -45,10 +45,10 @@ def main() -> int:
         print(f"error: no {qa_path}; pass --data", file=sys.stderr)
         return 2
 
-    from nova.catchup import run_catchup
+    from nova.ingest.catchup import run_catchup
     from nova.runtime import Runtime
     from nova.config import load_settings
-    from nova.recall import recall
+    from nova.recall.search import recall
 
     rt = Runtime(load_settings())
     t0 = time.perf_counter()

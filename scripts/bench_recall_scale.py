@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import synth_corpus as sc  # noqa: E402
-from nova.extract import ExtractionInput  # noqa: E402
-from nova.store import prewarm_for_recall  # noqa: E402
+from nova.memory.extract import ExtractionInput  # noqa: E402
+from nova.store.connection import prewarm_for_recall  # noqa: E402
 from benchlib import percentile  # noqa: E402
 
 QUESTIONS = ["Where does {a} live now?", "What is the name of {a}'s {pet}?", "Who works at {org}?",
@@ -85,9 +85,9 @@ def main() -> None:
     if not os.environ.get("NOVA_DATABASE_URL") and not args.keep_home:
         os.environ["NOVA_HOME"] = tempfile.mkdtemp(prefix="nova-scale-")
     print(f"store: {os.environ.get('NOVA_DATABASE_URL') or os.environ.get('NOVA_HOME')}", file=sys.stderr)
-    from nova.catchup import run_catchup
+    from nova.ingest.catchup import run_catchup
     from nova.config import load_settings
-    from nova.recall import recall
+    from nova.recall.search import recall
     from nova.runtime import Runtime
 
     rt = Runtime(load_settings())

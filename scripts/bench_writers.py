@@ -81,7 +81,7 @@ def main() -> None:
     subprocess.run([sys.executable, str(ROOT / "scripts/synth_corpus.py"), "--memories", str(args.memories)],
                    env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     moved = subprocess.run([sys.executable, "-c", (
-        "from nova.config import load_settings; from nova.store import open_store\n"
+        "from nova.config import load_settings; from nova.store.connection import open_store\n"
         "with open_store(load_settings()) as s, s.connection() as c:\n"
         f"    n = c.execute(\"UPDATE entries SET session_key = '{FORGET_KEY}' WHERE agent_id = 'main'"
         " AND seq % 20 = 0\").rowcount\n"
@@ -89,7 +89,7 @@ def main() -> None:
         env=env, cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
     print(f"{args.memories} memories; agent main: {moved[1]} entries, {moved[0]} of them under {FORGET_KEY}")
 
-    from nova.service import get_json
+    from nova.serve.app import get_json
 
     sock = home / "nova.sock"
     svc = subprocess.Popen([sys.executable, "-m", "nova.cli", "serve"], env=env, cwd=ROOT,

@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from nova.sources import list_agents
+from nova.ingest.sources import list_agents
 
 GENERIC = ["What do you know about me?", "What am I working on?", "What happened recently?"]
 

@@ -79,21 +79,21 @@ def settings(server_dsn, tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def embedder():
-    from nova.embed import Embedder
+    from nova.memory.embed import Embedder
 
     return Embedder()
 
 
 @pytest.fixture(scope="session")
 def extractor():
-    from nova.extract import SpacyExtractor
+    from nova.memory.extract import SpacyExtractor
 
     return SpacyExtractor()
 
 
 @pytest.fixture
 def store(settings, embedder):
-    from nova.store import ensure_vector_indexes, open_store
+    from nova.store.connection import ensure_vector_indexes, open_store
 
     st = open_store(settings)
     with st.connection() as conn:
@@ -104,7 +104,7 @@ def store(settings, embedder):
 
 @pytest.fixture
 def projector(extractor, embedder):
-    from nova.projection import Projector
+    from nova.memory.projection import Projector
 
     return Projector(extractor, embedder)
 
@@ -156,7 +156,7 @@ def row_counts(store) -> dict[str, int]:
 
 def service_health(sock: Path) -> dict | None:
     """``GET /v1/health`` of a ``nova serve`` on ``sock``; None while nothing answers there."""
-    from nova.service import get_json
+    from nova.serve.app import get_json
 
     return get_json(sock, "/v1/health", timeout=5) if sock.exists() else None
 

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from nova.catchup import StateDirError, run_catchup
-from nova.projection import Projector
+from nova.ingest.catchup import StateDirError, run_catchup
+from nova.memory.projection import Projector
 
 from conftest import row_counts, write_transcript
 
@@ -202,9 +202,9 @@ def test_catchup_leaves_an_entry_the_service_is_projecting(store, settings, proj
     import threading
     from datetime import datetime, timezone
 
-    from nova.live import LiveMessage, log_live_entry
-    from nova.redact import Redactor
-    from nova.workspace import Speakers
+    from nova.ingest.live import LiveMessage, log_live_entry
+    from nova.memory.redact import Redactor
+    from nova.ingest.workspace import Speakers
 
     run_catchup(store, settings, projector, state_dir)
     with store.connection() as conn, conn.transaction():
@@ -231,7 +231,7 @@ def test_catchup_leaves_an_entry_the_service_is_projecting(store, settings, proj
 def test_an_entry_that_always_fails_is_dead_lettered_and_retried_on_request(store, settings, projector, state_dir):
     """Five recorded failures make an entry dead: catch-up stops retrying it every run (so cron's
     "nothing new" exit comes back), `nova status` counts it, and --retry-failed gives it a new round."""
-    from nova.projection import MAX_EXTRACTION_ATTEMPTS
+    from nova.memory.projection import MAX_EXTRACTION_ATTEMPTS
 
     broken = _failing_on(projector, "Biscuit")
     runs = [run_catchup(store, settings, broken, state_dir) for _ in range(MAX_EXTRACTION_ATTEMPTS + 1)]
@@ -251,7 +251,7 @@ def test_a_failed_entry_leaves_no_entity_behind_for_the_next(store, settings, pr
     """An entry that fails after resolving a new name rolls its savepoint back, entity included; the
     next entry naming the same person must create it afresh, not reuse the rolled-back id (before:
     the resolver's cache kept that id, and later rows pointed at an entity that never committed)."""
-    from nova.extract import Extraction, Fact, Mention
+    from nova.memory.extract import Extraction, Fact, Mention
 
     class FailsOnce:
         version = projector.extractor.version

@@ -70,7 +70,7 @@ def entry_count(dsn) -> int:
 
 
 class DsnStore:
-    """Just enough of nova.store.Store for memories()."""
+    """Just enough of nova.store.connection.Store for memories()."""
 
     def __init__(self, dsn):
         self.dsn = dsn

@@ -65,7 +65,7 @@ def _state(root):
 
 def _feed(sock, transcript, count, interval_s, answers):
     """One turn per ``interval_s``: the hook's POST /v1/messages, then the turn's two transcript lines."""
-    from nova.service import get_json
+    from nova.serve.app import get_json
 
     t0 = datetime(2026, 1, 1, 8, 0, tzinfo=timezone.utc)
     parent = None
@@ -196,9 +196,9 @@ def test_every_writer_at_once_ends_as_one_clean_catchup(server_dsn, settings, pr
         assert kept == 2 * 20 + 2 * rounds  # every line of the sessions not forgotten, once
 
         # The reference: the same transcripts caught up once, by one process, with the same forget scope.
-        from nova.catchup import run_catchup
-        from nova.forget import ForgetScope, forget
-        from nova.store import open_store
+        from nova.ingest.catchup import run_catchup
+        from nova.memory.forget import ForgetScope, forget
+        from nova.store.connection import open_store
 
         clean = Database(server_dsn)
         try:

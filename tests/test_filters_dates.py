@@ -3,8 +3,8 @@ from datetime import date, datetime
 import pytest
 
 from nova.config import FilterSettings
-from nova.dates import resolve_expression
-from nova.filters import SessionFilter
+from nova.memory.dates import resolve_expression
+from nova.ingest.filters import SessionFilter
 
 
 @pytest.mark.parametrize("key,allowed", [

@@ -10,8 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from nova.catchup import run_catchup
-from nova.forget import ForgetScope, agent_tables, forget
+from nova.ingest.catchup import run_catchup
+from nova.memory.forget import ForgetScope, agent_tables, forget
 
 from conftest import ROOT, write_transcript
 from test_catchup_processes import Database, DsnStore
@@ -112,7 +112,7 @@ def test_forget_a_session_is_as_if_it_was_never_read(store, settings, projector,
 
     clean = Database(server_dsn)  # the reference: a store that never saw session b
     try:
-        from nova.store import open_store
+        from nova.store.connection import open_store
         with open_store(settings.model_copy(update={"database_url": clean.dsn})) as ref:
             run_catchup(ref, settings, projector, _state(tmp_path / "ref", with_b=False))
         assert memories(store) == memories(DsnStore(clean.dsn))
@@ -148,7 +148,7 @@ def test_forget_before_a_time_and_refusals(store, settings, projector, tmp_path)
 def test_forget_touches_only_novas_own_tables(store, settings, projector, tmp_path):
     """In a database NOVA shares, another application's table with an agent_id column is not NOVA's:
     forgetting an agent leaves its rows alone. NOVA's own list covers every table it creates."""
-    from nova.store import AGENT_TABLES
+    from nova.store.connection import AGENT_TABLES
 
     state = _state(tmp_path / "state")
     run_catchup(store, settings, projector, state)

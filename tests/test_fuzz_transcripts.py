@@ -13,8 +13,8 @@ from pathlib import Path
 import zstandard
 from hypothesis import example, given, strategies as st
 
-from nova.openclaw_sqlite import DB_RELATIVE_PATH, list_sqlite_transcripts, read_sqlite_index
-from nova.transcripts import ReadStats, SessionHeader, TranscriptEntry, collect_entries, parse_line, read_transcript
+from nova.ingest.transcripts_sqlite import DB_RELATIVE_PATH, list_sqlite_transcripts, read_sqlite_index
+from nova.ingest.transcripts_jsonl import ReadStats, SessionHeader, TranscriptEntry, collect_entries, parse_line, read_transcript
 
 json_scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=40)
 json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)

@@ -18,10 +18,10 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given, settings as hsettings, strategies as st
 
-from nova.catchup import run_catchup
-from nova.profile import build_profile
-from nova.recall import recall, render_items
-from nova.workspace import Speakers
+from nova.ingest.catchup import run_catchup
+from nova.recall.profile import build_profile
+from nova.recall.search import recall, render_items
+from nova.ingest.workspace import Speakers
 
 from conftest import ROOT, long_run, runtime_with, write_transcript
 from test_forget import rows_mentioning
@@ -88,8 +88,8 @@ def test_no_path_returns_another_agents_memories(shared_db, embedder, projector,
     state = factory.mktemp("state")
     for a in agents:
         _write(state, ids[a], turns[a], hidden, tag)
-    from nova.store import open_store
-    from nova.service import create_app
+    from nova.store.connection import open_store
+    from nova.serve.app import create_app
 
     with open_store(settings) as store:
         run_catchup(store, settings, projector, state)
@@ -149,7 +149,7 @@ def test_sql_injection_through_agent_ids_keys_queries_and_file_names(store, sett
                               env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr
         assert "Yolanda" not in done.stdout and "Quito" not in done.stdout
-    from nova.service import create_app
+    from nova.serve.app import create_app
 
     rt = runtime_with(settings, embedder, projector, openclaw_dir=state)
     with TestClient(create_app(rt, start_worker=False)) as client:

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from nova.catchup import run_catchup
-from nova.recall import RecallTrace, recall, render_items
+from nova.ingest.catchup import run_catchup
+from nova.recall.search import RecallTrace, recall, render_items
 
 from conftest import runtime_with, write_transcript
 
@@ -107,7 +107,7 @@ def test_cli_catchup_and_batch_recall(settings, state_dir, tmp_path):
 
 
 def test_explain_trace_says_why_each_candidate_was_kept_or_cut(store, settings, projector, embedder, state_dir):
-    from nova.catchup import run_catchup
+    from nova.ingest.catchup import run_catchup
 
     run_catchup(store, settings, projector, state_dir)
     with store.connection() as conn:
@@ -130,9 +130,9 @@ def test_explain_trace_says_why_each_candidate_was_kept_or_cut(store, settings, 
 def test_sampled_telemetry_holds_numbers_only_and_is_pruned(store, settings, projector, embedder, state_dir):
     from fastapi.testclient import TestClient
 
-    from nova.catchup import run_catchup
-    from nova.service import create_app
-    from nova.telemetry import prune, summary
+    from nova.ingest.catchup import run_catchup
+    from nova.serve.app import create_app
+    from nova.recall.telemetry import prune, summary
 
     run_catchup(store, settings, projector, state_dir)
     rt = runtime_with(settings, embedder, projector, openclaw_dir=state_dir, telemetry_sample_rate=1.0)
@@ -155,7 +155,7 @@ def test_sampled_telemetry_holds_numbers_only_and_is_pruned(store, settings, pro
 
 def test_mmr_spends_the_budget_on_different_memories(store, settings, projector, embedder, tmp_path):
     """Five paraphrases of one hobby and one other hobby: three places in the block hold both hobbies."""
-    import nova.recall as recall_module
+    import nova.recall.search as recall_module
 
     sessions = tmp_path / "agents" / "mmr" / "sessions"
     hiking = ["I love hiking in the Alps every summer.", "Hiking in the Alps is my favourite thing every summer.",
@@ -187,7 +187,7 @@ def test_mmr_spends_the_budget_on_different_memories(store, settings, projector,
 def test_the_exchange_after_a_match_is_recalled_with_it(store, settings, projector, embedder, tmp_path, monkeypatch):
     """"It taught me patience" names neither the book nor anything asked: the continuation path
     reaches it through the exchange before it, which names the book."""
-    import nova.recall as recall_module
+    import nova.recall.search as recall_module
 
     sessions = tmp_path / "agents" / "cont" / "sessions"
     write_transcript(sessions / "s0.jsonl", "s0", [
@@ -220,7 +220,7 @@ def test_full_text_leaves_out_words_most_memories_share(store, settings, project
     """A query word in most of an agent's memories ("coffee" here) is left out of the full-text query,
     a rare one ("violin") is kept, and an all-common query keeps its rarest word. The counts are NOVA's
     own (lexeme_frequencies), per agent, exact after any catch-up, with no ANALYZE."""
-    from nova.recall import COMMON_WORD_SHARE, _any_word_query, _query_lexemes
+    from nova.recall.search import COMMON_WORD_SHARE, _any_word_query, _query_lexemes
 
     topics = ["the garden", "my sister", "the train", "a new job", "the weather", "football", "a recipe", "the dentist"]
     turns = []

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from nova.config import RedactionSettings
-from nova.redact import Redactor
+from nova.memory.redact import Redactor
 
 from conftest import ROOT, runtime_with, write_transcript
 from test_forget import rows_mentioning
@@ -123,8 +123,8 @@ def test_planted_secrets_reach_no_table_recall_profile_or_log(store, settings, p
     """Secrets pasted into transcripts (catch-up) and live messages (the service) are stored nowhere."""
     from fastapi.testclient import TestClient
 
-    from nova.catchup import run_catchup
-    from nova.service import create_app
+    from nova.ingest.catchup import run_catchup
+    from nova.serve.app import create_app
 
     planted = [s for s, _ in SECRETS] + SECRET_VALUES
     live = [f"new credentials just in: {s} (from Priya)" for s, _ in SECRETS] + [
@@ -177,8 +177,8 @@ def test_planted_secrets_reach_no_table_recall_profile_or_log(store, settings, p
 
 
 def test_reextraction_redacts_entries_logged_before_redaction(store, settings, projector, tmp_path):
-    from nova.catchup import run_catchup
-    from nova.reextract import Scope, reextract
+    from nova.ingest.catchup import run_catchup
+    from nova.memory.reextract import Scope, reextract
 
     state = tmp_path / "state"
     sessions = state / "agents" / "main" / "sessions"

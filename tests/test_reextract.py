@@ -7,9 +7,9 @@ import threading
 import psycopg
 import pytest
 
-from nova.catchup import run_catchup
-from nova.projection import Projector
-from nova.reextract import Scope, reextract
+from nova.ingest.catchup import run_catchup
+from nova.memory.projection import Projector
+from nova.memory.reextract import Scope, reextract
 
 from conftest import write_transcript
 

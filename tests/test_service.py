@@ -17,7 +17,7 @@ MAIN_SESSION = "5e6f7a8b-2222-4c3d-8e9f-bbbbbbbbbbbb"  # sessions.json of the sa
 @pytest.fixture
 def service(settings, state_dir, store, embedder, projector):
     """The service app on the test database, sharing the session's models."""
-    from nova.service import create_app
+    from nova.serve.app import create_app
 
     rt = runtime_with(settings, embedder, projector, openclaw_dir=state_dir)
     app = create_app(rt, worker_projector=projector)
@@ -68,7 +68,7 @@ def test_precomputed_recall_is_served_for_the_same_message(service):
 
 
 def test_catchup_adopts_live_entry_instead_of_duplicating(service, settings, state_dir, store, projector):
-    from nova.catchup import run_catchup
+    from nova.ingest.catchup import run_catchup
 
     run_catchup(store, settings, projector, state_dir)
     before = row_counts(store)
@@ -119,7 +119,7 @@ def test_filtered_sessions_store_and_get_nothing(service, store):
 
 
 def test_bootstrap_block_is_stable_within_a_session(service, settings, state_dir, store, projector):
-    from nova.catchup import run_catchup
+    from nova.ingest.catchup import run_catchup
 
     run_catchup(store, settings, projector, state_dir)
     ask = {"sessionKey": MAIN, "sessionId": MAIN_SESSION}
@@ -204,7 +204,7 @@ def test_openapi_spec_lists_the_endpoints(service):
 
 
 def test_tcp_mode_requires_the_token(settings, store, embedder, projector):
-    from nova.service import create_app
+    from nova.serve.app import create_app
 
     rt = runtime_with(settings, embedder, projector)
     with TestClient(create_app(rt, token="s3cret", start_worker=False)) as client:
@@ -215,7 +215,7 @@ def test_tcp_mode_requires_the_token(settings, store, embedder, projector):
 
 
 def test_unix_socket_is_private_and_exclusive(tmp_path):
-    from nova.service import bind_unix_socket, load_or_create_token
+    from nova.serve.app import bind_unix_socket, load_or_create_token
 
     path = tmp_path / "nova.sock"
     sock = bind_unix_socket(path)
@@ -247,7 +247,7 @@ def test_live_turns_keep_their_own_episodes_and_sources_after_adoption(service, 
                                                                        projector):
     """Two live turns in a row are two exchanges (the reply to the first is not logged yet); once
     catch-up adopts them, each has its reply, and no provenance or entity source names a live: id."""
-    from nova.catchup import run_catchup
+    from nova.ingest.catchup import run_catchup
 
     run_catchup(store, settings, projector, state_dir)
     turns = [("5e6f-a1", "My neighbour Ilse Brandt keeps bees on her roof.", "5e6f-a2", "Bees on a roof, lovely!"),
@@ -283,7 +283,7 @@ def test_live_turns_keep_their_own_episodes_and_sources_after_adoption(service, 
 def test_turns_openclaw_writes_itself_are_not_memories(service, settings, state_dir, store, projector):
     """Heartbeat polls and the like (INTERNAL_WAKE_TRANSCRIPT_PROMPTS in OpenClaw) and their bare
     acknowledgements: not stored live, not read from transcripts, no recall for them."""
-    from nova.catchup import run_catchup
+    from nova.ingest.catchup import run_catchup
 
     run_catchup(store, settings, projector, state_dir)
     before = row_counts(store)
@@ -305,8 +305,8 @@ def test_session_profile_is_byte_stable_across_a_service_restart(service, settin
                                                                  projector):
     """The profile sits in the cached system prompt: a restarted service serves the bytes the old one
     served to that session, even when a fresh build would differ (immaterially)."""
-    from nova.catchup import run_catchup
-    from nova.service import create_app
+    from nova.ingest.catchup import run_catchup
+    from nova.serve.app import create_app
 
     run_catchup(store, settings, projector, state_dir)
     ask = {"sessionKey": MAIN, "sessionId": MAIN_SESSION}
@@ -339,7 +339,7 @@ def test_serve_listens_only_once_it_can_answer(settings, tmp_path):
     import time
 
     from conftest import ROOT
-    from nova.service import get_json
+    from nova.serve.app import get_json
 
     env = dict(os.environ, NOVA_DATABASE_URL=settings.database_url, NOVA_HOME=str(tmp_path / "home"))
     sock = tmp_path / "home" / "nova.sock"
@@ -398,7 +398,7 @@ def test_forget_reaches_the_session_profile_whatever_the_transport(service, sett
     """The profile a session was served is rebuilt after `nova forget` without any notice to the
     service (it reads profiles from the database, where forget deletes them): a TCP-mode service
     that the CLI's notice never reached does not keep forgotten lines in NOVA_MEMORY.md."""
-    from nova.forget import ForgetScope, forget
+    from nova.memory.forget import ForgetScope, forget
 
     secret_key = "agent:main:telegram:direct:555"
     _message(service, "My neighbour Quillon Ashgrove breeds falcons.", key=secret_key)
@@ -426,7 +426,7 @@ def test_the_profile_says_who_and_what_is_the_users(service):
 
 
 def test_health_counts_hook_activity_per_agent_and_the_calls_hooks_lost(service):
-    """What the hooks did, per agent, as /v1/health reports it (nova.activity); garbage reports count nothing."""
+    """What the hooks did, per agent, as /v1/health reports it (nova.serve.activity); garbage reports count nothing."""
     _message(service, "Tobias is training for the Berlin marathon.")
     _message(service, "Skipped: a sub-agent's chatter.", key="agent:main:subagent:x")
     assert service.worker.drain(30)
@@ -447,7 +447,7 @@ def test_health_counts_hook_activity_per_agent_and_the_calls_hooks_lost(service)
 
 def test_answers_slower_than_the_hooks_budget_count_as_late(settings, state_dir, store, embedder, projector):
     """A 1 ms message budget: logging a message takes longer, so the hook had given up: counted late."""
-    from nova.service import create_app
+    from nova.serve.app import create_app
 
     slow = settings.service.model_copy(update={"message_budget_ms": 1})
     rt = runtime_with(settings, embedder, projector, openclaw_dir=state_dir, service=slow)

@@ -18,7 +18,7 @@ from conftest import long_run, row_counts, runtime_with
 
 @pytest.fixture
 def api(settings, state_dir, store, embedder, projector):
-    from nova.service import create_app
+    from nova.serve.app import create_app
 
     rt = runtime_with(settings, embedder, projector, openclaw_dir=state_dir)
     # No ingest worker: accepted messages stay pending (catch-up's job), which keeps counts exact.

@@ -10,8 +10,8 @@ import json
 import subprocess
 import time
 
-from nova.catchup import run_catchup
-from nova.openclaw_sqlite import agent_db_path
+from nova.ingest.catchup import run_catchup
+from nova.ingest.transcripts_sqlite import agent_db_path
 
 from conftest import ROOT, row_counts, write_transcript
 

@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from nova.catchup import run_catchup
-from nova.recall import RecallTrace, recall
-from nova.temporal import query_time
+from nova.ingest.catchup import run_catchup
+from nova.recall.search import RecallTrace, recall
+from nova.recall.temporal import query_time
 
 from conftest import write_transcript
 
@@ -50,7 +50,7 @@ def test_no_time_no_range(query):
 def test_recall_prefers_memories_of_the_asked_time_and_shows_superseded_facts_as_past(store, settings, projector,
                                                                                     embedder, tmp_path, monkeypatch,
                                                                                     range_search):
-    import nova.recall as recall_module
+    import nova.recall.search as recall_module
 
     if range_search == "nearest-pool":  # how a wide range in a large store is searched
         monkeypatch.setattr(recall_module, "_EXACT_TIME_ROWS", 0)

@@ -1,9 +1,9 @@
 import json
 from datetime import datetime, timezone
 
-from nova.envelope import parse_envelope, strip_injected_blocks
-from nova.transcripts import list_transcripts, read_session_index, read_transcript
-from nova.workspace import load_speakers
+from nova.ingest.envelope import parse_envelope, strip_injected_blocks
+from nova.ingest.transcripts_jsonl import list_transcripts, read_session_index, read_transcript
+from nova.ingest.workspace import load_speakers
 
 from conftest import EXAMPLE_STATE, write_transcript
 

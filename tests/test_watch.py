@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from nova.watch import watch_state_dir
+from nova.ingest.watch import watch_state_dir
 
 from conftest import ROOT, write_transcript
 

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from functools import cached_property
 from typing import Protocol
 
-from .dates import TimeRange, resolve_expression
+from nova.memory.dates import TimeRange, resolve_expression
 
 __all__ = [
     "ExtractionInput",

@@ -2,7 +2,7 @@
 
 "What did I do last May?", "two weeks ago", "in 2023", "before June 2023", "since last summer":
 the first expression found is resolved against ``now`` (the current time, or the conversation's)
-with ``nova.dates.resolve_expression``, the resolver extraction uses on transcript entries.
+with ``nova.memory.dates.resolve_expression``, the resolver extraction uses on transcript entries.
 "before" / "until" open the range to the past, "after" / "since" to the future.
 """
 
@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from .dates import TimeRange, latest_year_of, month_number, month_of, resolve_expression
+from nova.memory.dates import TimeRange, latest_year_of, month_number, month_of, resolve_expression
 
 __all__ = ["QueryTime", "query_time"]
 

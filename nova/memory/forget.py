@@ -1,9 +1,9 @@
 """``nova forget``: delete an agent's memories, or a session's, or everything before a time.
 
 What is deleted: the entries in scope from the entry log, and every row derived from them. For a
-whole agent, every row of NOVA's tables (``nova.store.AGENT_TABLES``). For a narrower scope
+whole agent, every row of NOVA's tables (``nova.store.connection.AGENT_TABLES``). For a narrower scope
 (``--session-key`` glob and/or ``--before``), the agent's entities, episodes and relationships
-are rebuilt from the entries that remain (``nova.reextract.rebuild_agent``), in the same
+are rebuilt from the entries that remain (``nova.memory.reextract.rebuild_agent``), in the same
 transaction: afterwards the agent's memories are what they would be had the forgotten entries
 never been read, and recall never sees a half-forgotten state. It holds the agent lock, so the
 service's ingest worker leaves that agent's live entries pending until it commits; recall and
@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 
 import psycopg
 
-from .store import AGENT_TABLES, OPERATOR_WAIT_S, agent_lock
+from nova.store.connection import AGENT_TABLES, OPERATOR_WAIT_S, agent_lock
 
 __all__ = ["ForgetScope", "ForgetReport", "VACUUM_MODES", "forget"]
 
@@ -62,7 +62,7 @@ class ForgetReport:
 
 
 def agent_tables(conn: psycopg.Connection) -> list[str]:
-    """NOVA's tables that hold an agent's rows (``nova.store.AGENT_TABLES``) that exist in this database."""
+    """NOVA's tables that hold an agent's rows (``nova.store.connection.AGENT_TABLES``) that exist in this database."""
     present = {r[0] for r in conn.execute(
         "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema()"
         " AND column_name = 'agent_id'")}
@@ -85,7 +85,7 @@ def forget(store, scope: ForgetScope, *, projector_factory=None, vacuum: str = "
     """
     import time
 
-    from .reextract import AgentChange, ReextractReport, Scope, rebuild_agent, session_keys_matching
+    from nova.memory.reextract import AgentChange, ReextractReport, Scope, rebuild_agent, session_keys_matching
 
     started = time.monotonic()
     report = ForgetReport(scope)
@@ -129,7 +129,7 @@ def forget(store, scope: ForgetScope, *, projector_factory=None, vacuum: str = "
                 report.rebuilt_entries = change.entries
             # Recorded last, at the clock's time, not the transaction's start: every session profile
             # served before this commit is older than it, and is rebuilt at its next bootstrap
-            # (nova.profile reads them that way), without this transaction locking those rows, so
+            # (nova.recall.profile reads them that way), without this transaction locking those rows, so
             # bootstraps meanwhile are served from what is committed.
             conn.execute("INSERT INTO forgotten (agent_id, session_key, before, forgotten_at)"
                          " VALUES (%s, %s, %s, clock_timestamp())", (agent, scope.session_key, cut_off))

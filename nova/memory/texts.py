@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from .dates import format_day
+from nova.memory.dates import format_day
 
 __all__ = ["episode_text", "relationship_text", "entity_text", "render_block", "BLOCK_TAG"]
 

@@ -1,9 +1,9 @@
 """One reader interface over both transcript stores of OpenClaw.
 
 - JSONL files (every release): ``<state>/agents/<id>/sessions/*.jsonl[.reset|.deleted.<iso>]``
-  with ``sessions.json`` (``nova.transcripts``).
+  with ``sessions.json`` (``nova.ingest.transcripts_jsonl``).
 - The SQLite store of releases since 2026.9: ``<state>/agents/<id>/agent/openclaw-agent.sqlite``
-  and its cold archives (``nova.openclaw_sqlite``).
+  and its cold archives (``nova.ingest.transcripts_sqlite``).
 
 An agent may have both (a migrated install): entries are keyed by (agent, session id, entry id),
 so a session seen in both is stored once.
@@ -16,8 +16,8 @@ import sqlite3
 from pathlib import Path
 from typing import Protocol
 
-from .openclaw_sqlite import DB_RELATIVE_PATH, list_sqlite_transcripts, read_sqlite_index
-from .transcripts import ReadResult, list_transcripts, read_session_index
+from nova.ingest.transcripts_sqlite import DB_RELATIVE_PATH, list_sqlite_transcripts, read_sqlite_index
+from nova.ingest.transcripts_jsonl import ReadResult, list_transcripts, read_session_index
 
 __all__ = ["TranscriptStream", "list_agents", "list_streams", "session_index"]
 

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .envelope import is_synthetic_turn, parse_envelope, strip_injected_blocks
+from nova.ingest.envelope import is_synthetic_turn, parse_envelope, strip_injected_blocks
 
 __all__ = [
     "TranscriptFile",
@@ -51,7 +51,7 @@ _MAX_LINE_BYTES = 4 * 1024 * 1024
 
 @dataclass(frozen=True)
 class TranscriptFile:
-    """A JSONL transcript: one of the two kinds of ``nova.sources.TranscriptStream``.
+    """A JSONL transcript: one of the two kinds of ``nova.ingest.sources.TranscriptStream``.
 
     Positions are byte offsets; an entry's ``seq`` is its line number.
     """
@@ -188,7 +188,7 @@ def _text_of(content) -> str:
 def parse_line(line: bytes, seq: int, stats: ReadStats) -> TranscriptEntry | SessionHeader | None:
     """Parse one JSONL line; returns None (and counts why) for anything that is not a memory.
 
-    ``line`` None: a stored event its reader could not decode (``nova.openclaw_sqlite``), counted
+    ``line`` None: a stored event its reader could not decode (``nova.ingest.transcripts_sqlite``), counted
     as ``undecodable``, apart from lines that really are blank."""
     if line is None:
         stats.skipped["undecodable"] += 1

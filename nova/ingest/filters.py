@@ -18,8 +18,8 @@ from fnmatch import fnmatchcase
 
 import psycopg
 
-from .config import FilterSettings
-from .transcripts import SessionHeader, TranscriptEntry
+from nova.config import FilterSettings
+from nova.ingest.transcripts_jsonl import SessionHeader, TranscriptEntry
 
 __all__ = ["SessionFilter", "ForgetRules", "infer_session_key"]
 

@@ -9,7 +9,7 @@ episodes, facts and entities compete on relevance), fused with reciprocal rank f
 - graph: entities named in the query (alias table) and their direct neighbours; the
   relationships and episodes around them, ranked by similarity to the query;
 - time (only when the query names a time: "last May", "two weeks ago", "before June 2023",
-  parsed by ``nova.temporal`` against ``now``): episodes that happened and relationships that
+  parsed by ``nova.recall.temporal`` against ``now``): episodes that happened and relationships that
   began or were still valid in that range, ranked by similarity to the query: exhaustively when
   the range is short, else from a deeper pool of the vector path's nearest neighbours;
 - continuation: the exchange that follows each of the five best episodes of the fusion above in its
@@ -37,10 +37,10 @@ from datetime import datetime, timezone
 import numpy as np
 import psycopg
 
-from .embed import Embedder
-from .extract import normalize_name
-from .render import entity_text, relationship_text, render_block
-from .temporal import QueryTime, query_time
+from nova.memory.embed import Embedder
+from nova.memory.extract import normalize_name
+from nova.memory.texts import entity_text, relationship_text, render_block
+from nova.recall.temporal import QueryTime, query_time
 
 __all__ = ["RecallItem", "RecallTrace", "recall", "render_items"]
 

@@ -13,7 +13,7 @@ import random
 
 import psycopg
 
-from .recall import RecallItem, RecallTrace
+from nova.recall.search import RecallItem, RecallTrace
 
 __all__ = ["sampled", "record", "summary"]
 

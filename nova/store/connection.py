@@ -22,7 +22,7 @@ import psycopg
 from pgvector.psycopg import register_vector
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from .config import Settings
+from nova.config import Settings
 
 __all__ = ["Store", "open_store", "StoreError", "migration_files", "migration_checksum", "apply_migrations",
            "missing_vector_indexes", "stored_embedding_model", "VECTOR_TABLES", "prewarm_for_recall", "agent_lock",

@@ -15,7 +15,7 @@ from datetime import datetime
 
 import psycopg
 
-from .extract import normalize_name
+from nova.memory.extract import normalize_name
 
 __all__ = ["EntityResolver", "WEAK_KINDS"]
 

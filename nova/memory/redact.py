@@ -1,7 +1,7 @@
 """Secret redaction: what is replaced before a transcript entry is stored, extracted or embedded.
 
-Every text enters NOVA through the entry log (catch-up, ``nova.catchup._append_entries``; the
-memory-extract hook, ``nova.live.log_live_entry``), and everything else (entities, episodes,
+Every text enters NOVA through the entry log (catch-up, ``nova.ingest.catchup._append_entries``; the
+memory-extract hook, ``nova.ingest.live.log_live_entry``), and everything else (entities, episodes,
 relationships, embeddings, recall blocks, the session profile) is derived from that log. So a
 secret replaced there by a typed placeholder such as ``[REDACTED:github_token]`` never reaches
 any table, vector or output.
@@ -30,7 +30,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from .config import RedactionSettings
+from nova.config import RedactionSettings
 
 __all__ = ["Redactor", "PLACEHOLDER"]
 

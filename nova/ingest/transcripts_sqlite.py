@@ -30,7 +30,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from .transcripts import ReadResult, collect_entries
+from nova.ingest.transcripts_jsonl import ReadResult, collect_entries
 
 __all__ = ["DB_RELATIVE_PATH", "SqliteTranscript", "agent_db_path", "list_sqlite_transcripts", "read_sqlite_index"]
 
@@ -72,7 +72,7 @@ def _decompress(blob: bytes, size: int | None, limit: int) -> bytes:
 class SqliteTranscript:
     """One session of the SQLite store: hot rows, or its cold archive once cooled.
 
-    A ``nova.sources.TranscriptStream``: positions are event seqs (``end`` = last seq + 1),
+    A ``nova.ingest.sources.TranscriptStream``: positions are event seqs (``end`` = last seq + 1),
     an entry's ``seq`` is its event's seq.
     """
 
@@ -109,7 +109,7 @@ class SqliteTranscript:
 
     def _events(self, from_seq: int):
         """``(seq, event JSON bytes)`` from ``from_seq`` on; an undecodable row gives None (logged with its
-        seq, and counted ``undecodable`` by ``nova.transcripts.parse_line``)."""
+        seq, and counted ``undecodable`` by ``nova.ingest.transcripts_jsonl.parse_line``)."""
         if self.state == "cold":
             yield from self._cold_events(from_seq)
             return

@@ -1,7 +1,7 @@
 """Incremental catch-up: OpenClaw transcripts → entry log → projections.
 
 For every agent and every transcript (JSONL files live and archived, and sessions of the SQLite
-store; see ``nova.sources``), read the complete events after the transcript's cursor, keep the entries of sessions the filters allow, append them to the entry
+store; see ``nova.ingest.sources``), read the complete events after the transcript's cursor, keep the entries of sessions the filters allow, append them to the entry
 log and advance the cursor in one transaction per chunk, then project the chunk in the next, so a
 killed run resumes exactly where its last commit left off, without duplicates or gaps (entries
 logged but not projected are projected first by the next run).
@@ -14,8 +14,8 @@ logged but not projected are projected first by the next run).
 - Session keys named in ``sessions.json`` / ``session_windows`` are registered before any file
   is read, so an archive renamed later keeps its true key.
 - Entries whose extraction failed earlier are retried first.
-- Secrets are replaced (``nova.redact``) before an entry enters the log, and entries that
-  ``nova forget`` covers are not logged again (``nova.filters.ForgetRules``).
+- Secrets are replaced (``nova.memory.redact``) before an entry enters the log, and entries that
+  ``nova forget`` covers are not logged again (``nova.ingest.filters.ForgetRules``).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from .config import Settings
-from .filters import ForgetRules, SessionFilter, infer_session_key
-from .projection import (
+from nova.config import Settings
+from nova.ingest.filters import ForgetRules, SessionFilter, infer_session_key
+from nova.memory.projection import (
     ENTRY_COLUMNS,
     LoggedEntry,
     ProjectionStats,
@@ -40,16 +40,16 @@ from .projection import (
     fetch_entries,
     remember_speakers,
 )
-from .live import adopt_live_entry
-from .redact import Redactor
-from .store import WRITER_WAIT_S, Store, agent_lock, session_log_lock
-from .sources import TranscriptStream, list_agents, list_streams, session_index
-from .transcripts import ReadStats
-from .workspace import Speakers, entry_speakers, load_openclaw_config, load_speakers
+from nova.ingest.live import adopt_live_entry
+from nova.memory.redact import Redactor
+from nova.store.connection import WRITER_WAIT_S, Store, agent_lock, session_log_lock
+from nova.ingest.sources import TranscriptStream, list_agents, list_streams, session_index
+from nova.ingest.transcripts_jsonl import ReadStats
+from nova.ingest.workspace import Speakers, entry_speakers, load_openclaw_config, load_speakers
 
 __all__ = ["CatchupReport", "run_catchup", "StateDirError", "AgentLag", "lag"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("nova.catchup")  # the name in cron logs (tests/test_cron_script.py reads it), kept from the flat layout
 
 
 class StateDirError(RuntimeError):
@@ -128,7 +128,7 @@ def run_catchup(
 ) -> CatchupReport:
     """Catch up on every transcript of ``agents`` (default: all) under ``state_dir``.
 
-    ``retry_dead``: give dead-lettered entries (``nova.projection.MAX_EXTRACTION_ATTEMPTS``
+    ``retry_dead``: give dead-lettered entries (``nova.memory.projection.MAX_EXTRACTION_ATTEMPTS``
     failures) another round of attempts first.
 
     ``stop()`` is asked between transcripts: when true, the run ends there (all it did is committed).

@@ -13,7 +13,7 @@ after an upgrade that changes extraction (``EXTRACTOR_VERSION``) or the embeddin
   the same rows: extraction is deterministic).
 - ``dry_run``: the rebuild runs and is rolled back; the report says what would change.
 - Entries logged before secret redaction (or before a new pattern) are redacted in the log as
-  they are rebuilt (``nova.redact``).
+  they are rebuilt (``nova.memory.redact``).
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from typing import Callable
 
 import psycopg
 
-from .projection import ENTRY_COLUMNS, ProjectionStats, Projector, fetch_entries
-from .redact import Redactor
-from .store import OPERATOR_WAIT_S, agent_lock
+from nova.memory.projection import ENTRY_COLUMNS, ProjectionStats, Projector, fetch_entries
+from nova.memory.redact import Redactor
+from nova.store.connection import OPERATOR_WAIT_S, agent_lock
 
 __all__ = ["Scope", "AgentChange", "ReextractReport", "reextract", "rebuild_agent", "scope_entry_count",
            "session_keys_matching"]

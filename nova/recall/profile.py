@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.types.json import Jsonb
 
-from .extract import normalize_name
-from .render import BLOCK_TAG, entity_text, relationship_text
-from .workspace import Speakers
+from nova.memory.extract import normalize_name
+from nova.memory.texts import BLOCK_TAG, entity_text, relationship_text
+from nova.ingest.workspace import Speakers
 
 __all__ = ["Profile", "build_profile", "ProfileCache", "PROFILE_FILE_NAME"]
 

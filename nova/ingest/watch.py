@@ -1,7 +1,7 @@
 """``nova watch``: catch up in real time as OpenClaw writes transcripts.
 
 Watches the state directory with watchfiles (inotify; no polling, so idle CPU stays near zero)
-and runs the incremental catch-up (``nova.catchup``) for the agents whose transcripts,
+and runs the incremental catch-up (``nova.ingest.catchup``) for the agents whose transcripts,
 ``sessions.json`` or SQLite store changed. Everything hard (partial lines, renames to
 ``.reset.<iso>``, truncation and rewrites, new agents, new session keys) is the catch-up's job:
 it is idempotent, so the watcher only decides *when* to run it.
@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .catchup import CatchupReport, StateDirError, run_catchup
-from .config import Settings
+from nova.ingest.catchup import CatchupReport, StateDirError, run_catchup
+from nova.config import Settings
 
 __all__ = ["watch_state_dir", "agents_touched"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("nova.watch")  # the name in operators' logs, kept from the flat layout
 
 
 @dataclass

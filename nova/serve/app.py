@@ -5,12 +5,12 @@ costs one local round trip instead of a Python start-up. Endpoints (docs/hooks.m
 
 - ``POST /v1/messages``: an inbound message (memory-extract hook, ``message:received``).
   Logs it as a live entry at once and projects it in a background worker, so its memories
-  are recallable seconds later. Catch-up reconciles it with the transcript line (nova.live).
+  are recallable seconds later. Catch-up reconciles it with the transcript line (nova.ingest.live).
 - ``POST /v1/recall/precompute``: recall for a session's next run (semantic-recall hook).
 - ``POST /v1/recall``: recall for the current message (the plugin's ``before_prompt_build``);
   served from the precomputed result when the message matches.
 - ``POST /v1/bootstrap``: the session profile for ``agent:bootstrap`` (session-init hook),
-  stable within a session (nova.profile.ProfileCache).
+  stable within a session (nova.recall.profile.ProfileCache).
 - ``POST /v1/sessions/refresh``: forget a session's profile (after compaction).
 - ``POST /v1/forgotten``: drop an agent's held profiles and recalls (``nova forget``).
 - ``GET /v1/health``.
@@ -47,18 +47,18 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BeforeValidator, BaseModel, ConfigDict, Field, field_validator
 
-from .activity import MISSED_HEADER, HookActivity, parse_missed
-from .envelope import is_synthetic_turn
-from .filters import SessionFilter
-from .live import LiveMessage, agent_of_session_key, log_live_entry, message_text
-from .profile import PROFILE_FILE_NAME, ProfileCache, build_profile
-from .projection import ENTRY_COLUMNS, fetch_entries
-from . import telemetry
-from .recall import RecallItem, RecallTrace, recall, render_items
-from .runtime import Runtime
-from .store import prewarm_for_recall, try_agent_xact_lock
-from .transcripts import read_session_index
-from .workspace import Speakers, load_speakers
+from nova.serve.activity import MISSED_HEADER, HookActivity, parse_missed
+from nova.ingest.envelope import is_synthetic_turn
+from nova.ingest.filters import SessionFilter
+from nova.ingest.live import LiveMessage, agent_of_session_key, log_live_entry, message_text
+from nova.recall.profile import PROFILE_FILE_NAME, ProfileCache, build_profile
+from nova.memory.projection import ENTRY_COLUMNS, fetch_entries
+from nova.recall import telemetry
+from nova.recall.search import RecallItem, RecallTrace, recall, render_items
+from nova.runtime import Runtime
+from nova.store.connection import prewarm_for_recall, try_agent_xact_lock
+from nova.ingest.transcripts_jsonl import read_session_index
+from nova.ingest.workspace import Speakers, load_speakers
 
 __all__ = ["create_app", "IngestWorker"]
 
@@ -249,7 +249,7 @@ class IngestWorker(threading.Thread):
                     self.jobs.task_done()
 
     def _project(self, jobs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """Project ``jobs``; returns those of agents another writer holds (``nova.store.agent_lock``)."""
+        """Project ``jobs``; returns those of agents another writer holds (``nova.store.connection.agent_lock``)."""
         by_agent: dict[str, list[str]] = defaultdict(list)
         for agent_id, entry_id in jobs:
             by_agent[agent_id].append(entry_id)
@@ -374,7 +374,7 @@ def _prewarm(rt: Runtime) -> None:
 
 def load_worker_projector(rt: Runtime):
     """The ingest worker's projector with its models loaded and run once (spaCy, the embedder)."""
-    from .extract import ExtractionInput
+    from nova.memory.extract import ExtractionInput
 
     projector = rt.background_projector()
     projector.embedder.encode(["warm up"])
@@ -518,7 +518,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
 
     @app.get("/v1/health", dependencies=[Depends(authorised)])
     def health() -> dict:
-        """Liveness, the extraction queue, and hook activity per agent since ``activitySince`` (nova.activity).
+        """Liveness, the extraction queue, and hook activity per agent since ``activitySince`` (nova.serve.activity).
 
         ``database`` is false (and ``status`` "degraded") when PostgreSQL is unreachable.
         """

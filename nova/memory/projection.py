@@ -18,10 +18,10 @@ from datetime import datetime
 import psycopg
 from psycopg.rows import class_row
 
-from .embed import Embedder
-from .entities import WEAK_KINDS, EntityResolver
-from .extract import Extraction, ExtractionInput, Extractor, Fact
-from .render import entity_text, episode_text, relationship_text
+from nova.memory.embed import Embedder
+from nova.memory.entities import WEAK_KINDS, EntityResolver
+from nova.memory.extract import Extraction, ExtractionInput, Extractor, Fact
+from nova.memory.texts import entity_text, episode_text, relationship_text
 
 __all__ = ["LoggedEntry", "ProjectionStats", "Projector", "MAX_EPISODE_ENTRIES", "append_entry", "remember_speakers"]
 
@@ -36,7 +36,7 @@ FUNCTIONAL_PREDICATES = {"live_in", "work_at", "work_for", "is_married_to", "mov
 # is dead-lettered instead of retried by every catch-up for ever; `nova catchup --retry-failed`
 # gives it another round. Transient faults roll the whole chunk back and are not counted.
 MAX_EXTRACTION_ATTEMPTS = 5
-LIVE_ENTRY_PREFIX = "live:"  # entry ids of messages the memory-extract hook logged (nova.live)
+LIVE_ENTRY_PREFIX = "live:"  # entry ids of messages the memory-extract hook logged (nova.ingest.live)
 
 
 @dataclass

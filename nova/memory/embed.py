@@ -14,7 +14,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .config import BUNDLED_MODEL
+from nova.config import BUNDLED_MODEL
 
 __all__ = ["Embedder", "EmbeddingError"]
 
