@@ -36,7 +36,7 @@ def runtime(*, migrate: bool = True) -> Iterator[Runtime]:
     from psycopg_pool import PoolTimeout
 
     from nova.memory.embed import EmbeddingError
-    from nova.store.connection import StoreError
+    from nova.store.errors import StoreError
 
     try:
         rt = Runtime(load_settings(), migrate=migrate)
@@ -623,7 +623,7 @@ def migrate() -> None:
     """
     import psycopg
 
-    from nova.store.connection import apply_migrations
+    from nova.store.migrations import apply_migrations
 
     with runtime(migrate=False) as rt, psycopg.connect(rt.store.dsn, autocommit=True) as conn:
         applied = apply_migrations(conn)

@@ -117,7 +117,8 @@ def run_checks(settings: Settings, state_dir: Path, *, openclaw: str | None = No
 
 
 def _database(settings: Settings, checks: list[Check]):
-    from nova.store.connection import StoreError, open_store
+    from nova.store.errors import StoreError
+    from nova.store.connection import open_store
 
     where = "NOVA_DATABASE_URL" if settings.database_url else f"embedded PostgreSQL in {settings.home / 'pg'}"
     try:
@@ -141,7 +142,8 @@ def _database(settings: Settings, checks: list[Check]):
 
 def _migrations(conn, checks: list[Check]) -> bool:
     """True when the schema is this NOVA's (the checks after it can query it)."""
-    from nova.store.connection import StoreError, migration_checksum, migration_files
+    from nova.store.errors import StoreError
+    from nova.store.migrations import migration_checksum, migration_files
 
     try:
         shipped = migration_files()
@@ -174,7 +176,7 @@ def _migrations(conn, checks: list[Check]) -> bool:
 
 def _model(settings: Settings, conn, checks: list[Check]) -> int | None:
     from nova.memory.embed import Embedder, EmbeddingError
-    from nova.store.connection import stored_embedding_model
+    from nova.store.migrations import stored_embedding_model
 
     os.environ["HF_HUB_OFFLINE"] = "1"  # the check is that it loads without a network
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -199,7 +201,7 @@ def _model(settings: Settings, conn, checks: list[Check]) -> int | None:
 
 
 def _vector_indexes(conn, dim: int | None, checks: list[Check]) -> None:
-    from nova.store.connection import VECTOR_TABLES, missing_vector_indexes
+    from nova.store.migrations import VECTOR_TABLES, missing_vector_indexes
 
     if dim is None:
         checks.append(Check("vector indexes", "skip", "needs the model"))

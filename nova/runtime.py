@@ -35,7 +35,7 @@ class Runtime:
     def embedder(self):
         if self._embedder is None:
             from nova.memory.embed import Embedder
-            from nova.store.connection import ensure_vector_indexes
+            from nova.store.migrations import ensure_vector_indexes
 
             self._embedder = Embedder(self.settings.embedding_model, self.settings.embedding_batch_size)
             with self.store.connection() as conn:

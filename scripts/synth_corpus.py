@@ -54,7 +54,7 @@ def generate(store, embedder, model: str, memories: int, agents: int = 5, seed: 
     """Insert about ``memories`` rows; returns counts, seconds, index build time and disk size."""
     from pgvector.psycopg import register_vector
 
-    from nova.store.connection import ensure_vector_indexes
+    from nova.store.migrations import ensure_vector_indexes
 
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)

@@ -204,7 +204,7 @@ def test_catchup_leaves_an_entry_the_service_is_projecting(store, settings, proj
 
     from nova.ingest.live import LiveMessage, log_live_entry
     from nova.memory.redact import Redactor
-    from nova.ingest.workspace import Speakers
+    from nova.memory.speakers import Speakers
 
     run_catchup(store, settings, projector, state_dir)
     with store.connection() as conn, conn.transaction():

@@ -148,7 +148,7 @@ def test_forget_before_a_time_and_refusals(store, settings, projector, tmp_path)
 def test_forget_touches_only_novas_own_tables(store, settings, projector, tmp_path):
     """In a database NOVA shares, another application's table with an agent_id column is not NOVA's:
     forgetting an agent leaves its rows alone. NOVA's own list covers every table it creates."""
-    from nova.store.connection import AGENT_TABLES
+    from nova.store.migrations import AGENT_TABLES
 
     state = _state(tmp_path / "state")
     run_catchup(store, settings, projector, state)

@@ -21,7 +21,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 from nova.ingest.catchup import run_catchup
 from nova.recall.profile import build_profile
 from nova.recall.search import recall, render_items
-from nova.ingest.workspace import Speakers
+from nova.memory.speakers import Speakers
 
 from conftest import ROOT, long_run, runtime_with, write_transcript
 from test_forget import rows_mentioning

@@ -1,7 +1,9 @@
 import psycopg
 import pytest
 
-from nova.store.connection import StoreError, apply_migrations, migration_files, open_store, prewarm_for_recall
+from nova.store.errors import StoreError
+from nova.store.migrations import apply_migrations, migration_files
+from nova.store.connection import open_store, prewarm_for_recall
 
 
 def test_migrations_apply_once_and_are_recorded(settings):
@@ -39,7 +41,7 @@ def test_unreachable_database_gives_a_clear_error(settings):
 
 
 def test_embedding_model_change_is_refused(store, embedder):
-    from nova.store.connection import ensure_vector_indexes
+    from nova.store.migrations import ensure_vector_indexes
 
     with store.connection() as conn:
         with pytest.raises(StoreError, match="holds embeddings from"):
@@ -66,7 +68,7 @@ def test_vector_indexes_never_wait_on_an_open_writer(settings):
     """Loading the embedder ensures the vector indexes; a transaction that wrote to those tables
     (catch-up adopting live entries) must not make it wait. Before: CREATE INDEX IF NOT EXISTS
     took a SHARE lock first and waited for that transaction for ever (a hung catch-up)."""
-    from nova.store.connection import ensure_vector_indexes
+    from nova.store.migrations import ensure_vector_indexes
 
     st = open_store(settings)
     try:
@@ -136,7 +138,7 @@ def test_agent_lock_is_released_after_a_failed_statement(settings):
     """A writer whose transaction failed still releases the agent: the unlock runs after a rollback,
     and the body's own error is the one raised (before: the unlock failed on the aborted transaction,
     replaced the error and left the lock held by a pooled connection)."""
-    from nova.store.connection import agent_lock
+    from nova.store.locks import agent_lock
 
     st = open_store(settings)
     try:
@@ -158,7 +160,7 @@ def test_two_processes_meeting_a_fresh_database_create_the_vector_indexes_once(s
     for it and finds them (before the fix: 'duplicate key … pg_class' in one of two concurrent catch-ups)."""
     import threading
 
-    from nova.store.connection import ensure_vector_indexes
+    from nova.store.migrations import ensure_vector_indexes
 
     st = open_store(settings)
     errors = []

@@ -42,10 +42,12 @@ from nova.memory.projection import (
 )
 from nova.ingest.live import adopt_live_entry
 from nova.memory.redact import Redactor
-from nova.store.connection import WRITER_WAIT_S, Store, agent_lock, session_log_lock
+from nova.store.locks import WRITER_WAIT_S, agent_lock, session_log_lock
+from nova.store.connection import Store
 from nova.ingest.sources import TranscriptStream, list_agents, list_streams, session_index
 from nova.ingest.transcripts_jsonl import ReadStats
-from nova.ingest.workspace import Speakers, entry_speakers, load_openclaw_config, load_speakers
+from nova.ingest.workspace import load_openclaw_config, load_speakers
+from nova.memory.speakers import Speakers, entry_speakers
 
 __all__ = ["CatchupReport", "run_catchup", "StateDirError", "AgentLag", "lag"]
 

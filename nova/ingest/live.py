@@ -13,7 +13,7 @@ When catch-up later appends the same user message from the transcript, ``adopt_l
 re-keys the live row to the transcript's ids (foreign keys cascade, sql/002) instead of
 inserting a duplicate; the memories extracted live stay and nothing is extracted twice. When the
 transcript line was read first, ``log_live_entry`` sees it and stores nothing. Both look for the
-other's row under one lock per session (``nova.store.connection.session_log_lock``), so neither misses a row
+other's row under one lock per session (``nova.store.locks.session_log_lock``), so neither misses a row
 the other is about to commit.
 """
 
@@ -30,8 +30,8 @@ from nova.ingest.envelope import parse_envelope, strip_injected_blocks
 from nova.ingest.filters import ForgetRules
 from nova.memory.projection import LIVE_ENTRY_PREFIX, LoggedEntry, append_entry, remember_speakers
 from nova.memory.redact import Redactor
-from nova.store.connection import session_log_lock
-from nova.ingest.workspace import Speakers, entry_speakers
+from nova.store.locks import session_log_lock
+from nova.memory.speakers import Speakers, entry_speakers
 
 __all__ = ["LiveMessage", "agent_of_session_key", "log_live_entry", "adopt_live_entry"]
 
@@ -84,7 +84,7 @@ def log_live_entry(conn: psycopg.Connection, agent_id: str, session_id: str | No
                    speakers: Speakers, redactor: Redactor) -> LoggedEntry | None:
     """Insert a live user entry (status ``pending``), secrets redacted; None when there is nothing new to store.
 
-    Runs in the caller's transaction and takes ``nova.store.connection.session_log_lock`` until it ends.
+    Runs in the caller's transaction and takes ``nova.store.locks.session_log_lock`` until it ends.
 
     Nothing is stored for an empty text, a message already logged live (same id), one that
     catch-up already read from the transcript (same session key and text, close in time), or

@@ -11,28 +11,19 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import json5
 
-__all__ = ["Speakers", "load_openclaw_config", "workspace_dir", "load_speakers", "entry_speakers"]
+from nova.memory.speakers import Speakers
+
+__all__ = ["load_openclaw_config", "workspace_dir", "load_speakers"]
 
 log = logging.getLogger(__name__)
 
 # "- **Name:** X", "- **Name**: X", "- Name: X"
 _FIELD = re.compile(r"^\s*[-*]\s*\*{0,2}(?P<label>[^:*\n]+?)\s*(?::\*{0,2}|\*{0,2}:)\s*(?P<value>.*)$")
 _NAME_LABELS = ("name", "preferred name", "what to call them", "call them")
-
-
-@dataclass(frozen=True)
-class Speakers:
-    """Display names for the two roles of an agent's direct conversations."""
-
-    user: str = "User"
-    assistant: str = "Assistant"
-    user_known: bool = False
-    assistant_known: bool = False
 
 
 def load_openclaw_config(state_dir: Path) -> dict:
@@ -90,14 +81,3 @@ def load_speakers(state_dir: Path, agent_id: str, config: dict | None = None) ->
         user_known=user is not None,
         assistant_known=assistant is not None,
     )
-
-
-def entry_speakers(role: str, sender: str | None, speakers: Speakers) -> tuple[str, str]:
-    """``(speaker, addressee)`` of an entry: the envelope's sender name when it is a name.
-
-    A phone number or "(sender)" says less than the name in USER.md.
-    """
-    if role == "user":
-        name = sender if sender and any(c.isalpha() for c in sender) and "(" not in sender else None
-        return name or speakers.user, speakers.assistant
-    return speakers.assistant, speakers.user

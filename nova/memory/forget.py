@@ -1,7 +1,7 @@
 """``nova forget``: delete an agent's memories, or a session's, or everything before a time.
 
 What is deleted: the entries in scope from the entry log, and every row derived from them. For a
-whole agent, every row of NOVA's tables (``nova.store.connection.AGENT_TABLES``). For a narrower scope
+whole agent, every row of NOVA's tables (``nova.store.migrations.AGENT_TABLES``). For a narrower scope
 (``--session-key`` glob and/or ``--before``), the agent's entities, episodes and relationships
 are rebuilt from the entries that remain (``nova.memory.reextract.rebuild_agent``), in the same
 transaction: afterwards the agent's memories are what they would be had the forgotten entries
@@ -28,7 +28,8 @@ from datetime import datetime, timezone
 
 import psycopg
 
-from nova.store.connection import AGENT_TABLES, OPERATOR_WAIT_S, agent_lock
+from nova.store.migrations import AGENT_TABLES
+from nova.store.locks import OPERATOR_WAIT_S, agent_lock
 
 __all__ = ["ForgetScope", "ForgetReport", "VACUUM_MODES", "forget"]
 
@@ -62,7 +63,7 @@ class ForgetReport:
 
 
 def agent_tables(conn: psycopg.Connection) -> list[str]:
-    """NOVA's tables that hold an agent's rows (``nova.store.connection.AGENT_TABLES``) that exist in this database."""
+    """NOVA's tables that hold an agent's rows (``nova.store.migrations.AGENT_TABLES``) that exist in this database."""
     present = {r[0] for r in conn.execute(
         "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema()"
         " AND column_name = 'agent_id'")}

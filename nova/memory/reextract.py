@@ -32,7 +32,7 @@ import psycopg
 
 from nova.memory.projection import ENTRY_COLUMNS, ProjectionStats, Projector, fetch_entries
 from nova.memory.redact import Redactor
-from nova.store.connection import OPERATOR_WAIT_S, agent_lock
+from nova.store.locks import OPERATOR_WAIT_S, agent_lock
 
 __all__ = ["Scope", "AgentChange", "ReextractReport", "reextract", "rebuild_agent", "scope_entry_count",
            "session_keys_matching"]

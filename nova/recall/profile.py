@@ -24,7 +24,7 @@ from psycopg.types.json import Jsonb
 
 from nova.memory.extract import normalize_name
 from nova.memory.texts import BLOCK_TAG, entity_text, relationship_text
-from nova.ingest.workspace import Speakers
+from nova.memory.speakers import Speakers
 
 __all__ = ["Profile", "build_profile", "ProfileCache", "PROFILE_FILE_NAME"]
 

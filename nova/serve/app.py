@@ -56,9 +56,11 @@ from nova.memory.projection import ENTRY_COLUMNS, fetch_entries
 from nova.recall import telemetry
 from nova.recall.search import RecallItem, RecallTrace, recall, render_items
 from nova.runtime import Runtime
-from nova.store.connection import prewarm_for_recall, try_agent_xact_lock
+from nova.store.connection import prewarm_for_recall
+from nova.store.locks import try_agent_xact_lock
 from nova.ingest.transcripts_jsonl import read_session_index
-from nova.ingest.workspace import Speakers, load_speakers
+from nova.ingest.workspace import load_speakers
+from nova.memory.speakers import Speakers
 
 __all__ = ["create_app", "IngestWorker"]
 
@@ -249,7 +251,7 @@ class IngestWorker(threading.Thread):
                     self.jobs.task_done()
 
     def _project(self, jobs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """Project ``jobs``; returns those of agents another writer holds (``nova.store.connection.agent_lock``)."""
+        """Project ``jobs``; returns those of agents another writer holds (``nova.store.locks.agent_lock``)."""
         by_agent: dict[str, list[str]] = defaultdict(list)
         for agent_id, entry_id in jobs:
             by_agent[agent_id].append(entry_id)
