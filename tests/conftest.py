@@ -93,7 +93,8 @@ def extractor():
 
 @pytest.fixture
 def store(settings, embedder):
-    from nova.store.connection import ensure_vector_indexes, open_store
+    from nova.store.migrations import ensure_vector_indexes
+    from nova.store.connection import open_store
 
     st = open_store(settings)
     with st.connection() as conn:
