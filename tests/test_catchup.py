@@ -231,7 +231,7 @@ def test_catchup_leaves_an_entry_the_service_is_projecting(store, settings, proj
 def test_an_entry_that_always_fails_is_dead_lettered_and_retried_on_request(store, settings, projector, state_dir):
     """Five recorded failures make an entry dead: catch-up stops retrying it every run (so cron's
     "nothing new" exit comes back), `nova status` counts it, and --retry-failed gives it a new round."""
-    from nova.memory.projection import MAX_EXTRACTION_ATTEMPTS
+    from nova.memory.entry_log import MAX_EXTRACTION_ATTEMPTS
 
     broken = _failing_on(projector, "Biscuit")
     runs = [run_catchup(store, settings, broken, state_dir) for _ in range(MAX_EXTRACTION_ATTEMPTS + 1)]

@@ -31,15 +31,8 @@ from typing import Callable
 
 from nova.config import Settings
 from nova.ingest.filters import ForgetRules, SessionFilter, infer_session_key
-from nova.memory.projection import (
-    ENTRY_COLUMNS,
-    LoggedEntry,
-    ProjectionStats,
-    Projector,
-    append_entry,
-    fetch_entries,
-    remember_speakers,
-)
+from nova.memory.entry_log import LoggedEntry, append_entry, entry_columns, fetch_entries, remember_speakers
+from nova.memory.projection import ProjectionStats, Projector
 from nova.ingest.live import adopt_live_entry
 from nova.memory.redact import Redactor
 from nova.store.locks import WRITER_WAIT_S, agent_lock, session_log_lock
@@ -130,7 +123,7 @@ def run_catchup(
 ) -> CatchupReport:
     """Catch up on every transcript of ``agents`` (default: all) under ``state_dir``.
 
-    ``retry_dead``: give dead-lettered entries (``nova.memory.projection.MAX_EXTRACTION_ATTEMPTS``
+    ``retry_dead``: give dead-lettered entries (``nova.memory.entry_log.MAX_EXTRACTION_ATTEMPTS``
     failures) another round of attempts first.
 
     ``stop()`` is asked between transcripts: when true, the run ends there (all it did is committed).
@@ -281,7 +274,7 @@ def _retry_open_entries(conn, projector: Projector, agent: str, chunk: int, repo
         with conn.transaction():
             open_entries = fetch_entries(
                 conn,
-                f"SELECT {', '.join('e.' + c for c in ENTRY_COLUMNS.split(', '))} FROM entry_extraction x"
+                f"SELECT {entry_columns('e')} FROM entry_extraction x"
                 " JOIN entries e USING (agent_id, session_id, entry_id)"
                 " WHERE x.agent_id = %s AND x.status IN ('pending', 'failed')"
                 " ORDER BY e.session_id, e.seq LIMIT %s FOR UPDATE OF x SKIP LOCKED",

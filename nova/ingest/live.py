@@ -28,7 +28,7 @@ import psycopg
 
 from nova.ingest.envelope import parse_envelope, strip_injected_blocks
 from nova.ingest.filters import ForgetRules
-from nova.memory.projection import LIVE_ENTRY_PREFIX, LoggedEntry, append_entry, remember_speakers
+from nova.memory.entry_log import LIVE_ENTRY_PREFIX, LoggedEntry, append_entry, remember_speakers
 from nova.memory.redact import Redactor
 from nova.store.locks import session_log_lock
 from nova.memory.speakers import Speakers, entry_speakers

@@ -15,13 +15,20 @@ from datetime import datetime
 
 import psycopg
 
-from nova.memory.extract import normalize_name
+from nova.memory.names import normalize_name
 
-__all__ = ["EntityResolver", "WEAK_KINDS"]
+__all__ = ["EntityResolver", "WEAK_KINDS", "aliases_of"]
 
 # Kinds a pattern may overwrite: NER's guesses are weaker than "a guinea pig named Oscar".
 WEAK_KINDS = {"person", "organization", "thing", "work", "group"}
 _TRIGRAM_THRESHOLD = 0.6
+
+
+def aliases_of(entity: str) -> str:
+    """SQL for the aliases of the ``entities`` row aliased ``entity``, as a sorted text array (what
+    ``nova.memory.texts.entity_text`` shows as "aka")."""
+    return (f"array(SELECT alias FROM entity_aliases a WHERE a.agent_id = {entity}.agent_id"
+            f" AND a.entity_id = {entity}.id ORDER BY alias)")
 
 
 class EntityResolver:

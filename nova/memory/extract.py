@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import Protocol
 
 from nova.memory.dates import TimeRange, resolve_expression
+from nova.memory.names import normalize_name
 
 __all__ = [
     "ExtractionInput",
@@ -27,7 +28,6 @@ __all__ = [
     "Extraction",
     "Extractor",
     "SpacyExtractor",
-    "normalize_name",
     "EXTRACTOR_VERSION",
 ]
 
@@ -125,15 +125,6 @@ _HANDLE = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{2,32})\b")
 _TAG = re.compile(r"(?<![\w#&])#([A-Za-z][\w-]{1,40})")
 _PATH = re.compile(r"(?<![\w/])(?:~|\.{1,2})?/(?:[\w.-]+/)*[\w.-]+\.\w{1,6}\b|\b[\w-]+/[\w./-]+\.(?:py|js|ts|md|json|yaml|yml|toml|txt|sh|go|rs)\b")
 _QUOTED = re.compile(r"[\"“]([A-Z][^\"”\n]{1,60}?)[\"”]")
-
-
-def normalize_name(name: str) -> str:
-    """Case- and punctuation-insensitive key for a name: "Melanie's" → "melanie"."""
-    n = name.strip().lower()
-    n = re.sub(r"['’]s$", "", n)
-    n = re.sub(r"^(the|a|an|my|our|your)\s+", "", n)
-    n = re.sub(r"[^\w\s@#./:-]", "", n)
-    return re.sub(r"\s+", " ", n).strip()
 
 
 def _clean_entity_text(text: str) -> str:

@@ -30,7 +30,8 @@ from typing import Callable
 
 import psycopg
 
-from nova.memory.projection import ENTRY_COLUMNS, ProjectionStats, Projector, fetch_entries
+from nova.memory.entry_log import entry_columns, fetch_entries
+from nova.memory.projection import ProjectionStats, Projector
 from nova.memory.redact import Redactor
 from nova.store.locks import OPERATOR_WAIT_S, agent_lock
 
@@ -262,12 +263,11 @@ def rebuild_agent(conn, projector: Projector, agent: str, scope: Scope, chunk: i
     ).fetchall()
     change.entries = len(keys)
     _clear_scope(conn, agent, cond, params, scope.whole_agent)
-    columns = ", ".join("e." + c for c in ENTRY_COLUMNS.split(", "))
     for start in range(0, len(keys), chunk):
         part = keys[start:start + chunk]
         entries = fetch_entries(
             conn,
-            f"SELECT {columns} FROM entries e JOIN unnest(%s::text[], %s::text[]) AS k(session_id, entry_id)"
+            f"SELECT {entry_columns('e')} FROM entries e JOIN unnest(%s::text[], %s::text[]) AS k(session_id, entry_id)"
             " ON e.session_id = k.session_id AND e.entry_id = k.entry_id WHERE e.agent_id = %s",
             ([k[0] for k in part], [k[1] for k in part], agent),
         )

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.types.json import Jsonb
 
-from nova.memory.extract import normalize_name
+from nova.memory.names import normalize_name
 from nova.memory.texts import BLOCK_TAG, entity_text, relationship_text
 from nova.memory.speakers import Speakers
 

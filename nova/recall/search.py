@@ -38,7 +38,8 @@ import numpy as np
 import psycopg
 
 from nova.memory.embed import Embedder
-from nova.memory.extract import normalize_name
+from nova.memory.entities import aliases_of
+from nova.memory.names import normalize_name
 from nova.memory.texts import entity_text, relationship_text, render_block
 from nova.recall.temporal import QueryTime, query_time
 
@@ -669,8 +670,7 @@ def _item_rows(conn, agent_id: str, keys: list[tuple[str, int]], vec, dim: int) 
                                           "valid_from": vf, "valid_to": vt, "embedding": emb}
     if by_kind["entity"]:
         for rid, name, kind, summary, tokens, first, aliases, emb in conn.execute(
-            f"SELECT e.id, e.name, e.kind, e.summary, e.tokens, e.first_seen, array(SELECT alias FROM entity_aliases a"
-            f"   WHERE a.agent_id = e.agent_id AND a.entity_id = e.id ORDER BY alias), {embedding('e.embedding')}"
+            f"SELECT e.id, e.name, e.kind, e.summary, e.tokens, e.first_seen, {aliases_of('e')}, {embedding('e.embedding')}"
             f" FROM entities e WHERE e.agent_id = %s AND e.id = ANY(%s)",
             (agent_id, by_kind["entity"]), binary=True,
         ):

@@ -52,7 +52,7 @@ from nova.ingest.envelope import is_synthetic_turn
 from nova.ingest.filters import SessionFilter
 from nova.ingest.live import LiveMessage, agent_of_session_key, log_live_entry, message_text
 from nova.recall.profile import PROFILE_FILE_NAME, ProfileCache, build_profile
-from nova.memory.projection import ENTRY_COLUMNS, fetch_entries
+from nova.memory.entry_log import entry_columns, fetch_entries
 from nova.recall import telemetry
 from nova.recall.search import RecallItem, RecallTrace, recall, render_items
 from nova.runtime import Runtime
@@ -267,7 +267,7 @@ class IngestWorker(threading.Thread):
                 # Re-read: catch-up may have adopted (re-keyed and projected) an entry meanwhile.
                 entries = fetch_entries(
                     conn,
-                    f"SELECT {', '.join('en.' + c for c in ENTRY_COLUMNS.split(', '))} FROM entries en"
+                    f"SELECT {entry_columns('en')} FROM entries en"
                     " JOIN entry_extraction ee USING (agent_id, session_id, entry_id)"
                     " WHERE en.agent_id = %s AND en.entry_id = ANY(%s) AND en.live AND ee.status = 'pending'"
                     " FOR UPDATE OF ee SKIP LOCKED",

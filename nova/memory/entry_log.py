@@ -1,0 +1,91 @@
+"""The entry log: transcript entries as NOVA stores them (table ``entries``, immutable) and each one's
+extraction status (``entry_extraction``). Catch-up and live entries append to it; projection,
+re-extraction and forget read it. Nothing derived is ever read back from a transcript.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg.rows import class_row
+
+__all__ = ["LoggedEntry", "ENTRY_COLUMNS", "entry_columns", "append_entry", "remember_speakers", "fetch_entries",
+           "mark_extraction", "LIVE_ENTRY_PREFIX", "MAX_EXTRACTION_ATTEMPTS"]
+
+# An entry whose extraction fails this often (the same error each run: a text spaCy refuses, a bug)
+# is dead-lettered instead of retried by every catch-up for ever; `nova catchup --retry-failed`
+# gives it another round. Transient faults roll the whole chunk back and are not counted.
+MAX_EXTRACTION_ATTEMPTS = 5
+LIVE_ENTRY_PREFIX = "live:"  # entry ids of messages the memory-extract hook logged (nova.ingest.live)
+
+
+@dataclass
+class LoggedEntry:
+    """A row of the entry log (table ``entries``)."""
+
+    agent_id: str
+    session_id: str
+    entry_id: str
+    seq: int
+    session_key: str
+    role: str
+    speaker: str
+    addressee: str
+    text: str
+    occurred_at: datetime | None
+
+
+ENTRY_COLUMNS = "agent_id, session_id, entry_id, seq, session_key, role, speaker, addressee, text, occurred_at"
+
+
+def entry_columns(alias: str) -> str:
+    """``ENTRY_COLUMNS`` of the ``entries`` row aliased ``alias`` (for joins), in ``LoggedEntry``'s order."""
+    return ", ".join(f"{alias}.{c}" for c in ENTRY_COLUMNS.split(", "))
+
+
+def append_entry(conn: psycopg.Connection, row: LoggedEntry, *, parent_id: str | None, channel: str | None,
+                 source_file: str, live: bool = False) -> bool:
+    """Add ``row`` to the entry log with extraction status ``pending``; False when its id is there already."""
+    inserted = conn.execute(
+        f"INSERT INTO entries ({ENTRY_COLUMNS}, parent_id, channel, source_file, live)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT DO NOTHING RETURNING 1",
+        (row.agent_id, row.session_id, row.entry_id, row.seq, row.session_key, row.role, row.speaker,
+         row.addressee, row.text, row.occurred_at, parent_id, channel, source_file, live),
+    ).fetchone()
+    if inserted:
+        conn.execute(
+            "INSERT INTO entry_extraction (agent_id, session_id, entry_id, status) VALUES (%s, %s, %s, 'pending')",
+            (row.agent_id, row.session_id, row.entry_id),
+        )
+    return inserted is not None
+
+
+def remember_speakers(conn: psycopg.Connection, rows: list[LoggedEntry]) -> None:
+    """Record who speaks and is spoken to in ``rows`` (table ``agent_speakers``, used by recall)."""
+    names = sorted({(row.agent_id, n) for row in rows for n in (row.speaker, row.addressee)})
+    if names:
+        conn.cursor().executemany(
+            "INSERT INTO agent_speakers (agent_id, name) VALUES (%s, %s) ON CONFLICT DO NOTHING", names
+        )
+
+
+def fetch_entries(conn: psycopg.Connection, query: str, params) -> list[LoggedEntry]:
+    with conn.cursor(row_factory=class_row(LoggedEntry)) as cur:
+        return cur.execute(query, params).fetchall()
+
+
+def mark_extraction(conn: psycopg.Connection, entry: LoggedEntry, status: str, error: str | None, version: int) -> None:
+    """Record an extraction attempt; the ``MAX_EXTRACTION_ATTEMPTS``-th failure dead-letters the entry."""
+    conn.execute(
+        "INSERT INTO entry_extraction (agent_id, session_id, entry_id, status, attempts, error, extractor_version)"
+        " VALUES (%s, %s, %s, %s, 1, %s, %s)"
+        " ON CONFLICT (agent_id, session_id, entry_id) DO UPDATE SET"
+        " status = CASE WHEN EXCLUDED.status = 'failed' AND entry_extraction.attempts + 1 >= %s THEN 'dead'"
+        "               ELSE EXCLUDED.status END,"
+        " attempts = entry_extraction.attempts + 1, error = EXCLUDED.error,"
+        " extractor_version = EXCLUDED.extractor_version, updated_at = now()",
+        (entry.agent_id, entry.session_id, entry.entry_id, status, error, version, MAX_EXTRACTION_ATTEMPTS),
+    )
