@@ -349,17 +349,16 @@ def _read_queries(path: Path) -> list[dict]:
     return batch
 
 
-def _parse_time(value: Optional[str], flag: str):
-    from datetime import datetime, timezone
+def _time_option(value: Optional[str], flag: str):
+    from nova.memory.dates import parse_iso_time
 
     if value is None:
         return None
     try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_iso_time(value)
     except ValueError:
         err.print(f"[red]error:[/red] {flag}: expected an ISO date or time like 2026-05-01 or 2026-05-01T12:00Z, got {value!r}")
         raise typer.Exit(2) from None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
 @app.command()
@@ -382,7 +381,7 @@ def reextract(
     """
     from nova.memory.reextract import Scope, reextract as do_reextract, scope_entry_count
 
-    scope = Scope(tuple(agent or ()), session_key, _parse_time(since, "--since"), _parse_time(until, "--until"))
+    scope = Scope(tuple(agent or ()), session_key, _time_option(since, "--since"), _time_option(until, "--until"))
     with runtime() as rt:
         with rt.store.connection() as conn:
             try:
@@ -456,7 +455,7 @@ def forget(
     if vacuum not in VACUUM_MODES:
         err.print(f"[red]error:[/red] --vacuum must be one of {', '.join(VACUUM_MODES)}, not {vacuum!r}")
         raise typer.Exit(2)
-    scope = ForgetScope(agent, session_key, _parse_time(before, "--before"))
+    scope = ForgetScope(agent, session_key, _time_option(before, "--before"))
     what = f"agent {agent}" + (f", sessions {session_key}" if session_key else "") + (f", before {before}" if before else "")
     if not yes and not typer.confirm(f"Forget every memory of {what}? This cannot be undone", default=False):
         raise typer.Exit(1)

@@ -88,15 +88,16 @@ class _Cursor:
 
 
 @dataclass
-class _Known:
-    """What the store knows of an agent's transcripts, loaded once per run (no query per file)."""
+class _CatchupState:
+    """Where catch-up stands on an agent's transcripts: cursors, registered session keys and forget
+    rules, loaded once per run (no query per file)."""
 
     cursors: dict[str, tuple[str, _Cursor]]   # cursor key → (session id, cursor)
     keys: dict[str, str]                      # session id → registered session key
     forgotten: ForgetRules
 
     @classmethod
-    def load(cls, conn, agent: str) -> "_Known":
+    def load(cls, conn, agent: str) -> "_CatchupState":
         cursors = {
             r[0]: (r[1], _Cursor(*r[2:])) for r in conn.execute(
                 "SELECT file_name, session_id, byte_offset, line_no, head_hash, filtered_by FROM transcript_cursors"
@@ -190,7 +191,7 @@ def _catch_up_agent(conn, settings: Settings, projector: Projector, state_dir: P
     redactor = Redactor(settings.redaction)
     _retry_open_entries(conn, projector, agent, settings.catchup_chunk_entries, report)
     with conn.transaction():
-        known = _Known.load(conn, agent)
+        known = _CatchupState.load(conn, agent)
     for tf in files:
         if stop is not None and stop():
             report.stopped = True
@@ -231,7 +232,7 @@ def lag(conn, settings: Settings, state_dir: Path, agent: str) -> AgentLag:
     session_filter = SessionFilter(settings.filters)
     times: list[datetime] = []
     with conn.transaction():
-        known = _Known.load(conn, agent)
+        known = _CatchupState.load(conn, agent)
         out.newest_stored_at = conn.execute("SELECT max(occurred_at) FROM entries WHERE agent_id = %s",
                                             (agent,)).fetchone()[0]
     for tf in list_streams(state_dir, agent):
@@ -302,7 +303,7 @@ def _register_index(conn, agent: str, index: dict[str, str]) -> None:
         )
 
 
-def _resolve_key(tf: TranscriptStream, index: dict[str, str], known: _Known, settings: Settings) -> tuple[str | None, str]:
+def _resolve_key(tf: TranscriptStream, index: dict[str, str], known: _CatchupState, settings: Settings) -> tuple[str | None, str]:
     if tf.session_id in index:
         return index[tf.session_id], "sessions.json"
     if tf.session_id in known.keys:
@@ -334,7 +335,7 @@ def _register_session(conn, tf: TranscriptStream, key: str, source: str) -> None
     )
 
 
-def _load_cursor(tf: TranscriptStream, known: _Known, end: int) -> _Cursor | None:
+def _load_cursor(tf: TranscriptStream, known: _CatchupState, end: int) -> _Cursor | None:
     """The stream's cursor when the content before it is unchanged, else None (read from the start)."""
     if tf.name in known.cursors:
         candidates = [known.cursors[tf.name][1]]
@@ -347,7 +348,7 @@ def _load_cursor(tf: TranscriptStream, known: _Known, end: int) -> _Cursor | Non
     return None
 
 
-def _save_cursor(conn, tf: TranscriptStream, known: _Known, offset: int, line_no: int, filtered_by: str | None) -> None:
+def _save_cursor(conn, tf: TranscriptStream, known: _CatchupState, offset: int, line_no: int, filtered_by: str | None) -> None:
     head = tf.fingerprint(offset)
     known.cursors[tf.name] = (tf.session_id, _Cursor(offset, line_no, head, filtered_by))
     conn.execute(
@@ -361,7 +362,7 @@ def _save_cursor(conn, tf: TranscriptStream, known: _Known, offset: int, line_no
 
 
 def _catch_up_file(conn, settings: Settings, projector: Projector, tf: TranscriptStream, index: dict[str, str],
-                   known: _Known, speakers: Speakers, session_filter: SessionFilter, redactor: Redactor,
+                   known: _CatchupState, speakers: Speakers, session_filter: SessionFilter, redactor: Redactor,
                    report: CatchupReport) -> None:
     end = tf.end()
     cursor = _load_cursor(tf, known, end)

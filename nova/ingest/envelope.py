@@ -62,7 +62,8 @@ class Envelope:
     body: str
 
 
-def _parse_time(date: str, time: str, tz: str | None) -> datetime | None:
+def _envelope_time(date: str, time: str, tz: str | None) -> datetime | None:
+    """The envelope's wall-clock date and time with its GMT/UTC offset, as UTC; None when unreadable."""
     try:
         fmt = "%Y-%m-%d %H:%M:%S" if time.count(":") == 2 else "%Y-%m-%d %H:%M"
         wall = datetime.strptime(f"{date} {time}", fmt)
@@ -99,7 +100,7 @@ def parse_envelope(text: str) -> Envelope | None:
     return Envelope(
         channel=m.group("channel"),
         sender=sender,
-        sent_at=_parse_time(m.group("date"), m.group("time"), m.group("tz")),
+        sent_at=_envelope_time(m.group("date"), m.group("time"), m.group("tz")),
         body=body,
     )
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from nova.ingest.envelope import is_synthetic_turn, parse_envelope, strip_injected_blocks
+from nova.memory.dates import parse_iso_time
 
 __all__ = [
     "TranscriptFile",
@@ -161,13 +162,13 @@ def read_session_index(state_dir: Path, agent_id: str) -> dict[str, str]:
     return out
 
 
-def _parse_time(value) -> datetime | None:
+def _timestamp(value) -> datetime | None:
+    """A transcript's ``timestamp``: epoch milliseconds or ISO 8601; None when it is neither."""
     try:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
         if isinstance(value, str):
-            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+            return parse_iso_time(value)
     except (ValueError, OverflowError, OSError):
         return None
     return None
@@ -216,7 +217,7 @@ def parse_line(line: bytes, seq: int, stats: ReadStats) -> TranscriptEntry | Ses
         parent = obj.get("parentSession")
         return SessionHeader(
             session_id=sid if isinstance(sid, str) else None,
-            timestamp=_parse_time(obj.get("timestamp")),
+            timestamp=_timestamp(obj.get("timestamp")),
             parent_session=parent if isinstance(parent, str) else None,
             raw=obj,
         )
@@ -236,7 +237,7 @@ def parse_line(line: bytes, seq: int, stats: ReadStats) -> TranscriptEntry | Ses
         stats.skipped[f"role:{role if isinstance(role, str) else 'invalid'}"] += 1
         return None
     text = strip_injected_blocks(_text_of(message.get("content")))
-    occurred = _parse_time(obj.get("timestamp")) or _parse_time(message.get("timestamp"))
+    occurred = _timestamp(obj.get("timestamp")) or _timestamp(message.get("timestamp"))
     sender = channel = None
     if role == "user":
         env = parse_envelope(text)

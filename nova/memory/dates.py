@@ -10,10 +10,10 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 
-__all__ = ["TimeRange", "resolve_expression", "format_day", "month_of", "month_number", "latest_year_of"]
+__all__ = ["TimeRange", "resolve_expression", "format_day", "month_of", "month_number", "latest_year_of", "parse_iso_time"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,17 @@ class TimeRange:
         if self.granularity == "season":
             return f"{_season_name(self.start)} {self.start.year}"
         return str(self.start.year)
+
+
+def parse_iso_time(value: str) -> datetime:
+    """An ISO 8601 date or time ("2026-05-01", "2026-05-01T12:00Z", "...+02:00") as an aware datetime,
+    UTC when it names no offset. The one parser of ISO times (transcript timestamps, CLI options).
+
+    Raises:
+        ValueError: not ISO 8601.
+    """
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def format_day(d: date | datetime) -> str:
