@@ -260,9 +260,9 @@ def recall(
         "each candidate was kept or cut; with --json, the trace is in the 'explain' field."),
 ) -> None:
     """Recall an agent's memories relevant to QUERY (hybrid vector + full-text + graph, RRF)."""
-    from nova.recall.search import RecallTrace
+    from nova.recall.items import RecallTrace
     from nova.recall.search import recall as do_recall
-    from nova.recall.search import render_items
+    from nova.recall.block import render_items
 
     if (query is None) == (queries is None):
         err.print("[red]error:[/red] give either a QUERY or --queries FILE")

@@ -20,7 +20,8 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from nova.ingest.catchup import run_catchup
 from nova.recall.profile import build_profile
-from nova.recall.search import recall, render_items
+from nova.recall.search import recall
+from nova.recall.block import render_items
 from nova.memory.speakers import Speakers
 
 from conftest import ROOT, long_run, runtime_with, write_transcript

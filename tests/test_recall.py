@@ -6,7 +6,9 @@ import sys
 import pytest
 
 from nova.ingest.catchup import run_catchup
-from nova.recall.search import RecallTrace, recall, render_items
+from nova.recall.items import RecallTrace
+from nova.recall.search import recall
+from nova.recall.block import render_items
 
 from conftest import runtime_with, write_transcript
 
@@ -155,7 +157,7 @@ def test_sampled_telemetry_holds_numbers_only_and_is_pruned(store, settings, pro
 
 def test_mmr_spends_the_budget_on_different_memories(store, settings, projector, embedder, tmp_path):
     """Five paraphrases of one hobby and one other hobby: three places in the block hold both hobbies."""
-    import nova.recall.search as recall_module
+    import nova.recall.packing as packing
 
     sessions = tmp_path / "agents" / "mmr" / "sessions"
     hiking = ["I love hiking in the Alps every summer.", "Hiking in the Alps is my favourite thing every summer.",
@@ -170,16 +172,16 @@ def test_mmr_spends_the_budget_on_different_memories(store, settings, projector,
     run_catchup(store, settings, projector, tmp_path)
 
     def recalled(lambda_: float) -> list[str]:
-        saved, recall_module.MMR_LAMBDA = recall_module.MMR_LAMBDA, lambda_
+        saved, packing.MMR_LAMBDA = packing.MMR_LAMBDA, lambda_
         try:
             with store.connection() as conn:
                 return [i.text for i in recall(conn, embedder, "mmr", "What are my summer and weekend activities?",
                                                limit=3, budget_tokens=400)]
         finally:
-            recall_module.MMR_LAMBDA = saved
+            packing.MMR_LAMBDA = saved
 
-    assert len(recalled(recall_module.MMR_LAMBDA)) == 3
-    assert any("kayaking" in t for t in recalled(recall_module.MMR_LAMBDA))
+    assert len(recalled(packing.MMR_LAMBDA)) == 3
+    assert any("kayaking" in t for t in recalled(packing.MMR_LAMBDA))
     # Ranking by relevance alone (no redundancy penalty) spends all three places on the Alps.
     assert not any("kayaking" in t for t in recalled(1.0))
 
@@ -187,7 +189,7 @@ def test_mmr_spends_the_budget_on_different_memories(store, settings, projector,
 def test_the_exchange_after_a_match_is_recalled_with_it(store, settings, projector, embedder, tmp_path, monkeypatch):
     """"It taught me patience" names neither the book nor anything asked: the continuation path
     reaches it through the exchange before it, which names the book."""
-    import nova.recall.search as recall_module
+    import nova.recall.fusion as fusion
 
     sessions = tmp_path / "agents" / "cont" / "sessions"
     write_transcript(sessions / "s0.jsonl", "s0", [
@@ -203,7 +205,7 @@ def test_the_exchange_after_a_match_is_recalled_with_it(store, settings, project
     run_catchup(store, settings, projector, tmp_path)
 
     def recalled(weight: float):
-        monkeypatch.setitem(recall_module._PATH_WEIGHTS, "continuation", weight)
+        monkeypatch.setitem(fusion.PATH_WEIGHTS, "continuation", weight)
         trace = RecallTrace()
         with store.connection() as conn:
             items = recall(conn, embedder, "cont", "What did I get out of the Dune book?", limit=2, trace=trace)
@@ -220,7 +222,7 @@ def test_full_text_leaves_out_words_most_memories_share(store, settings, project
     """A query word in most of an agent's memories ("coffee" here) is left out of the full-text query,
     a rare one ("violin") is kept, and an all-common query keeps its rarest word. The counts are NOVA's
     own (lexeme_frequencies), per agent, exact after any catch-up, with no ANALYZE."""
-    from nova.recall.search import COMMON_WORD_SHARE, _any_word_query, _query_lexemes
+    from nova.recall.paths.fulltext import COMMON_WORD_SHARE, any_word_query, query_lexemes
 
     topics = ["the garden", "my sister", "the train", "a new job", "the weather", "football", "a recipe", "the dentist"]
     turns = []
@@ -246,10 +248,10 @@ def test_full_text_leaves_out_words_most_memories_share(store, settings, project
         rows = lambda w: conn.execute("SELECT n_rows FROM lexeme_frequencies WHERE agent_id = 'stats'"
                                       " AND tbl = 'episodes' AND lexeme = %s", (w,)).fetchone()[0]
         assert rows("coffe") > COMMON_WORD_SHARE * rows("") and rows("violin") <= COMMON_WORD_SHARE * rows("")
-        assert _any_word_query(conn, "stats", "episodes", _query_lexemes(conn, "coffee and the violin")) == "'violin'"
-        assert _any_word_query(conn, "stats", "episodes", _query_lexemes(conn, "coffee this morning")) in ("'coffe'", "'morn'")
+        assert any_word_query(conn, "stats", "episodes", query_lexemes(conn, "coffee and the violin")) == "'violin'"
+        assert any_word_query(conn, "stats", "episodes", query_lexemes(conn, "coffee this morning")) in ("'coffe'", "'morn'")
         # Per agent: in a store of two memories every word is in half of them, and none is left out.
-        assert _any_word_query(conn, "other", "episodes", _query_lexemes(conn, "coffee and the violin")) == "'coffe' | 'violin'"
+        assert any_word_query(conn, "other", "episodes", query_lexemes(conn, "coffee and the violin")) == "'coffe' | 'violin'"
         trace = RecallTrace()
         items = recall(conn, embedder, "stats", "When did I play the violin over coffee?", budget_tokens=200, trace=trace)
         assert "violin" in items[0].text

@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 import pytest
 
 from nova.ingest.catchup import run_catchup
-from nova.recall.search import RecallTrace, recall
+from nova.recall.items import RecallTrace
+from nova.recall.search import recall
 from nova.recall.temporal import query_time
 
 from conftest import write_transcript
@@ -50,10 +51,10 @@ def test_no_time_no_range(query):
 def test_recall_prefers_memories_of_the_asked_time_and_shows_superseded_facts_as_past(store, settings, projector,
                                                                                     embedder, tmp_path, monkeypatch,
                                                                                     range_search):
-    import nova.recall.search as recall_module
+    import nova.recall.paths.time_range as time_path
 
     if range_search == "nearest-pool":  # how a wide range in a large store is searched
-        monkeypatch.setattr(recall_module, "_EXACT_TIME_ROWS", 0)
+        monkeypatch.setattr(time_path, "_EXACT_TIME_ROWS", 0)
     state = tmp_path / "state"
     sessions = state / "agents" / "main" / "sessions"
     write_transcript(sessions / "a.jsonl", "a", [("user", "I live in Berlin."),

@@ -11,9 +11,7 @@ from datetime import datetime
 
 from nova.memory.dates import format_day
 
-__all__ = ["episode_text", "relationship_text", "entity_text", "render_block", "BLOCK_TAG"]
-
-BLOCK_TAG = "nova-memory"  # extraction strips blocks with this tag: recalled text is never re-stored
+__all__ = ["episode_text", "relationship_text", "entity_text"]
 
 
 def episode_text(occurred_at: datetime | None, lines: list[tuple[str, str]]) -> str:
@@ -35,11 +33,3 @@ def entity_text(name: str, kind: str, summary: str | None, aliases: list[str] | 
     aka = [a for a in aliases or [] if a.lower() != name.lower()]
     head = f"{name} ({kind}{', aka ' + ', '.join(aka[:3]) if aka else ''})"
     return f"{head}: {summary}" if summary else head
-
-
-def render_block(lines: list[str]) -> str:
-    """The block a hook injects: tagged so it is never extracted back into memory."""
-    if not lines:
-        return ""
-    body = "\n".join(f"- {line}" for line in lines)
-    return f"<{BLOCK_TAG}>\nRelevant memories (NOVA):\n{body}\n</{BLOCK_TAG}>"

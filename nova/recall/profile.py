@@ -23,7 +23,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from nova.memory.names import normalize_name
-from nova.memory.texts import BLOCK_TAG, entity_text, relationship_text
+from nova.recall.block import BLOCK_TAG
+from nova.memory.texts import entity_text, relationship_text
 from nova.memory.speakers import Speakers
 
 __all__ = ["Profile", "build_profile", "ProfileCache", "PROFILE_FILE_NAME"]

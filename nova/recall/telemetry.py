@@ -13,7 +13,7 @@ import random
 
 import psycopg
 
-from nova.recall.search import RecallItem, RecallTrace
+from nova.recall.items import RecallItem, RecallTrace
 
 __all__ = ["sampled", "record", "summary"]
 

@@ -54,7 +54,9 @@ from nova.ingest.live import LiveMessage, agent_of_session_key, log_live_entry, 
 from nova.recall.profile import PROFILE_FILE_NAME, ProfileCache, build_profile
 from nova.memory.entry_log import entry_columns, fetch_entries
 from nova.recall import telemetry
-from nova.recall.search import RecallItem, RecallTrace, recall, render_items
+from nova.recall.items import RecallItem, RecallTrace
+from nova.recall.search import recall
+from nova.recall.block import render_items
 from nova.runtime import Runtime
 from nova.store.connection import prewarm_for_recall
 from nova.store.locks import try_agent_xact_lock

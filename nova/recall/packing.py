@@ -1,0 +1,89 @@
+"""Packing: greedy MMR over the fused ranking, within the token budget and the item limit."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from nova.recall.items import RecallItem
+from nova.recall.ranking import SCORE_DECIMALS
+
+__all__ = ["pack", "MMR_LAMBDA", "SMALLEST_ITEM_TOKENS"]
+
+SMALLEST_ITEM_TOKENS = 12  # a short fact: less budget than this left cannot take another item
+# MMR trade-off in packing: 1 is pure fused relevance, lower values spread the budget across topics.
+MMR_LAMBDA = 0.7
+
+
+def pack(order, details, fused, paths, content_keys, limit: int, budget: int, covered: set[tuple[str, str]],
+          dim: int, decisions: list | None = None) -> list[RecallItem]:
+    """Greedy maximal marginal relevance (MMR) over the fused ranking, within the token budget.
+
+    Each step takes the candidate with the best ``MMR_LAMBDA * relevance - (1 - MMR_LAMBDA) *
+    redundancy``: relevance is its fused score over the best one (0-1], redundancy its highest cosine
+    similarity to an item already chosen. Ten paraphrases of one fact thus do not fill the budget.
+    """
+    chosen: list[RecallItem] = []
+    seen_text: set[str] = set()
+    verbatim = set(covered)  # entries whose words are in the block: the current message, chosen episodes
+    left = budget
+    cut = (lambda key, why: decisions.append((key[0], key[1], "cut", why))) if decisions is not None else (lambda *_: None)
+    pool = []
+    for key in order:
+        if key in details and details[key]["sources"]:
+            pool.append(key)
+        else:
+            cut(key, "no provenance left (its entries were forgotten or are being rebuilt)")
+    if not pool:
+        return chosen
+    relevance = np.array([fused[k] for k in pool]) / fused[pool[0]]
+    vectors = np.stack([_unit(details[k].get("embedding"), dim) for k in pool])
+    redundancy = np.zeros(len(pool))
+    open_ = np.ones(len(pool), dtype=bool)
+    while open_.any() and len(chosen) < limit and left > 0:
+        mmr = np.where(open_, MMR_LAMBDA * relevance - (1 - MMR_LAMBDA) * redundancy, -np.inf)
+        n = int(np.argmax(mmr))
+        open_[n] = False
+        key, d = pool[n], details[pool[n]]
+        srcs = {(s["session_id"], s["entry_id"]) for s in d["sources"]}
+        norm_text = re.sub(r"\W+", " ", d["text"].lower()).strip()
+        # An episode is the entries' own words; a relationship or entity is a line derived from
+        # them. So a derived line is redundant once any item above cites its entries, but an
+        # episode only once an episode above (or the current message) holds those words: "Priya
+        # is the user's sister" does not say what the episode it came from says about her dog.
+        if srcs <= (verbatim if key[0] == "episode" else covered):
+            cut(key, "adds no new source entry: the current message or items above already cover it"
+                if key[0] != "episode" else "its entries are already in the block (an episode above, or the"
+                " current message)")
+            continue
+        if norm_text in seen_text:
+            cut(key, "same text as an item above")
+            continue
+        if d["tokens"] > left:
+            cut(key, f"{d['tokens']} tokens, only {left} left in the budget")
+            continue
+        chosen.append(RecallItem(
+            kind=key[0], id=key[1], text=d["text"], score=round(fused[key], 6), tokens=d["tokens"],
+            sources=d["sources"], occurred_at=d.get("occurred_at"), valid_from=d.get("valid_from"),
+            valid_to=d.get("valid_to"), paths=paths[key], key=f"{key[0]}:{content_keys[key]}",
+        ))
+        covered |= srcs
+        if key[0] == "episode":
+            verbatim |= srcs
+        seen_text.add(norm_text)
+        left -= d["tokens"]
+        if decisions is not None:
+            decisions.append((key[0], key[1], "kept",
+                              f"pick {len(chosen)}: fused rank {n + 1}, relevance {relevance[n]:.2f},"
+                              f" redundancy {redundancy[n]:.2f}, {d['tokens']} tokens"))
+        # Rounded like every similarity here: the same texts embedded in other batches pick alike.
+        redundancy = np.maximum(redundancy, np.round(vectors @ vectors[n], SCORE_DECIMALS))
+    return chosen
+
+
+def _unit(embedding, dim: int) -> np.ndarray:
+    """The item's (unit-length) embedding as a float array; zeros when it has none: never redundant."""
+    if embedding is None:
+        return np.zeros(dim, dtype=np.float32)
+    return np.asarray(embedding.to_numpy() if hasattr(embedding, "to_numpy") else embedding, dtype=np.float32)
