@@ -450,7 +450,7 @@ def forget(
     Exit codes: 0 done, 1 declined, 2 error.
     """
     from nova.memory.forget import VACUUM_MODES, ForgetScope, forget as do_forget
-    from nova.serve.app import ask_service
+    from nova.serve.client import ask_service
 
     if vacuum not in VACUUM_MODES:
         err.print(f"[red]error:[/red] --vacuum must be one of {', '.join(VACUUM_MODES)}, not {vacuum!r}")
@@ -544,7 +544,7 @@ def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this 
 
 def _print_hook_activity(settings, agent: Optional[str]) -> None:
     """What the running service answered the hooks (nova.serve.activity), or why there is nothing to show."""
-    from nova.serve.app import ask_service, service_address
+    from nova.serve.client import ask_service, service_address
 
     where = service_address(settings)
     health = ask_service(settings, "/v1/health", timeout=3)
@@ -650,7 +650,7 @@ def serve(
     """
     if check:
         raise typer.Exit(_check_service(wait))
-    from nova.serve.app import serve as run
+    from nova.serve.server import serve as run
 
     # The service's start-up and per-cause lines are its operator's log: INFO, even without -v.
     service_log = logging.getLogger("nova.service")
@@ -676,7 +676,7 @@ def serve(
 
 def _check_service(wait_s: float) -> int:
     """``nova serve --check``: 0 healthy, 1 degraded (database down), 2 nothing answers."""
-    from nova.serve.app import ask_service, service_address
+    from nova.serve.client import ask_service, service_address
 
     settings = load_settings()
     where = service_address(settings)

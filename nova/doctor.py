@@ -428,7 +428,7 @@ def _openclaw_plugin(pending, openclaw: str | None, checks: list[Check]) -> None
 
 
 def _service(settings: Settings, checks: list[Check]) -> None:
-    from nova.serve.app import ask_service, service_address
+    from nova.serve.client import ask_service, service_address
 
     where = service_address(settings)
     health = ask_service(settings, "/v1/health", timeout=5)

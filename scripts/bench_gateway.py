@@ -57,7 +57,7 @@ def _nova(env: dict, *args: str) -> None:
 
 
 def _serve(env: dict) -> subprocess.Popen:
-    from nova.serve.app import get_json
+    from nova.serve.client import get_json
 
     proc = subprocess.Popen([sys.executable, "-m", "nova.cli", "serve"], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -72,7 +72,7 @@ def _wait_health(sock: Path, proc: subprocess.Popen, timeout: float = 180) -> No
 
 
 def _get(sock: Path, route: str) -> dict | None:
-    from nova.serve.app import get_json
+    from nova.serve.client import get_json
 
     return get_json(sock, route)
 

@@ -89,7 +89,7 @@ def main() -> None:
         env=env, cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
     print(f"{args.memories} memories; agent main: {moved[1]} entries, {moved[0]} of them under {FORGET_KEY}")
 
-    from nova.serve.app import get_json
+    from nova.serve.client import get_json
 
     sock = home / "nova.sock"
     svc = subprocess.Popen([sys.executable, "-m", "nova.cli", "serve"], env=env, cwd=ROOT,

@@ -100,7 +100,7 @@ def _rss_mb(pid: int) -> float:
 
 
 def run(state: Path, rate: float, seconds: float, clients: int, home: Path, env: dict) -> dict:
-    from nova.serve.app import get_json
+    from nova.serve.client import get_json
 
     sock = home / "nova.sock"
     env = dict(env, NOVA_HOME=str(home), OPENCLAW_STATE_DIR=str(state))

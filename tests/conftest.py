@@ -157,7 +157,7 @@ def row_counts(store) -> dict[str, int]:
 
 def service_health(sock: Path) -> dict | None:
     """``GET /v1/health`` of a ``nova serve`` on ``sock``; None while nothing answers there."""
-    from nova.serve.app import get_json
+    from nova.serve.client import get_json
 
     return get_json(sock, "/v1/health", timeout=5) if sock.exists() else None
 

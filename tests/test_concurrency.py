@@ -65,7 +65,7 @@ def _state(root):
 
 def _feed(sock, transcript, count, interval_s, answers):
     """One turn per ``interval_s``: the hook's POST /v1/messages, then the turn's two transcript lines."""
-    from nova.serve.app import get_json
+    from nova.serve.client import get_json
 
     t0 = datetime(2026, 1, 1, 8, 0, tzinfo=timezone.utc)
     parent = None

@@ -77,7 +77,7 @@ def _entries(dsn) -> list[tuple]:
 
 def test_kill_9_service_mid_ingest_then_catchup_equals_a_clean_run(server_dsn, clean_run, tmp_path):
     """Live entries logged before the crash are adopted by catch-up; whatever the crash lost, catch-up reads."""
-    from nova.serve.app import get_json
+    from nova.serve.client import get_json
 
     state, total, reference = clean_run
     rng = random.Random(11 if not long_run() else None)
@@ -146,7 +146,7 @@ def own_server(tmp_path):
 
 
 def test_postgres_stopped_and_restarted_mid_catchup(own_server, clean_run, tmp_path):
-    from nova.serve.app import get_json
+    from nova.serve.client import get_json
 
     dsn, stop, start = own_server
     state, total, reference = clean_run

@@ -215,7 +215,7 @@ def test_tcp_mode_requires_the_token(settings, store, embedder, projector):
 
 
 def test_unix_socket_is_private_and_exclusive(tmp_path):
-    from nova.serve.app import bind_unix_socket, load_or_create_token
+    from nova.serve.server import bind_unix_socket, load_or_create_token
 
     path = tmp_path / "nova.sock"
     sock = bind_unix_socket(path)
@@ -339,7 +339,7 @@ def test_serve_listens_only_once_it_can_answer(settings, tmp_path):
     import time
 
     from conftest import ROOT
-    from nova.serve.app import get_json
+    from nova.serve.client import get_json
 
     env = dict(os.environ, NOVA_DATABASE_URL=settings.database_url, NOVA_HOME=str(tmp_path / "home"))
     sock = tmp_path / "home" / "nova.sock"

@@ -1,0 +1,114 @@
+"""The request and answer bodies of the service's endpoints (pydantic; OpenAPI at /openapi.json).
+Fields named as OpenClaw names them (docs/automation/hooks/event-types.md); malformed input is a 422
+naming the field."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, BaseModel, ConfigDict, Field, field_validator
+
+from nova.recall.profile import PROFILE_FILE_NAME
+
+__all__ = ["SessionRequest", "MessageIn", "RecallIn", "BootstrapIn", "RefreshIn", "ForgottenIn", "Problem", "ERRORS",
+           "Accepted", "RecallOut", "BootstrapOut"]
+
+SessionKey = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[^\x00-\x1f]+$",
+                                  description="OpenClaw sessionKey, e.g. agent:main:main")]
+
+
+def _not_a_boolean(value):
+    # JSON true/false would pass as 1/0 (schemathesis found `"timestamp": true` accepted); 2.0 stays
+    # a valid integer, as JSON Schema has it.
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true/false")
+    return value
+
+
+Number = BeforeValidator(_not_a_boolean)
+AgentId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+class SessionRequest(BaseModel):
+    """A hook's request: it names a session key, and the agent unless the key does."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_max_length=200_000)
+
+    session_key: SessionKey = Field(alias="sessionKey")
+    agent_id: AgentId | None = Field(default=None, alias="agentId",
+                                     description="Default: the agent in the session key")
+
+
+class MessageIn(SessionRequest):
+    """Fields of OpenClaw's ``message:received`` context (docs/automation/hooks/event-types.md)."""
+
+    content: str = Field(description="context.content: the inbound text")
+    sender_name: str | None = Field(default=None, alias="senderName", max_length=256,
+                                    description="context.metadata.senderName")
+    message_id: str | None = Field(default=None, alias="messageId", max_length=256)
+    channel_id: str | None = Field(default=None, alias="channelId", max_length=128)
+    timestamp: Annotated[float | None, Number] = Field(default=None, ge=0, le=1e14,
+                                    description="context.timestamp: milliseconds since the epoch")
+
+
+class RecallIn(SessionRequest):
+    query: str = Field(min_length=1, pattern=r"\S", description="The current user message (currentUserMessage); not blank")
+    budget_tokens: Annotated[int | None, Number] = Field(default=None, alias="budgetTokens", gt=0, le=20_000)
+    limit: Annotated[int | None, Number] = Field(default=None, gt=0, le=200)
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("query is blank")
+        return v
+
+
+class BootstrapIn(SessionRequest):
+    session_id: str | None = Field(default=None, alias="sessionId", max_length=256)
+
+
+class RefreshIn(SessionRequest):
+    pass
+
+
+class ForgottenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    agent_id: AgentId = Field(alias="agentId")
+
+
+class Problem(BaseModel):
+    """An error: ``detail`` says what is wrong (a message, or FastAPI's list of invalid fields)."""
+
+    detail: str | list
+
+
+ERRORS = {
+    400: {"model": Problem, "description": "The body is not valid JSON"},
+    401: {"model": Problem, "description": "TCP mode: missing or wrong bearer token"},
+    503: {"model": Problem, "description": "NOVA could not answer (database down); the hooks fail open"},
+}
+
+
+class Accepted(BaseModel):
+    status: Literal["queued", "duplicate", "skipped", "empty", "busy"]
+    reason: str | None = None
+    entryId: str | None = None
+
+
+class RecallOut(BaseModel):
+    status: Literal["ok", "skipped"]
+    reason: str | None = None
+    block: str = ""
+    items: list[dict] = []
+    precomputed: bool = False
+    tookMs: float = 0
+
+
+class BootstrapOut(BaseModel):
+    status: Literal["ok", "skipped"]
+    reason: str | None = None
+    name: str = PROFILE_FILE_NAME
+    content: str = ""
+    refreshed: str | None = None  # new | reset | changed | stable
