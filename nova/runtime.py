@@ -63,7 +63,7 @@ class Runtime:
         return self._new_projector(Embedder(self.settings.embedding_model, self.settings.embedding_batch_size))
 
     def _new_projector(self, embedder):
-        from nova.memory.extract import SpacyExtractor
+        from nova.memory.spacy_extractor import SpacyExtractor
         from nova.memory.projection import Projector
 
         return Projector(SpacyExtractor(self.settings.spacy_model), embedder)

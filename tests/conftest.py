@@ -86,7 +86,7 @@ def embedder():
 
 @pytest.fixture(scope="session")
 def extractor():
-    from nova.memory.extract import SpacyExtractor
+    from nova.memory.spacy_extractor import SpacyExtractor
 
     return SpacyExtractor()
 
