@@ -501,7 +501,7 @@ def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this 
     semantic-recall's precomputes, session-init's profiles, answers later than the hook's
     budget, and calls the hooks report they lost (timed out, service unreachable).
     """
-    from nova.memory.spacy_extractor import EXTRACTOR_VERSION
+    from nova.memory.extract import EXTRACTOR_VERSION
     from nova.recall.telemetry import summary as telemetry_summary
 
     with runtime() as rt, rt.store.connection() as conn:

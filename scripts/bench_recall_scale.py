@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import synth_corpus as sc  # noqa: E402
-from nova.memory.spacy_extractor import ExtractionInput  # noqa: E402
+from nova.memory.extract import ExtractionInput  # noqa: E402
 from nova.store.connection import prewarm_for_recall  # noqa: E402
 from benchlib import percentile  # noqa: E402
 

@@ -251,7 +251,7 @@ def test_a_failed_entry_leaves_no_entity_behind_for_the_next(store, settings, pr
     """An entry that fails after resolving a new name rolls its savepoint back, entity included; the
     next entry naming the same person must create it afresh, not reuse the rolled-back id (before:
     the resolver's cache kept that id, and later rows pointed at an entity that never committed)."""
-    from nova.memory.spacy_extractor import Extraction, Fact, Mention
+    from nova.memory.extract import Extraction, Fact, Mention
 
     class FailsOnce:
         version = projector.extractor.version

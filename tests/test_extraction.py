@@ -1,7 +1,7 @@
 from datetime import datetime, timezone
 
 from nova.memory.entities import EntityResolver
-from nova.memory.spacy_extractor import ExtractionInput
+from nova.memory.extract import ExtractionInput
 
 SAID = datetime(2023, 5, 8, 13, 56, tzinfo=timezone.utc)
 

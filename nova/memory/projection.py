@@ -18,7 +18,7 @@ import psycopg
 from nova.memory.embed import Embedder
 from nova.memory.entities import EntityResolver, aliases_of
 from nova.memory.entry_log import LoggedEntry, mark_extraction
-from nova.memory.spacy_extractor import Extraction, ExtractionInput, Extractor
+from nova.memory.extract import Extraction, ExtractionInput, Extractor
 from nova.memory.texts import entity_text, episode_text, relationship_text
 from nova.memory.writes import ChangedRows, WriteCounts, write_entry
 

@@ -1,8 +1,8 @@
-"""Extraction v1: entities, relationships and time references from one transcript entry.
+"""Extraction v1, the ``Extractor`` NOVA ships (``nova.memory.extract``): entities, relationships and
+time references from one transcript entry.
 
 Offline and deterministic: spaCy's small English pipeline (NER + dependency parse) plus rules,
-no LLM and no network. The ``Extractor`` protocol is the seam for an LLM-backed extractor later:
-anything that turns ``ExtractionInput`` into ``Extraction`` can replace ``SpacyExtractor``.
+no LLM and no network.
 
 Statements are attributed to their speaker: "I adopted a guinea pig named Oscar" said by
 Caroline becomes the fact "Caroline adopted a guinea pig named Oscar", with relationships
@@ -13,71 +13,14 @@ the entry's time ("yesterday" → "yesterday (7 May 2023)").
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import Protocol
 
 from nova.memory.dates import TimeRange, resolve_expression
+from nova.memory.extract import EXTRACTOR_VERSION, Extraction, ExtractionInput, Fact, Mention
 from nova.memory.names import normalize_name
 
-__all__ = [
-    "ExtractionInput",
-    "Mention",
-    "Fact",
-    "Extraction",
-    "Extractor",
-    "SpacyExtractor",
-    "EXTRACTOR_VERSION",
-]
-
-# Bump when extraction output changes, so operators can see which rows are stale.
-EXTRACTOR_VERSION = 2
-
-
-@dataclass(frozen=True)
-class ExtractionInput:
-    text: str
-    speaker: str        # who said it (resolves "I", "my")
-    addressee: str      # who it was said to (resolves "you", "your")
-    said_at: datetime | None
-
-
-@dataclass(frozen=True)
-class Mention:
-    name: str
-    kind: str   # person, place, organization, project, pet, tool, preference, event, work, handle, tag, url, file, title, group
-    strong: bool = False  # kind came from a pattern ("named X", "working on X"), not a guess
-
-
-@dataclass(frozen=True)
-class Fact:
-    subject: str
-    subject_kind: str
-    predicate: str
-    text: str                    # natural-language fact, names and dates resolved
-    object_name: str | None = None
-    object_kind: str | None = None
-    object_value: str | None = None
-    valid_from: datetime | None = None
-    confidence: float = 0.7
-
-
-@dataclass
-class Extraction:
-    annotated_text: str                  # the entry text with relative dates resolved inline
-    mentions: list[Mention] = field(default_factory=list)
-    facts: list[Fact] = field(default_factory=list)
-    times: list[tuple[str, TimeRange]] = field(default_factory=list)
-
-
-class Extractor(Protocol):
-    version: int
-
-    def extract_batch(self, items: list[ExtractionInput]) -> list[Extraction]:
-        """One ``Extraction`` per input, in order. Raises on a failure of the whole batch."""
-        ...
-
+__all__ = ["SpacyExtractor"]
 
 _NER_KINDS = {
     "PERSON": "person", "ORG": "organization", "GPE": "place", "LOC": "place", "FAC": "place",

@@ -13,7 +13,7 @@ import psycopg
 
 from nova.memory.entities import WEAK_KINDS, EntityResolver
 from nova.memory.entry_log import LIVE_ENTRY_PREFIX, LoggedEntry
-from nova.memory.spacy_extractor import Extraction, Fact
+from nova.memory.extract import Extraction, Fact
 
 __all__ = ["write_entry", "ChangedRows", "WriteCounts", "MAX_EPISODE_ENTRIES", "FUNCTIONAL_PREDICATES"]
 

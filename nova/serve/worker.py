@@ -115,7 +115,7 @@ class IngestWorker(threading.Thread):
 
 def load_worker_projector(rt: Runtime):
     """The ingest worker's projector with its models loaded and run once (spaCy, the embedder)."""
-    from nova.memory.spacy_extractor import ExtractionInput
+    from nova.memory.extract import ExtractionInput
 
     projector = rt.background_projector()
     projector.embedder.encode(["warm up"])

@@ -1,0 +1,61 @@
+"""What extraction produces from one transcript entry, and the ``Extractor`` protocol: the seam for
+another extractor (an LLM-backed one later). Anything that turns ``ExtractionInput`` into
+``Extraction`` can replace ``nova.memory.spacy_extractor.SpacyExtractor``, the one NOVA ships.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from nova.memory.dates import TimeRange
+
+__all__ = ["ExtractionInput", "Mention", "Fact", "Extraction", "Extractor", "EXTRACTOR_VERSION"]
+
+# Bump when extraction output changes, so operators can see which rows are stale.
+EXTRACTOR_VERSION = 2
+
+
+@dataclass(frozen=True)
+class ExtractionInput:
+    text: str
+    speaker: str        # who said it (resolves "I", "my")
+    addressee: str      # who it was said to (resolves "you", "your")
+    said_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Mention:
+    name: str
+    kind: str   # person, place, organization, project, pet, tool, preference, event, work, handle, tag, url, file, title, group
+    strong: bool = False  # kind came from a pattern ("named X", "working on X"), not a guess
+
+
+@dataclass(frozen=True)
+class Fact:
+    subject: str
+    subject_kind: str
+    predicate: str
+    text: str                    # natural-language fact, names and dates resolved
+    object_name: str | None = None
+    object_kind: str | None = None
+    object_value: str | None = None
+    valid_from: datetime | None = None
+    confidence: float = 0.7
+
+
+@dataclass
+class Extraction:
+    annotated_text: str                  # the entry text with relative dates resolved inline
+    mentions: list[Mention] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)
+    times: list[tuple[str, TimeRange]] = field(default_factory=list)
+
+
+class Extractor(Protocol):
+    version: int
+
+    def extract_batch(self, items: list[ExtractionInput]) -> list[Extraction]:
+        """One ``Extraction`` per input, in order. Raises on a failure of the whole batch."""
+        ...
