@@ -93,12 +93,10 @@ def post_message(req: MessageIn, ctx: ServiceContext = Depends(service)) -> Acce
 @router.post("/v1/recall/precompute", status_code=202, response_model=RecallOut, dependencies=[Depends(authorised)])
 def precompute(req: RecallIn, ctx: ServiceContext = Depends(service)) -> RecallOut:
     """Recall for this message now and keep it for the session's next run."""
-    agent, allowed, rule = ctx.scope(req)
-    if not allowed:
-        return RecallOut(status="skipped", reason=rule)
-    key, query = (agent, req.session_key), ctx.redactor(message_text(req.query))
-    if is_synthetic_turn(query):
-        return RecallOut(status="skipped", reason=SYNTHETIC)
+    agent, query, skipped = _recall_query(req, ctx)
+    if skipped is not None:
+        return skipped
+    key = (agent, req.session_key)
     ctx.recalls.begin(key, query)
     result = None
     try:
@@ -113,12 +111,9 @@ def precompute(req: RecallIn, ctx: ServiceContext = Depends(service)) -> RecallO
 @router.post("/v1/recall", response_model=RecallOut, dependencies=[Depends(authorised)])
 def post_recall(req: RecallIn, ctx: ServiceContext = Depends(service)) -> RecallOut:
     """Memories for the current message: the precomputed result when it matches, else computed now."""
-    agent, allowed, rule = ctx.scope(req)
-    if not allowed:
-        return RecallOut(status="skipped", reason=rule)
-    query = ctx.redactor(message_text(req.query))
-    if is_synthetic_turn(query):
-        return RecallOut(status="skipped", reason=SYNTHETIC)
+    agent, query, skipped = _recall_query(req, ctx)
+    if skipped is not None:
+        return skipped
     held = ctx.recalls.get((agent, req.session_key), query, wait_s=ctx.svc.recall_budget_ms / 1000)
     if held is not None and req.budget_tokens is None and req.limit is None:
         answer = held.model_copy(update={"precomputed": True})
@@ -127,6 +122,18 @@ def post_recall(req: RecallIn, ctx: ServiceContext = Depends(service)) -> Recall
     ctx.activity.recall(agent, len(answer.items), precompute=False)
     ctx.count_if_late(agent, "recall")
     return answer
+
+
+def _recall_query(req: RecallIn, ctx: ServiceContext) -> tuple[str, str, RecallOut | None]:
+    """``(agent, query, None)``: the text recall runs on (the message without envelope and memory
+    blocks, secrets redacted); or the answer for a filtered session or a synthetic turn in third place."""
+    agent, allowed, rule = ctx.scope(req)
+    if not allowed:
+        return agent, "", RecallOut(status="skipped", reason=rule)
+    query = ctx.redactor(message_text(req.query))
+    if is_synthetic_turn(query):
+        return agent, query, RecallOut(status="skipped", reason=SYNTHETIC)
+    return agent, query, None
 
 
 @router.post("/v1/bootstrap", response_model=BootstrapOut, dependencies=[Depends(authorised)])
