@@ -62,6 +62,10 @@ def test_wheel_and_sdist_carry_the_migrations_and_hooks(installed):
 
     _, wheel, sdist = installed
     names = set(zipfile.ZipFile(wheel).namelist())
+    # Every module of the package (pyproject.toml lists its subpackages one by one: a new one left
+    # out would be missing from every install but the editable one).
+    for module in (ROOT / "nova").rglob("*.py"):
+        assert f"nova/{module.relative_to(ROOT / 'nova')}" in names
     for rel in _package_files(ROOT / "sql") | {"__init__.py"}:
         assert f"nova/sql/{rel}" in names
     for rel in _package_files(ROOT / "hooks"):
