@@ -77,6 +77,24 @@ def test_ambiguous_short_names_are_not_merged(store):
         conn.rollback()
 
 
+def test_names_one_letter_apart_and_two_full_names_of_one_nickname_are_different_people(store):
+    """Dan and Dana are two people, whichever is seen first; "Chris" stands for one full name, so once
+    Christine is Chris, Christopher is not; a nickname seen before the full name still joins it."""
+    with store.connection() as conn:
+        r = EntityResolver(conn, "a1", 1)
+        dana = r.resolve("Dana", "person")
+        assert r.resolve("Dan", "person") != dana
+        assert r.resolve("Fran", "person") != r.resolve("Frank", "person")
+        chris = r.resolve("Chris", "person")
+        assert r.resolve("Christine", "person") == chris      # the nickname came first
+        christopher = r.resolve("Christopher", "person")
+        assert christopher != chris
+        assert r.resolve("Christine", "person") == chris and r.resolve("Christopher", "person") == christopher
+        mel = r.resolve("Mel", "person")
+        assert r.resolve("Melanie", "person") == mel
+        conn.rollback()
+
+
 def test_near_identical_names_merge_by_trigram_within_a_kind(store):
     with store.connection() as conn:
         r = EntityResolver(conn, "a1", 1)

@@ -3,7 +3,8 @@
 Order (PEERS.md: Graphiti left duplicates because its candidate search was embedding-only):
 1. exact normalised name or a known alias ("melanie", "Melanie's" → Melanie);
 2. a unique person whose first name is the mention ("Dana" → Dana Okafor) or, for mentions
-   tagged as people, starts with it ("Mel" → Melanie), at least 3 letters;
+   tagged as people, a nickname of it or it of the mention ("Mel" ↔ Melanie): at least 3 letters,
+   2 fewer than the full name (Dan and Dana are two people), one full name per nickname;
 3. trigram similarity (pg_trgm) ≥ 0.6 within the same kind, for names of 5+ letters;
 4. otherwise a new entity.
 """
@@ -22,6 +23,9 @@ __all__ = ["EntityResolver", "WEAK_KINDS", "aliases_of"]
 # Kinds a pattern may overwrite: NER's guesses are weaker than "a guinea pig named Oscar".
 WEAK_KINDS = {"person", "organization", "thing", "work", "group"}
 _TRIGRAM_THRESHOLD = 0.6
+# Letters a nickname drops at least ("Mel" of Melanie drops 4, "Chris" of Christine 4): one letter
+# more or less is another name (Dan / Dana, Fran / Frank, Paul / Paula, Eric / Erica).
+_NICKNAME_DROPS = 2
 
 
 def aliases_of(entity: str) -> str:
@@ -96,23 +100,45 @@ class EntityResolver:
         return same_kind[0] if same_kind else rows[0][0]
 
     def _by_first_name(self, norm: str, prefix_ok: bool) -> int | None:
-        """A lone name that is a known person's first name ("Dana" → Dana Okafor), or for
-        mentions tagged as people, its prefix ("Mel" → Melanie): only when unambiguous."""
+        """A lone name that is a known person's first name ("Dana" → Dana Okafor), or for mentions
+        tagged as people a nickname of one: only when unambiguous.
+
+        A nickname drops at least a syllable (``_NICKNAME_DROPS`` letters): "Mel" → Melanie and
+        "Chris" → Christine, but "Dan" and "Dana" are two names, as are "Fran" and "Frank". It works
+        both ways (the nickname may be seen first: "Melanie" → Mel), but a nickname stands for one
+        full name: once "Chris" has taken in Christine, Christopher is someone else."""
         if len(norm) < 3 or " " in norm:
             return None
         # Both forms use an index (entities_person_first_name; the unique key): a first name that
         # starts with the mention, or a known name the mention starts with ("Melanie" → "Mel").
         first = "split_part(norm_name, ' ', 1)"
         if prefix_ok:
-            condition = f"({first} LIKE %s OR norm_name = ANY(%s))"
-            params = (re.sub(r"([\\%_])", r"\\\1", norm) + "%", [norm[:n] for n in range(3, len(norm) + 1)])
+            condition = f"({first} = %s OR ({first} LIKE %s AND length({first}) >= %s) OR norm_name = ANY(%s))"
+            params = (norm, re.sub(r"([\\%_])", r"\\\1", norm) + "%", len(norm) + _NICKNAME_DROPS,
+                      [norm[:n] for n in range(3, len(norm) - _NICKNAME_DROPS + 1)])
         else:  # NER called it something else: trust an exact first name only
             condition, params = f"{first} = %s", (norm,)
         rows = self.conn.execute(
-            f"SELECT id FROM entities WHERE agent_id = %s AND kind = 'person' AND {condition} LIMIT 2",
+            f"SELECT id, norm_name FROM entities WHERE agent_id = %s AND kind = 'person' AND {condition} LIMIT 2",
             (self.agent_id, *params),
         ).fetchall()
-        return rows[0][0] if len(rows) == 1 else None
+        if len(rows) != 1:
+            return None
+        entity_id, known = rows[0]
+        if len(known) < len(norm) and self._nickname_taken(entity_id, known, norm):
+            return None
+        return entity_id
+
+    def _nickname_taken(self, entity_id: int, nickname: str, name: str) -> bool:
+        """Whether the person known as ``nickname`` already took in a full name other than ``name``
+        (an alias that is longer than the nickname, starts with it, and is not ``name`` or a form of it)."""
+        return self.conn.execute(
+            "SELECT 1 FROM entity_aliases WHERE agent_id = %s AND entity_id = %s"
+            " AND length(split_part(alias_norm, ' ', 1)) > length(%s) AND split_part(alias_norm, ' ', 1) <> %s"
+            " AND NOT starts_with(%s, split_part(alias_norm, ' ', 1)) AND NOT starts_with(split_part(alias_norm, ' ', 1), %s)"
+            " LIMIT 1",
+            (self.agent_id, entity_id, nickname, name, name, name),
+        ).fetchone() is not None
 
     def _by_trigram(self, norm: str, kind: str) -> int | None:
         if len(norm) < 5:
