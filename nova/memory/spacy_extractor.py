@@ -54,8 +54,10 @@ _OBJECT_KIND_BY_VERB = {
     "live_in": "place", "move_to": "place", "visit": "place", "go_to": "place", "work_at": "organization",
     "work_for": "organization", "join": "organization",
 }
-_FIRST_PERSON = {"i": "{s}", "me": "{s}", "my": "{s}'s", "mine": "{s}'s", "myself": "{s}"}
-_SECOND_PERSON = {"you": "{a}", "your": "{a}'s", "yours": "{a}'s", "yourself": "{a}"}
+# A reflexive points back at the clause's subject, already named: "I push myself" is "Joanna pushes
+# themself", not "Joanna pushes Joanna".
+_FIRST_PERSON = {"i": "{s}", "me": "{s}", "my": "{s}'s", "mine": "{s}'s", "myself": "themself"}
+_SECOND_PERSON = {"you": "{a}", "your": "{a}'s", "yours": "{a}'s", "yourself": "themself"}
 
 _VERB_AFTER_NAME = {
     "'m": "is", "’m": "is", "am": "is", "'re": "is", "’re": "is", "are": "is",
@@ -211,7 +213,7 @@ class SpacyExtractor:
         if obj_span is None:
             return None
         obj_text = _clean_entity_text(obj_span.text)
-        if not obj_text or obj.tag_ == "PRP" or normalize_name(obj_text) in ("it", "that", "this", "them", "there", "one"):
+        if not obj_text or obj.tag_ in ("PRP", "WP", "WDT") or normalize_name(obj_text) in _EMPTY_OBJECTS:
             return None
         named = _named_entity_in(obj_span, by_name)
         if verb.lemma_ == "be" and predicate == "be":
@@ -281,6 +283,9 @@ class SpacyExtractor:
 # -- parse helpers --------------------------------------------------------------------------
 
 
+_COMPLEMENTS = {"acomp", "attr", "dobj", "oprd", "ccomp", "xcomp"}
+# Objects that name nothing: a fact about "it" or "what" says nothing once it stands alone.
+_EMPTY_OBJECTS = {"it", "that", "this", "them", "there", "one", "what", "which", "who", "whom", "whatever"}
 _WH_WORDS = {"what", "who", "whom", "whose", "which", "when", "where", "why", "how"}
 
 
@@ -373,12 +378,26 @@ def _owned_by_speaker(head) -> bool:
 
 def _clause_text(doc, sent, verb, subj, subject, item: ExtractionInput, times) -> str:
     """The verb's clause as a standalone statement: pronouns replaced by names, dates added."""
-    # A conjoined verb's own clause stands alone ("… and cooked dinner" → "Caroline cooked dinner");
-    # an embedded one ("to get involved") starts at the verb that governs it ("wants to get involved").
+    # A conjoined verb's own clause stands alone ("… and cooked dinner" → "Caroline cooked dinner").
+    # An embedded clause with a subject of its own starts at that subject, with the time or place
+    # phrases before it: "(I) hope you are doing good" → "Audrey is doing good", "know what you
+    # think" → "Joanna thinks …"; one without ("to get involved") starts at the verb that governs it
+    # ("wants to get involved"). A relative clause describes the noun it hangs on ("the recipe I made
+    # for my family") and is no statement of its own: the sentence's main clause carries its words.
     if verb.dep_ == "ROOT":
         tokens = list(sent)
     elif verb.dep_ == "conj":
         tokens = list(verb.subtree)
+    elif verb.dep_ == "relcl":
+        return ""
+    elif any(c.i < subj.i and c.dep_ in _COMPLEMENTS for c in subj.head.children):
+        return ""  # "how dedicated you are (to …)": a fronted complement has no standalone word order
+    elif subj.head == verb:
+        start = subj.left_edge.i
+        for c in verb.children:
+            if c.i < subj.i and (c.dep_ in ("npadvmod", "prep") or (c.dep_ == "advmod" and c.tag_ != "WRB")):
+                start = min(start, c.left_edge.i)
+        tokens = list(doc[start: verb.right_edge.i + 1])
     else:
         head = verb.head
         start = min(head.i, verb.left_edge.i)
