@@ -116,3 +116,13 @@ def test_whose_pet_and_whose_kin_link_to_the_speaker(extractor):
     assert ("Waffles", None) in {(f.subject, f.object_name) for f in kin}  # Priya's dog, not the speaker's
     theirs = extract(extractor, "My neighbour's dog is a poodle called Rex.").facts
     assert all(f.object_name is None for f in theirs if f.predicate == "is_a")
+
+
+def test_a_length_of_time_dates_only_a_state_lasting_until_now(extractor):
+    """"I've had them for 3 years" (said in May 2023) began in 2020; "I'll be away for 3 weeks" names no
+    date at all (it was written into memory as a wrong one, the day three weeks off)."""
+    had = extract(extractor, "I've had them for 3 years now and they bring me tons of joy!")
+    assert "for 3 years (since 2020)" in had.annotated_text
+    away = extract(extractor, "I'll be away for 3 weeks.")
+    assert away.annotated_text == "I'll be away for 3 weeks."
+    assert "(since February 2023)" in extract(extractor, "We've been friends for a few months.").annotated_text  # a few: 3

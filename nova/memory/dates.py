@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 
-__all__ = ["TimeRange", "resolve_expression", "format_day", "month_of", "month_number", "latest_year_of", "parse_iso_time"]
+__all__ = ["TimeRange", "resolve_expression", "format_day", "month_of", "month_number", "latest_year_of", "parse_iso_time", "is_duration"]
 
 
 @dataclass(frozen=True)
@@ -21,8 +21,11 @@ class TimeRange:
     start: date
     end: date  # inclusive
     granularity: str  # day | weekend | week | month | season | year
+    since: bool = False  # a state that began then and lasts ("had them for 3 years" → since 2019)
 
     def label(self) -> str:
+        if self.since:
+            return "since " + replace(self, since=False).label()
         if self.granularity == "day":
             return format_day(self.start)
         if self.granularity == "weekend":
@@ -95,10 +98,16 @@ def _season(year: int, start_month: int) -> TimeRange:
     return TimeRange(start, end, "season")
 
 
-_AGO = re.compile(
-    r"^(?P<n>\d+|a couple of|a couple|couple of|a few|few|several|an?|one|two|three|four|five|"
-    r"six|seven|eight|nine|ten)\s+(?P<unit>day|week|month|year)s?\s+ago$"
-)
+_COUNT = (r"(?P<n>\d+|a couple of|a couple|couple of|a few|few|several|an?|one|two|three|four|five|"
+          r"six|seven|eight|nine|ten)\s+(?P<unit>day|week|month|year)s?")
+_AGO = re.compile(rf"^{_COUNT}\s+ago$")
+_DURATION = re.compile(rf"^(?:for\s+)?(?:the\s+(?:past|last)\s+)?{_COUNT}(?:\s+now)?$")
+
+
+def is_duration(expr: str) -> bool:
+    """A length of time ("3 years", "a few months"), not a point in it: resolved as a date it would
+    be wrong ("for 3 weeks" is not 2 January)."""
+    return _DURATION.match(expr.lower().strip().rstrip(".,!?")) is not None
 
 
 def _rules(expr: str, base: date) -> TimeRange | None:

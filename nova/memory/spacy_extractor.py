@@ -13,10 +13,11 @@ the entry's time ("yesterday" → "yesterday (7 May 2023)").
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timezone
 from functools import cached_property
 
-from nova.memory.dates import TimeRange, resolve_expression
+from nova.memory.dates import TimeRange, is_duration, resolve_expression
 from nova.memory.extract import EXTRACTOR_VERSION, Extraction, ExtractionInput, Fact, Mention
 from nova.memory.names import normalize_name
 
@@ -125,7 +126,11 @@ class SpacyExtractor:
         for ent in doc.ents:
             if ent.label_ not in ("DATE", "TIME"):
                 continue
-            resolved = resolve_expression(ent.text, item.said_at)
+            if is_duration(ent.text):  # a length of time dates only a state lasting until now
+                began = resolve_expression(f"{ent.text} ago", item.said_at) if _lasting_until_now(ent) else None
+                resolved = replace(began, since=True) if began is not None else None
+            else:
+                resolved = resolve_expression(ent.text, item.said_at)
             # An absolute date ("7 May 2023") needs no annotation; a relative one does.
             if resolved is not None and not re.search(r"\b\d{4}\b", ent.text):
                 out.append((ent.start_char, ent.end_char, resolved))
@@ -433,6 +438,16 @@ def _clause_text(doc, sent, verb, subj, subject, item: ExtractionInput, times) -
     text = re.sub(r"^(?:and|but|so|or|because|then|also|well|oh|yeah|yes|wow)\b[,\s]*", "", text, flags=re.IGNORECASE)
     text = text.rstrip(" ,;:-")
     return text if len(text) <= 400 else text[:400].rsplit(" ", 1)[0] + "…"
+
+
+def _lasting_until_now(ent) -> bool:
+    """A duration of the present perfect: "I've had them for 3 years", "have been painting for two
+    years": the state began that long before the entry was said. Not "I'll be away for 3 weeks"."""
+    prep = ent.root.head
+    if ent.root.dep_ != "pobj" or prep.lower_ != "for" or prep.dep_ != "prep":
+        return False
+    aux = {c.lemma_ for c in prep.head.children if c.dep_ == "aux"}
+    return "have" in aux and "will" not in aux
 
 
 def _annotate(text: str, times: list[tuple[int, int, TimeRange]]) -> str:
