@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 
-__all__ = ["TimeRange", "resolve_expression", "format_day", "month_of", "month_number", "latest_year_of", "parse_iso_time", "is_duration"]
+__all__ = ["TimeRange", "resolve_expression", "format_day", "month_of", "month_number", "latest_year_of", "parse_iso_time", "is_duration", "lasting_since"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,30 @@ def is_duration(expr: str) -> bool:
     return _DURATION.match(expr.lower().strip().rstrip(".,!?")) is not None
 
 
+def lasting_since(expr: str, said_at: datetime | date) -> TimeRange | None:
+    """When a state that has lasted ``expr`` until ``said_at`` began: "3 years" said in January 2022 →
+    since 2019 (``since=True``); None when ``expr`` is not a length of time (``is_duration``)."""
+    m = _DURATION.match(expr.lower().strip().rstrip(".,!?"))
+    if m is None:
+        return None
+    base = said_at.date() if isinstance(said_at, datetime) else said_at
+    return replace(_back(m.group("n"), m.group("unit"), base), since=True)
+
+
+def _back(count: str, unit: str, base: date) -> TimeRange:
+    """The day, week, month or year ``count`` ``unit``s before ``base`` ("two weeks": that week)."""
+    n = int(count) if count.isdigit() else _NUMBERS.get(count, 1)
+    if unit == "day":
+        d = base - timedelta(days=n)
+        return TimeRange(d, d, "day")
+    if unit == "week":
+        return _week_of(base - timedelta(weeks=n))
+    if unit == "month":
+        d = _add_months(base, -n)
+        return month_of(d.year, d.month)
+    return TimeRange(date(base.year - n, 1, 1), date(base.year - n, 12, 31), "year")
+
+
 def _rules(expr: str, base: date) -> TimeRange | None:
     e = expr.lower().strip().rstrip(".,!?")
     e = re.sub(r"^(?:on|in|during|over|from|since|around|about|back)\s+", "", e)
@@ -160,18 +184,7 @@ def _rules(expr: str, base: date) -> TimeRange | None:
         return _season(year, start_month)
     m = _AGO.match(e)
     if m:
-        raw = m.group("n")
-        n = int(raw) if raw.isdigit() else _NUMBERS.get(raw, 1)
-        unit = m.group("unit")
-        if unit == "day":
-            d = base - timedelta(days=n)
-            return TimeRange(d, d, "day")
-        if unit == "week":
-            return _week_of(base - timedelta(weeks=n))
-        if unit == "month":
-            d = _add_months(base, -n)
-            return month_of(d.year, d.month)
-        return TimeRange(date(base.year - n, 1, 1), date(base.year - n, 12, 31), "year")
+        return _back(m.group("n"), m.group("unit"), base)
     m = re.fullmatch(r"(last|this|past)\s+(" + "|".join(_WEEKDAYS) + ")", e)
     if m:
         target = _WEEKDAYS[m.group(2)]

@@ -13,11 +13,10 @@ the entry's time ("yesterday" → "yesterday (7 May 2023)").
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from datetime import datetime, timezone
 from functools import cached_property
 
-from nova.memory.dates import TimeRange, is_duration, resolve_expression
+from nova.memory.dates import TimeRange, is_duration, lasting_since, resolve_expression
 from nova.memory.extract import EXTRACTOR_VERSION, Extraction, ExtractionInput, Fact, Mention
 from nova.memory.names import normalize_name
 
@@ -127,8 +126,7 @@ class SpacyExtractor:
             if ent.label_ not in ("DATE", "TIME"):
                 continue
             if is_duration(ent.text):  # a length of time dates only a state lasting until now
-                began = resolve_expression(f"{ent.text} ago", item.said_at) if _lasting_until_now(ent) else None
-                resolved = replace(began, since=True) if began is not None else None
+                resolved = lasting_since(ent.text, item.said_at) if _lasting_until_now(ent) else None
             else:
                 resolved = resolve_expression(ent.text, item.said_at)
             # An absolute date ("7 May 2023") needs no annotation; a relative one does.
