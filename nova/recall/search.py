@@ -87,7 +87,7 @@ def recall(
     if side_conn is not None:
         clock.lap("side_wait")
     clock.laps |= side_laps
-    ranked = ({"vector": vector.search(conn, q, nearest | {"entity": entities}), "fulltext": fulltext_hits,
+    ranked = ({"vector": vector.ranked(nearest | {"entity": entities}), "fulltext": fulltext_hits,
                "graph": graph_hits} | ({"time": time_hits} if time_hits is not None else {}))
     content_keys = {key: ck for hits in ranked.values() for key, _score, ck in hits}
     vec = q.vector()

@@ -11,7 +11,7 @@ import psycopg
 from nova.recall.query import RecallQuery
 from nova.recall.ranking import CANDIDATES_PER_PATH, Hit, by_score, content_key, similarity_order
 
-__all__ = ["Neighbour", "nearest", "search"]
+__all__ = ["Neighbour", "nearest", "ranked"]
 
 
 @dataclass(frozen=True)
@@ -58,10 +58,11 @@ def nearest(conn: psycopg.Connection, query: RecallQuery, kind: str, n: int) -> 
     return list(best.values())
 
 
-def search(conn: psycopg.Connection, query: RecallQuery, neighbours: dict[str, list[Neighbour]]) -> list[Hit]:
+def ranked(neighbours: dict[str, list[Neighbour]]) -> list[Hit]:
     """The vector path's one ranked list from the neighbours ``nearest`` found (per kind, best first;
-    ``conn`` is not read). Kinds are merged by their raw score: episodes, facts and entities compete on
-    relevance instead of each kind claiming top ranks in a list of its own."""
+    ``nearest`` runs on both connections, so the path is these two steps). Kinds are merged by their
+    raw score: episodes, facts and entities compete on relevance instead of each kind claiming top
+    ranks in a list of its own."""
     return by_score([n.hit for n in neighbours["relationship"][:CANDIDATES_PER_PATH]]
                     + [n.hit for n in neighbours["entity"]]
                     + [n.hit for n in neighbours["episode"][:CANDIDATES_PER_PATH * 2]])
