@@ -154,7 +154,7 @@ def test_planted_secrets_reach_no_table_recall_profile_or_log(store, settings, p
             r = client.post("/v1/messages", json={"sessionKey": "agent:main:main", "messageId": f"m{i}",
                                                    "content": content})
             assert r.status_code == 202 and r.json()["status"] == "queued", r.text
-        assert client.app.state.worker.drain(120)
+        assert client.app.state.nova.worker.drain(120)
         outputs = [client.post("/v1/bootstrap", json={"sessionKey": "agent:main:main"}).text]
         for q in ["what credentials did Priya give me?", "deploy key", "staging database password", live[0]]:
             outputs.append(client.post("/v1/recall", json={"sessionKey": "agent:main:main", "query": q}).text)

@@ -22,7 +22,7 @@ def service(settings, state_dir, store, embedder, projector):
     rt = runtime_with(settings, embedder, projector, openclaw_dir=state_dir)
     app = create_app(rt, worker_projector=projector)
     with TestClient(app) as client:
-        client.worker = app.state.worker
+        client.worker = app.state.nova.worker
         yield client
     rt.close()
 

@@ -64,9 +64,6 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
         responses=ERRORS,
     )
     app.state.nova = ctx
-    app.state.worker = worker
-    app.state.profiles = ctx.profiles
-    app.state.activity = ctx.activity
 
     app.add_middleware(NoteArrival, activity=ctx.activity)
     app.include_router(router)
