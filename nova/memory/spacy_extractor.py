@@ -181,7 +181,7 @@ class SpacyExtractor:
                 if verb.pos_ not in ("VERB", "AUX") or verb.dep_ in ("aux", "auxpass"):
                     continue
                 subj = _subject_of(verb)
-                if subj is None:
+                if subj is None or (verb.dep_ not in ("ROOT", "conj") and not _states_on_its_own(verb, subj)):
                     continue
                 who = self._resolve_subject(subj, item, by_name)
                 if who is None:
@@ -379,22 +379,26 @@ def _owned_by_speaker(head) -> bool:
     return any(t.lower_ in ("my", "our") for t in head.children)
 
 
+def _states_on_its_own(verb, subj) -> bool:
+    """Whether the verb's clause can be told as a statement of its own. A relative clause describes the
+    noun it hangs on ("the recipe I made for my family": the main clause carries its words), and a
+    clause with a fronted complement ("how dedicated you are (to …)") has no standalone word order."""
+    if verb.dep_ == "relcl":
+        return False
+    return not any(c.i < subj.i and c.dep_ in _COMPLEMENTS for c in subj.head.children)
+
+
 def _clause_text(doc, sent, verb, subj, subject, item: ExtractionInput, times) -> str:
     """The verb's clause as a standalone statement: pronouns replaced by names, dates added."""
     # A conjoined verb's own clause stands alone ("… and cooked dinner" → "Caroline cooked dinner").
     # An embedded clause with a subject of its own starts at that subject, with the time or place
     # phrases before it: "(I) hope you are doing good" → "Audrey is doing good", "know what you
     # think" → "Joanna thinks …"; one without ("to get involved") starts at the verb that governs it
-    # ("wants to get involved"). A relative clause describes the noun it hangs on ("the recipe I made
-    # for my family") and is no statement of its own: the sentence's main clause carries its words.
+    # ("wants to get involved"). Clauses that cannot stand alone never get here (_states_on_its_own).
     if verb.dep_ == "ROOT":
         tokens = list(sent)
     elif verb.dep_ == "conj":
         tokens = list(verb.subtree)
-    elif verb.dep_ == "relcl":
-        return ""
-    elif any(c.i < subj.i and c.dep_ in _COMPLEMENTS for c in subj.head.children):
-        return ""  # "how dedicated you are (to …)": a fronted complement has no standalone word order
     elif subj.head == verb:
         start = subj.left_edge.i
         for c in verb.children:
