@@ -148,14 +148,14 @@ def test_forget_before_a_time_and_refusals(store, settings, projector, tmp_path)
 def test_forget_touches_only_novas_own_tables(store, settings, projector, tmp_path):
     """In a database NOVA shares, another application's table with an agent_id column is not NOVA's:
     forgetting an agent leaves its rows alone. NOVA's own list covers every table it creates."""
-    from nova.store.migrations import AGENT_TABLES
+    from nova.store.migrations import AGENT_TABLES, FORGET_RECORDS
 
     state = _state(tmp_path / "state")
     run_catchup(store, settings, projector, state)
     with store.connection() as conn:
         created = {r[0] for r in conn.execute(
             "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema()"
-            " AND column_name = 'agent_id' AND table_name <> 'forgotten'")}
+            " AND column_name = 'agent_id'")} - set(FORGET_RECORDS)
         assert set(AGENT_TABLES) == created  # a migration that adds an agent table must list it
         conn.execute("CREATE TABLE other_app_notes (agent_id text, note text)")
         conn.execute("INSERT INTO other_app_notes VALUES ('main', 'not NOVA''s to delete')")

@@ -28,6 +28,7 @@ import psycopg
 
 from nova.ingest.envelope import parse_envelope, strip_injected_blocks
 from nova.ingest.filters import ForgetRules
+from nova.memory.forget_one import entry_hash
 from nova.memory.entry_log import LIVE_ENTRY_PREFIX, LoggedEntry, append_entry, remember_speakers
 from nova.memory.redact import Redactor
 from nova.store.locks import session_log_lock
@@ -161,6 +162,11 @@ def adopt_live_entry(conn: psycopg.Connection, entry: LoggedEntry, parent_id: st
         " WHERE agent_id = %s AND session_id = %s AND entry_id = %s",
         (entry.session_id, entry.entry_id, entry.seq, parent_id, channel, source_file, entry.occurred_at,
          entry.agent_id, old_session, old_entry),
+    )
+    # A forgotten episode's rule names its entries by id (nova.memory.forget_one): it follows the re-key.
+    conn.execute(
+        "UPDATE forgotten_memories SET key_hash = %s WHERE agent_id = %s AND kind = 'entry' AND key_hash = %s",
+        (entry_hash(entry.session_id, entry.entry_id), entry.agent_id, entry_hash(old_session, old_entry)),
     )
     # An entity summary names its source entry in plain columns (no foreign key, so no cascade):
     # re-point it, or recall would cite a live: entry that no longer exists.

@@ -19,6 +19,7 @@ from nova.memory.embed import Embedder
 from nova.memory.entities import EntityResolver, aliases_of
 from nova.memory.entry_log import LoggedEntry, mark_extraction
 from nova.memory.extract import Extraction, ExtractionInput, Extractor
+from nova.memory.forget_one import ForgottenMemoryRules
 from nova.memory.texts import entity_text, episode_text, relationship_text
 from nova.memory.writes import ChangedRows, WriteCounts, write_entry
 
@@ -64,6 +65,7 @@ class Projector:
         entries = sorted(entries, key=lambda e: (e.session_id, e.seq))
         results = self._extract(entries)
         resolver = EntityResolver(conn, agent_id, self.extractor.version)
+        forgotten = ForgottenMemoryRules.load(conn, agent_id)
         changed = ChangedRows()
         for entry, result in zip(entries, results, strict=True):
             # What one entry writes is kept apart until its savepoint commits: a failing entry must
@@ -76,7 +78,7 @@ class Projector:
                     # Speakers exist before anyone mentions them by first name or nickname.
                     for name in (entry.speaker, entry.addressee):
                         resolver.resolve(name, "person", seen_at=entry.occurred_at)
-                    write_entry(conn, resolver, entry, result, written, counts, self.extractor.version)
+                    write_entry(conn, resolver, entry, result, written, counts, self.extractor.version, forgotten)
                     mark_extraction(conn, entry, "done", None, self.extractor.version)
                 changed.merge(written)
                 stats.episodes += counts.episodes

@@ -14,6 +14,7 @@ import psycopg
 from nova.memory.entities import WEAK_KINDS, EntityResolver
 from nova.memory.entry_log import LIVE_ENTRY_PREFIX, LoggedEntry
 from nova.memory.extract import Extraction, Fact
+from nova.memory.forget_one import ForgottenMemoryRules
 
 __all__ = ["write_entry", "ChangedRows", "WriteCounts", "MAX_EPISODE_ENTRIES", "FUNCTIONAL_PREDICATES"]
 
@@ -31,9 +32,10 @@ class WriteCounts:
 
 
 def write_entry(conn: psycopg.Connection, resolver: EntityResolver, entry: LoggedEntry, result: Extraction,
-                changed: "ChangedRows", counts: WriteCounts, version: int) -> None:
+                changed: "ChangedRows", counts: WriteCounts, version: int, forgotten: ForgottenMemoryRules) -> None:
     """Write what ``result`` (the extraction of ``entry``) says: its mentions' entities, its facts and its
-    episode, each with provenance to the entry; ``changed`` collects the rows to embed, ``counts`` what was new."""
+    episode, each with provenance to the entry; ``changed`` collects the rows to embed, ``counts`` what was new.
+    ``forgotten``: the agent's forgotten-memory rules (nova.memory.forget_one): no fact or episode they cover."""
     for m in result.mentions:
         entity_id = resolver.resolve(m.name, m.kind, strong=m.strong, seen_at=entry.occurred_at)
         added = conn.execute(
@@ -50,8 +52,12 @@ def write_entry(conn: psycopg.Connection, resolver: EntityResolver, entry: Logge
             )
         changed.entities.add(entity_id)
     for fact in result.facts:
+        if forgotten.covers_fact(fact.text):
+            continue
         if _write_fact(conn, resolver, entry, fact, changed, version):
             counts.relationships += 1
+    if forgotten.covers_entry(entry.session_id, entry.entry_id):
+        return
     if _write_episode(conn, entry, result, changed, version):
         counts.episodes += 1
 

@@ -196,9 +196,11 @@ class ProfileCache:
 def _load(conn: psycopg.Connection, agent_id: str, session_key: str) -> _Held | None:
     row = conn.execute(
         "SELECT session_id, text, items, user_facts FROM session_profiles p WHERE agent_id = %s AND session_key = %s"
-        # A profile served before the agent's last `nova forget` committed may show what it forgot.
-        " AND served_at > coalesce((SELECT max(forgotten_at) FROM forgotten f WHERE f.agent_id = p.agent_id),"
-        "  '-infinity')",
+        # A profile served before the agent's last forget committed (`nova forget`, or one memory
+        # forgotten: nova.memory.forget_one) may show what it forgot.
+        " AND served_at > GREATEST("
+        "  (SELECT max(forgotten_at) FROM forgotten f WHERE f.agent_id = p.agent_id),"
+        "  (SELECT max(forgotten_at) FROM forgotten_memories m WHERE m.agent_id = p.agent_id), '-infinity')",
         (agent_id, session_key)).fetchone()
     conn.commit()
     if row is None:

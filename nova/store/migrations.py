@@ -13,7 +13,7 @@ import psycopg
 from nova.store.errors import StoreError
 
 __all__ = ["migration_files", "migration_checksum", "apply_migrations", "missing_vector_indexes",
-           "stored_embedding_model", "ensure_vector_indexes", "VECTOR_TABLES", "AGENT_TABLES"]
+           "stored_embedding_model", "ensure_vector_indexes", "VECTOR_TABLES", "AGENT_TABLES", "FORGET_RECORDS"]
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +25,14 @@ _MIGRATION_LOCK = 0x6E6F7661
 VECTOR_TABLES = ("entities", "episode_keys", "relationships")  # each has an HNSW index per dimension
 
 
-# NOVA's tables that hold an agent's rows (an agent_id column), but for `forgotten`, which records
-# what was forgotten. Listed, not discovered: in a database NOVA shares, another application's
+# NOVA's tables that hold an agent's rows (an agent_id column), but for FORGET_RECORDS, which record
+# what was forgotten (scopes and rules, no content) so that it is not remembered again. Listed, not discovered: in a database NOVA shares, another application's
 # table with an agent_id column is not NOVA's to delete from. A test checks it against the
 # migrations, so a new table cannot be left out unnoticed.
 AGENT_TABLES = ("agent_speakers", "entities", "entity_aliases", "entries", "entry_extraction", "episode_keys",
                 "episodes", "lexeme_frequencies", "provenance", "recall_telemetry", "reextract_progress", "relationships",
                 "session_profiles", "sessions", "transcript_cursors")
+FORGET_RECORDS = ("forgotten", "forgotten_memories")
 
 
 def migration_files() -> list[tuple[int, str, str]]:
