@@ -62,6 +62,7 @@ def recall(
     trace: RecallTrace | None = None,
     now: datetime | None = None,
     side_conn: psycopg.Connection | None = None,
+    kinds: frozenset[str] = frozenset(),
 ) -> list[RecallItem]:
     """The best memories of ``agent_id`` for ``query``: at most ``limit`` items, ``budget_tokens`` in all.
 
@@ -71,6 +72,8 @@ def recall(
     ``now``: what relative times in the query ("two weeks ago") count from; default the current time.
     ``side_conn``: a second connection to the same database, idle for the call: the full-text path and
     the vector path's entity scan run on it in parallel with the rest (about a third less latency).
+    ``kinds``: only items of these kinds (episode, relationship, entity) are packed; empty = all.
+    (Chosen before packing: a fact whose episode would have covered it is kept when only facts are asked.)
 
     Raises:
         ValueError: an empty query or a non-positive budget.
@@ -102,7 +105,7 @@ def recall(
     content_keys |= {key: ck for key, _score, ck in ranked["continuation"]}
     fuse({"continuation": ranked["continuation"]}, fused, paths)
     clock.lap("continuation")
-    order = by_fusion()[: limit * 6]
+    order = [k for k in by_fusion() if not kinds or k[0] in kinds][: limit * 6]
     # Details (texts, provenance) in chunks: packing usually fills the budget from the first one.
     details: dict[tuple[str, int], dict] = {}
     items: list[RecallItem] = []
