@@ -298,7 +298,7 @@ def recall(
                     lines = [f"## {q['query']}" if queries else None, render_items(items) or "(no memories)"]
                     for i in items:
                         src = ", ".join(f"{s['session_id'][:8]}/{s['entry_id']}" for s in i.sources[:6])
-                        lines.append(f"  {i.kind:<12} score {i.score:.4f} {i.tokens:>4} tok  from {src}")
+                        lines.append(f"  {i.kind}:{i.id:<8} score {i.score:.4f} {i.tokens:>4} tok  from {src}")
                     lines.append(f"  {len(items)} items, {sum(i.tokens for i in items)} tokens, {ms:.0f} ms\n")
                     sys.stdout.write("\n".join(l for l in lines if l is not None) + "\n")
 
@@ -439,18 +439,37 @@ def forget(
         help="Afterwards, table by table: 'plain' VACUUM frees the deleted rows' space without blocking anyone;"
              " 'full' rewrites each table and its indexes so the deleted bytes leave the data files, locking"
              " the table it rewrites (recall and hooks wait or fail open meanwhile; docs/security.md)."),
+    memory: Optional[str] = typer.Option(
+        None, "--memory", metavar="REF",
+        help="Forget one memory only: relationship:<id> or episode:<id> (`nova recall` shows each item's ref)."
+             " Its entries stay; a rule keeps it from being made again, also by `nova reextract`."),
+    list_memories: bool = typer.Option(False, "--list-memories", help="List the agent's forgotten-memory rules."),
+    restore_memory: Optional[list[int]] = typer.Option(
+        None, "--restore-memory", metavar="RULE",
+        help="Delete a forgotten-memory rule (ids from --list-memories); `nova reextract` then remakes the memory."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Delete memories for good: an agent's, a session's (--session-key) or everything before a time (--before).
+    """Delete memories for good: an agent's, a session's (--session-key), everything before a time
+    (--before), or one memory (--memory).
 
     The entries in scope and everything derived from them go; with --session-key or --before
     the agent's remaining memories are rebuilt from its remaining entries (one transaction).
     The scope is recorded (no content) so catch-up does not read those transcript entries
     again; delete OpenClaw's own transcripts yourself (docs/security.md).
+    --memory deletes one relationship or episode and records a rule (hashes, no content) that
+    projection and re-extraction honour; --restore-memory undoes the rule.
     Exit codes: 0 done, 1 declined, 2 error.
     """
     from nova.memory.forget import VACUUM_MODES, ForgetScope, forget as do_forget
     from nova.serve.client import ask_service
+
+    if memory is not None or list_memories or restore_memory:
+        if session_key or before or sum([memory is not None, list_memories, bool(restore_memory)]) > 1:
+            err.print("[red]error:[/red] --memory, --list-memories and --restore-memory go alone"
+                      " (not with each other, --session-key or --before)")
+            raise typer.Exit(2)
+        _forget_one(agent, memory, list_memories, restore_memory or [], yes, as_json)
+        return
 
     if vacuum not in VACUUM_MODES:
         err.print(f"[red]error:[/red] --vacuum must be one of {', '.join(VACUUM_MODES)}, not {vacuum!r}")
@@ -483,6 +502,54 @@ def forget(
     if notified is None:
         out.print("  (no nova serve answered: session profiles are rebuilt at their next bootstrap anyway; a running"
                   " service's precomputed recall for a session's last message goes with that session's next message)")
+
+
+def _forget_one(agent: str, memory: str | None, list_memories: bool, restore: list[int], yes: bool,
+                as_json: bool) -> None:
+    """``nova forget --memory / --list-memories / --restore-memory`` (nova.memory.forget_one)."""
+    from nova.memory.forget_one import MemoryRef, forget_memory, restore_memory
+    from nova.serve.client import ask_service
+
+    ref = None
+    if memory is not None:
+        try:
+            ref = MemoryRef.parse(memory)
+        except ValueError as e:
+            err.print(f"[red]error:[/red] {e}")
+            raise typer.Exit(2) from None
+        if not yes and not typer.confirm(f"Forget {ref} of agent {agent}?", default=False):
+            raise typer.Exit(1)
+    with runtime() as rt, rt.store.connection() as conn:
+        if list_memories:
+            rows = conn.execute("SELECT id, kind, via, session_key, forgotten_at FROM forgotten_memories"
+                                " WHERE agent_id = %s ORDER BY id", (agent,)).fetchall()
+            conn.commit()
+            if as_json:
+                print(json.dumps([{"rule": r[0], "kind": r[1], "via": r[2], "session_key": r[3],
+                                   "forgotten_at": r[4].isoformat()} for r in rows]))
+            for r in [] if as_json else rows:
+                out.print(f"rule {r[0]}: a {'fact' if r[1] == 'fact' else 'transcript entry of an episode'},"
+                          f" via {r[2]}{' in ' + r[3] if r[3] else ''}, {r[4]:%Y-%m-%d %H:%M}")
+            if not rows and not as_json:
+                out.print(f"agent {agent} has no forgotten-memory rules")
+            return
+        if restore:
+            n = restore_memory(conn, agent, restore)
+            print(json.dumps({"agent": agent, "rules_deleted": n})) if as_json else out.print(
+                f"deleted {n} rule(s); run `nova reextract --agent {agent}` to remake what they kept out")
+            if n == 0:
+                raise typer.Exit(2)
+            return
+        gone = forget_memory(conn, rt.embedder, agent, ref, via="cli")
+    if gone is None:
+        err.print(f"[red]error:[/red] agent {agent} has no {ref}")
+        raise typer.Exit(2)
+    notified = ask_service(rt.settings, "/v1/forgotten", {"agentId": agent})
+    if as_json:
+        print(json.dumps({"agent": agent, "forgotten": str(ref), "rules": gone.rules,
+                          "entities_reworded": gone.entities_reworded, "service_notified": notified is not None}))
+        return
+    out.print(f"forgot {ref}: {gone.text[:200]}")
 
 
 @app.command()

@@ -2,7 +2,8 @@
 
 It owns what is slow to load (the embedding model, spaCy) and the database pool, so a hook
 costs one local round trip instead of a Python start-up. This module builds the ASGI app: the
-``ServiceContext`` (nova.serve.context), the routes (nova.serve.routes, listed there), the
+``ServiceContext`` (nova.serve.context), the routes (nova.serve.routes and nova.serve.memory_routes,
+listed there), the
 arrival middleware, the 503 for an unreachable database, and start-up (model load, prewarm, the
 ingest worker). ``nova.serve.server`` runs it.
 """
@@ -26,6 +27,7 @@ from nova.runtime import Runtime
 from nova.serve.context import ServiceContext
 from nova.serve.middleware import NoteArrival
 from nova.serve.models import ERRORS
+from nova.serve.memory_routes import router as memory_router
 from nova.serve.routes import router
 from nova.serve.worker import load_worker_projector
 from nova.store.connection import prewarm_for_recall
@@ -67,6 +69,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
 
     app.add_middleware(NoteArrival, activity=ctx.activity)
     app.include_router(router)
+    app.include_router(memory_router)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

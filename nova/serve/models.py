@@ -11,7 +11,8 @@ from pydantic import BeforeValidator, BaseModel, ConfigDict, Field, field_valida
 from nova.recall.profile import PROFILE_FILE_NAME
 
 __all__ = ["SessionRequest", "MessageIn", "RecallIn", "BootstrapIn", "RefreshIn", "ForgottenIn", "Problem", "ERRORS",
-           "Accepted", "RecallOut", "BootstrapOut"]
+           "Accepted", "RecallOut", "BootstrapOut", "MemorySearchIn", "MemoryGetIn", "EntityIn", "MemoryForgetIn",
+           "ToolOut"]
 
 SessionKey = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[^\x00-\x1f]+$",
                                   description="OpenClaw sessionKey, e.g. agent:main:main")]
@@ -112,3 +113,56 @@ class BootstrapOut(BaseModel):
     name: str = PROFILE_FILE_NAME
     content: str = ""
     refreshed: str | None = None  # new | reset | changed | stable
+
+
+# -- what an agent asks on purpose (nova.serve.memory_routes) ---------------------------------------
+
+def _iso_time(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from datetime import datetime
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("expected an ISO 8601 date or time, e.g. 2024-03-01 or 2024-03-01T09:00:00Z") from None
+    return value
+
+
+IsoTime = Annotated[str | None, Field(default=None, max_length=40), BeforeValidator(_iso_time)]
+
+
+class MemorySearchIn(SessionRequest):
+    """The nova_recall tool's arguments, and OpenClaw's ``memory_search`` through the corpus supplement
+    (``MemoryCorpusSupplement.search``: query, maxResults)."""
+    query: str = Field(min_length=1, max_length=4000, pattern=r"\S")
+    max_results: Annotated[int | None, Number] = Field(default=None, alias="maxResults", gt=0, le=50)
+    budget_tokens: Annotated[int | None, Number] = Field(default=None, alias="budgetTokens", gt=0, le=20_000)
+    since: IsoTime = None
+    until: IsoTime = None
+    entity: str | None = Field(default=None, min_length=1, max_length=200)
+    kinds: list[Literal["episode", "relationship", "entity"]] = Field(default_factory=list, max_length=3)
+
+
+class MemoryGetIn(SessionRequest):
+    """``ref``: ``relationship:<id>`` or ``episode:<id>`` (a memory), or ``entry:<session_id>/<entry_id>``
+    (the transcript around a cited entry)."""
+    ref: str = Field(min_length=3, max_length=600, pattern=r"^(?:nova:)?(relationship|episode|entry):[^\x00-\x1f]+$")
+    around: Annotated[int, Number] = Field(default=3, ge=0, le=20)
+
+
+class EntityIn(SessionRequest):
+    name: str = Field(min_length=1, max_length=200, pattern=r"\S")
+
+
+class MemoryForgetIn(SessionRequest):
+    ref: str = Field(min_length=3, max_length=40, pattern=r"^(?:nova:)?(relationship|episode):\d{1,18}$")
+
+
+class ToolOut(BaseModel):
+    """``status``: ok | not_found | forgotten | skipped (a filtered session: nothing is read or written)."""
+    status: Literal["ok", "not_found", "forgotten", "skipped"]
+    reason: str | None = None
+    results: list[dict] = []
+    text: str = ""
+    detail: dict | None = None
+    tookMs: float = 0
