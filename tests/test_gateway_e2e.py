@@ -248,3 +248,63 @@ def test_nova_in_a_running_gateway(world, settings):
         assert "hook activity since" in status.stdout and "memory-extract" in status.stdout, status.stdout
     finally:
         service.stop()
+
+
+def _tool_turn(gateway, stub, session_key: str, message: str, tool: str, args: dict) -> tuple[dict, str]:
+    """A turn whose model answers with a call of ``tool`` through OpenClaw's ``tool_call`` (Tool Search,
+    on by default: plugin tools and memory_search sit in its catalog); returns the turn and the tool
+    result OpenClaw sent the model in its next request."""
+    stub.call_tool("tool_call", {"id": tool, "args": args})
+    turn, = gateway.turns([(session_key, message)])
+    seen = [r for r in stub.since(turn["sentAt"] / 1000 - 0.05) if r.at <= turn["endedAt"] / 1000 + 0.05]
+    assert turn["status"] == "ok" and len(seen) == 2, (turn, len(seen))
+    earlier = len(seen[0].tool_results)  # the session's history holds the earlier turns' tool results
+    assert len(seen[1].tool_results) == earlier + 1, [r.body["messages"][-1] for r in seen]
+    return turn, seen[1].tool_results[-1]
+
+
+def test_the_agent_asks_nova_in_a_running_gateway(world, settings):
+    """The model calls OpenClaw's memory_search (corpus all) and NOVA's own tools; what comes back to
+    it in the next request holds the NOVA memory with its citation, only for the calling agent's
+    conversations, and nothing (the turn still completing) when nova serve is down."""
+    stub, gateway, env, _state = world
+    service = _Service(env)
+    gateway.start()
+    try:
+        told, = gateway.turns([(MAIN, FACT)])
+        service.settle(projected=1)
+        entry_id = _query(settings, "SELECT entry_id FROM entries WHERE text = %s", FACT)[0][0]
+
+        # 1. OpenClaw's own memory_search, corpus "all": NOVA's corpus supplement answers beside Markdown memory.
+        _, result = _tool_turn(gateway, stub, MAIN, "Do you remember Priya's dog?", "memory_search",
+                               {"query": "Priya's dog", "corpus": "all"})
+        assert "greyhound" in result and f"/{entry_id}" in result and "nova:entry:" in result, result[:3000]
+        # The tool directory in the system prompt names NOVA's tools; nova_forget is opt-in (tools.allow).
+        system = stub.requests[-1].system
+        assert "nova_recall" in system and "nova_entity" in system and "nova_forget" not in system
+
+        # 2. nova_recall with an entity filter and a time range around now.
+        today = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86400))
+        _, result = _tool_turn(gateway, stub, MAIN, "What pets does Priya have?", "nova_recall",
+                               {"query": "pets", "entity": "Priya", "since": today})
+        assert "greyhound" in result and f"/{entry_id}" in result, result[:3000]
+        _, result = _tool_turn(gateway, stub, MAIN, "Anything from 2020?", "nova_recall",
+                               {"query": "Priya's dog", "until": "2021-01-01"})
+        assert "greyhound" not in result and "no memories" in result, result[:3000]
+
+        # 3. nova_entity: the entity with its relationships.
+        _, result = _tool_turn(gateway, stub, MAIN, "What do you know about Waffles?", "nova_entity", {"name": "Waffles"})
+        assert "Waffles is a greyhound" in result and "[relationship:" in result, result[:3000]
+
+        # 4. A sub-agent's call reads nothing (the default session-key filters skip sub-agents).
+        _, result = _tool_turn(gateway, stub, SUBAGENT, "zxqv sub-agent asks", "nova_recall", {"query": "Priya's dog"})
+        assert "greyhound" not in result and "not available in this session" in result, result[:3000]
+    finally:
+        service.stop()
+
+    # 5. nova serve down: each call gives an empty answer, and the turn completes.
+    _, result = _tool_turn(gateway, stub, MAIN, "Still remember the dog?", "memory_search",
+                           {"query": "Priya's dog", "corpus": "all"})
+    assert "greyhound" not in result, result[:3000]
+    _, result = _tool_turn(gateway, stub, MAIN, "And now?", "nova_recall", {"query": "Priya's dog"})
+    assert "greyhound" not in result and "not answering" in result, result[:3000]

@@ -8,7 +8,10 @@
 // Runs OpenClaw starts itself (ctx.trigger heartbeat, cron, memory, overflow) get nothing.
 // Needs plugins.entries.nova-recall.hooks.allowConversationAccess: true.
 // Bounded by its budget and fail-open: on any problem it returns nothing and the turn proceeds.
+// It also lets the agent ask NOVA on purpose (./tools.js): the agent tools and a memory corpus
+// supplement for OpenClaw's own memory_search / memory_get.
 import { agentOf, budgetMs, call, configure, disabled } from "../nova-lib/client.js";
+import { registerMemoryTools } from "./tools.js";
 
 // EmbeddedRunTrigger values of runs no person asked for (dist/agent-harness-runtime-*.d.ts).
 const SYSTEM_TRIGGERS = new Set(["heartbeat", "cron", "memory", "overflow"]);
@@ -21,6 +24,7 @@ export default {
     configure(api.pluginConfig);
     const configured = Number(api.pluginConfig?.budgetMs);
     const budget = Number.isFinite(configured) && configured > 0 ? configured : budgetMs("recall");
+    registerMemoryTools(api);
     api.on("before_prompt_build", async (event, ctx) => {
       try {
         if (disabled()) return undefined;

@@ -55,6 +55,11 @@ class ModelRequest:
         real = [u for u in users if "OPENCLAW_INTERNAL_CONTEXT" not in u]
         return real[-1] if real else ""
 
+    @property
+    def tool_results(self) -> list[str]:
+        """The tool results OpenClaw sent back (``role: tool`` messages), oldest first."""
+        return [_text(m.get("content")) for m in self.body["messages"] if m["role"] == "tool"]
+
     def text(self) -> str:
         return "\n".join(_text(m.get("content")) for m in self.body["messages"])
 
@@ -68,11 +73,16 @@ def _text(content) -> str:
 
 
 class StubProvider:
-    """OpenAI-compatible model on 127.0.0.1 that records every chat-completions request."""
+    """OpenAI-compatible model on 127.0.0.1 that records every chat-completions request.
+
+    It answers with ``reply``; or, after ``call_tool(name, args)``, the next request that does not
+    end with a tool result gets that tool call instead (OpenAI streaming ``delta.tool_calls``,
+    ``finish_reason: "tool_calls"``), and OpenClaw's request with the tool's result gets ``reply``."""
 
     def __init__(self, reply: str = "Noted."):
         self.reply = reply
         self.requests: list[ModelRequest] = []
+        self._tool_calls: list[tuple[str, dict]] = []
         self._lock = threading.Lock()
         stub = self
 
@@ -90,17 +100,26 @@ class StubProvider:
 
             def do_POST(self):
                 raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+                body = json.loads(raw or b"{}")
                 with stub._lock:
-                    stub.requests.append(ModelRequest(time.time(), json.loads(raw or b"{}")))
+                    stub.requests.append(ModelRequest(time.time(), body))
+                    last = (body.get("messages") or [{}])[-1]
+                    tool = stub._tool_calls.pop(0) if stub._tool_calls and last.get("role") != "tool" else None
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
                 self.end_headers()
                 base = {"id": "stub-1", "object": "chat.completion.chunk", "created": int(time.time()),
                         "model": "stub-model"}
+                if tool is None:
+                    delta, finish = {"role": "assistant", "content": stub.reply}, "stop"
+                else:
+                    delta = {"role": "assistant", "tool_calls": [{
+                        "index": 0, "id": f"call_{len(stub.requests)}", "type": "function",
+                        "function": {"name": tool[0], "arguments": json.dumps(tool[1])}}]}
+                    finish = "tool_calls"
                 for chunk in (
-                    {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": stub.reply},
-                                          "finish_reason": None}]},
-                    {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                    {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]},
+                    {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}],
                      "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}},
                 ):
                     self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
@@ -111,6 +130,11 @@ class StubProvider:
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, name="stub-model", daemon=True)
         self._thread.start()
+
+    def call_tool(self, name: str, args: dict) -> None:
+        """Answer the next model request (not itself a tool result) with a call of tool ``name``."""
+        with self._lock:
+            self._tool_calls.append((name, args))
 
     def since(self, t: float) -> list[ModelRequest]:
         with self._lock:
