@@ -298,7 +298,7 @@ def recall(
                     lines = [f"## {q['query']}" if queries else None, render_items(items) or "(no memories)"]
                     for i in items:
                         src = ", ".join(f"{s['session_id'][:8]}/{s['entry_id']}" for s in i.sources[:6])
-                        lines.append(f"  {i.kind}:{i.id:<8} score {i.score:.4f} {i.tokens:>4} tok  from {src}")
+                        lines.append(f"  {f'{i.kind}:{i.id}':<20} score {i.score:.4f} {i.tokens:>4} tok  from {src}")
                     lines.append(f"  {len(items)} items, {sum(i.tokens for i in items)} tokens, {ms:.0f} ms\n")
                     sys.stdout.write("\n".join(l for l in lines if l is not None) + "\n")
 

@@ -10,13 +10,17 @@ sends real turns (``chat.send`` + ``agent.wait``) to the main session, in three 
             corpus (scripts/synth_corpus.py, ``--memories``, 80 % of it the main agent's);
 - ``down``: installed, ``nova serve`` stopped (every hook fails open).
 
+With ``on`` and ``down`` it also times agent tool calls (``--tool-calls`` turns per tool): the stub
+model calls ``nova_recall`` and ``memory_search`` (``corpus: "all"``) through OpenClaw's ``tool_call``,
+and the round trip is from the model request that got the call to the next one, holding the result.
+
 Per turn it reports two times, both measured on this machine's clock: **turn** (``chat.send``
 sent to the run's end, from ``agent.wait``) and **to model** (``chat.send`` sent to the moment
 the model request reached the stub: OpenClaw's preparation plus NOVA's hooks, bootstrap and
 per-turn recall, which is what NOVA can add to a turn). "NOVA adds" is the median of ``on``
 minus the median of ``off``. Every process started is stopped at the end.
 
-Usage: scripts/bench_gateway.py [--turns 30] [--memories 10000] [--json]
+Usage: scripts/bench_gateway.py [--turns 30] [--memories 10000] [--tool-calls 20] [--json]
 """
 
 from __future__ import annotations
@@ -101,10 +105,40 @@ def _run(gateway: Gateway, stub: StubProvider, turns: int, session: str) -> dict
             "turns_with_nova_block": blocks}
 
 
+TOOL_CALLS = {  # what the stub model calls through OpenClaw's tool_call (Tool Search, the default)
+    "nova_recall": {"query": "What breed is Priya's dog?"},
+    "memory_search": {"query": "What breed is Priya's dog?", "corpus": "all"},
+}
+
+
+def _tool_round_trips(gateway: Gateway, stub: StubProvider, calls: int, session: str) -> dict:
+    """Per tool, ``calls`` turns whose model calls it; the round trip is from the model request that
+    got the tool call to the next one, holding the result: OpenClaw running the tool (the plugin,
+    nova serve and back) plus reading the stub's stream. p50/p95 in ms."""
+    out = {}
+    for tool, args in TOOL_CALLS.items():
+        for _ in range(calls):
+            stub.call_tool("tool_call", {"id": tool, "args": args})
+        results = gateway.turns([(session, f"Tool turn {i}: {args['query']}") for i in range(calls)],
+                                timeout_s=60 + 30 * calls)
+        trips, failed = [], 0
+        for r in results:
+            seen = [q for q in stub.since(r["sentAt"] / 1000 - 0.05) if q.at <= r["endedAt"] / 1000 + 0.05]
+            if r["status"] != "ok" or len(seen) != 2:
+                failed += 1
+                continue
+            trips.append((seen[1].at - seen[0].at) * 1000)
+        out[tool] = {"calls": calls, "failed": failed, "p50": round(percentile(trips, 0.5), 1) if trips else None,
+                     "p95": round(percentile(trips, 0.95), 1) if trips else None}
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--turns", type=int, default=30, help="measured turns per condition (default 30)")
     ap.add_argument("--memories", type=int, default=10000, help="synthetic memories in the store (default 10000)")
+    ap.add_argument("--tool-calls", type=int, default=20,
+                    help="turns per agent tool (nova_recall, memory_search corpus all), on and down (default 20)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
 
@@ -143,11 +177,15 @@ def main() -> int:
         gateway.restart()  # hooks and plugins load at gateway start
         print("condition on: hooks installed, nova serve running", file=sys.stderr)
         report["on"] = _run(gateway, stub, args.turns, "agent:main:direct:bench-on")
+        if args.tool_calls:
+            report["tools_on"] = _tool_round_trips(gateway, stub, args.tool_calls, "agent:main:direct:bench-tools-on")
 
         _stop(service)
         service = None
         print("condition down: hooks installed, nova serve stopped", file=sys.stderr)
         report["down"] = _run(gateway, stub, args.turns, "agent:main:direct:bench-down")
+        if args.tool_calls:
+            report["tools_down"] = _tool_round_trips(gateway, stub, args.tool_calls, "agent:main:direct:bench-tools-down")
     finally:
         if service is not None:
             _stop(service)
@@ -168,6 +206,10 @@ def main() -> int:
               f" {r['to_model_ms']['p95']:13.0f} {r['failed']:7d} {r['turns_with_nova_block']:11d}")
     print(f"NOVA adds (median on - median off): turn {report['nova_adds_ms']['turn_ms']:.0f} ms,"
           f" to model {report['nova_adds_ms']['to_model_ms']:.0f} ms")
+    for cond in ("tools_on", "tools_down"):
+        for tool, r in report.get(cond, {}).items():
+            print(f"tool round trip, nova serve {cond[6:]:4} {tool:14} p50 {r['p50']} ms  p95 {r['p95']} ms"
+                  f"  ({r['calls']} calls, {r['failed']} failed)")
     return 0
 
 
