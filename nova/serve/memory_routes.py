@@ -37,11 +37,10 @@ def _skipped(req: SessionRequest, ctx: ServiceContext) -> tuple[str, ToolOut | N
     return agent, (None if allowed else ToolOut(status="skipped", reason=rule))
 
 
-def _time(value: str | None) -> datetime | None:
+def _time(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    t = datetime.fromisoformat(value)
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 @router.post("/v1/memory/search", response_model=ToolOut, dependencies=[Depends(authorised)])

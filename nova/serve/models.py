@@ -4,6 +4,7 @@ naming the field."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, BaseModel, ConfigDict, Field, field_validator
@@ -117,18 +118,15 @@ class BootstrapOut(BaseModel):
 
 # -- what an agent asks on purpose (nova.serve.memory_routes) ---------------------------------------
 
-def _iso_time(value: str | None) -> str | None:
-    if value is None:
-        return None
-    from datetime import datetime
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError("expected an ISO 8601 date or time, e.g. 2024-03-01 or 2024-03-01T09:00:00Z") from None
+def _text_only(value):
+    # pydantic would read a number as a Unix time; a time here is written out (ISO 8601).
+    if value is not None and not isinstance(value, str):
+        raise ValueError("expected an ISO 8601 date or time as a string, e.g. 2024-03-01 or 2024-03-01T09:00:00Z")
     return value
 
 
-IsoTime = Annotated[str | None, Field(default=None, max_length=40), BeforeValidator(_iso_time)]
+IsoTime = Annotated[datetime | None, BeforeValidator(_text_only),
+                    Field(default=None, description="ISO 8601 date or time (UTC when no zone), e.g. 2024-03-01")]
 
 
 class MemorySearchIn(SessionRequest):
