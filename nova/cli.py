@@ -552,6 +552,71 @@ def _forget_one(agent: str, memory: str | None, list_memories: bool, restore: li
     out.print(f"forgot {ref}: {gone.text[:200]}")
 
 
+@app.command("export")
+def export_cmd(
+    output: Path = typer.Option(..., "--output", "-o", help="File to write (JSONL; '-' for stdout)."),
+    agent: Optional[list[str]] = typer.Option(None, "--agent", help="Only this agent (repeatable; default: every agent)."),
+) -> None:
+    """Write agents' memories to a versioned JSONL file: the entry log (secrets already redacted), sessions
+    and cursors, entities with aliases, episodes, relationships with valid_from/valid_to, provenance,
+    forget records; with a manifest (row counts, sha256). `nova import FILE` reads it into another store.
+    Exit codes: 0 done, 2 error."""
+    from nova.memory.export_import import export_agents
+
+    with runtime() as rt, rt.store.connection() as conn:
+        try:
+            if str(output) == "-":
+                report = export_agents(conn, agent, sys.stdout)
+            else:
+                partial = output.with_name(output.name + ".partial")
+                with partial.open("w", encoding="utf-8") as f:
+                    report = export_agents(conn, agent, f, progress=lambda t, n: err.print(f"  {t}: {n} rows"))
+                partial.replace(output)  # a failed export leaves no file that looks complete
+        except ValueError as e:
+            err.print(f"[red]error:[/red] {e}")
+            raise typer.Exit(2) from None
+    err.print(f"exported {', '.join(report.agents)}: {sum(report.rows.values())} rows, {report.bytes / 2**20:.1f} MB,"
+              f" sha256 {report.sha256[:16]}…" + ("" if str(output) == "-" else f" → {output}"))
+
+
+@app.command("import")
+def import_cmd(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A file written by `nova export`."),
+    re_embed: bool = typer.Option(
+        False, "--re-embed", help="The file was made with another embedding model: import the entry log and"
+                                  " rebuild the memories with this store's models (as `nova reextract` does)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Read a `nova export` file into this store, in one transaction: its checksum, format version and
+    row counts are verified before anything commits. Importing the same file again does nothing; an agent
+    that already has memories here is refused. Exit codes: 0 done, 2 error."""
+    from nova.memory.export_import import ImportError_, import_file
+
+    seen: dict[str, int] = {}
+
+    def note(table: str, n: int) -> None:
+        if table not in seen and not as_json:
+            err.print(f"  importing {table}")
+        seen[table] = seen.get(table, 0) + n
+
+    with runtime() as rt:
+        try:
+            report = import_file(rt.store, file, embedding_model=rt.settings.embedding_model, re_embed=re_embed,
+                                 projector_factory=lambda: rt.projector, progress=note)
+        except (ImportError_, RuntimeError) as e:
+            err.print(f"[red]error:[/red] {e}")
+            raise typer.Exit(2) from None
+    if as_json:
+        print(json.dumps({"agents": report.agents, "rows": report.rows, "already_imported": report.already_imported,
+                          "rebuilt_entries": report.rebuilt_entries}))
+    elif report.already_imported:
+        out.print(f"{file} was imported before: nothing to do")
+    else:
+        out.print(f"imported {', '.join(report.agents)}: {sum(report.rows.values())} rows"
+                  + (f"; re-extracted {report.rebuilt_entries} entries with {rt.settings.embedding_model}"
+                     if re_embed else ""))
+
+
 @app.command()
 def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this agent.")) -> None:
     """Row counts per agent, extraction failures, stale rows, the newest entry, recall latency and hook activity.
