@@ -73,8 +73,12 @@ def test_moved_memories_recall_byte_identically(store, target, settings, project
     text = path.read_text()
     assert "sk-live-" not in text and "[REDACTED:" in text  # the entry log as logged: redacted
     assert '"agent_id":"ops"' not in text  # only the agent asked for
-    # The target's serials are elsewhere (other agents' rows took the first ids): ids are rewritten.
+    # The target is in use: its HNSW indexes exist (rows go into them one by one), and its serials are
+    # elsewhere (other agents' rows took the first ids): ids are rewritten.
+    from nova.store.migrations import ensure_vector_indexes
+
     with target.connection() as conn:
+        ensure_vector_indexes(conn, settings.embedding_model, embedder.dim)
         for seq in ("entities_id_seq", "episodes_id_seq", "relationships_id_seq"):
             conn.execute("SELECT setval(%s, 1000)", (seq,))
         conn.commit()
@@ -90,6 +94,19 @@ def test_moved_memories_recall_byte_identically(store, target, settings, project
     before = row_counts(target)
     assert import_file(target, path, embedding_model=settings.embedding_model).already_imported
     assert row_counts(target) == before
+
+
+def test_an_empty_store_gets_its_vector_indexes_after_the_rows(store, target, settings, projector, embedder,
+                                                                 tmp_path):
+    from nova.store.migrations import missing_vector_indexes
+
+    _two_agents(store, settings, projector, tmp_path)
+    path = tmp_path / "all.jsonl"
+    _export(store, path)
+    import_file(target, path, embedding_model=settings.embedding_model)
+    with target.connection() as conn:
+        assert missing_vector_indexes(conn, embedder.dim) == []
+    assert _recall_json(target, embedder, "ops", QUESTIONS) == _recall_json(store, embedder, "ops", QUESTIONS)
 
 
 def test_a_damaged_or_foreign_file_changes_nothing(store, target, settings, projector, embedder, tmp_path):
