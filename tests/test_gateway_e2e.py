@@ -11,6 +11,7 @@ the model requests the gateway sent.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -137,6 +138,9 @@ def test_nova_in_a_running_gateway(world, settings):
         turn = _one_request(stub, asked).user_turn
         assert BLOCK in turn and "greyhound" in turn.split("</nova-memory>")[0], turn
         assert turn.rstrip().endswith("What breed is Priya's dog?")  # the block goes before the message
+        # NOVA's tools are in the Tool Search directory; nova_forget only once the operator allows it.
+        system = _one_request(stub, asked).system
+        assert "nova_recall" in system and "nova_entity" in system and "nova_forget" not in system
 
         # 2. A new session gets the profile in its system prompt, byte-identical on every turn,
         #    also after nova serve restarts.
@@ -267,7 +271,10 @@ def test_the_agent_asks_nova_in_a_running_gateway(world, settings):
     """The model calls OpenClaw's memory_search (corpus all) and NOVA's own tools; what comes back to
     it in the next request holds the NOVA memory with its citation, only for the calling agent's
     conversations, and nothing (the turn still completing) when nova serve is down."""
-    stub, gateway, env, _state = world
+    stub, gateway, env, state = world
+    config = json.loads((state / "openclaw.json").read_text())
+    config["tools"] = {"alsoAllow": ["nova_forget"]}  # the opt-in docs/hooks.md gives
+    (state / "openclaw.json").write_text(json.dumps(config, indent=2))
     service = _Service(env)
     gateway.start()
     try:
@@ -279,9 +286,7 @@ def test_the_agent_asks_nova_in_a_running_gateway(world, settings):
         _, result = _tool_turn(gateway, stub, MAIN, "Do you remember Priya's dog?", "memory_search",
                                {"query": "Priya's dog", "corpus": "all"})
         assert "greyhound" in result and f"/{entry_id}" in result and "nova:entry:" in result, result[:3000]
-        # The tool directory in the system prompt names NOVA's tools; nova_forget is opt-in (tools.allow).
-        system = stub.requests[-1].system
-        assert "nova_recall" in system and "nova_entity" in system and "nova_forget" not in system
+        assert "nova_forget" in stub.requests[-1].system  # allowed here
 
         # 2. nova_recall with an entity filter and a time range around now.
         today = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86400))
@@ -296,13 +301,22 @@ def test_the_agent_asks_nova_in_a_running_gateway(world, settings):
         _, result = _tool_turn(gateway, stub, MAIN, "What do you know about Waffles?", "nova_entity", {"name": "Waffles"})
         assert "Waffles is a greyhound" in result and "[relationship:" in result, result[:3000]
 
-        # 4. A sub-agent's call reads nothing (the default session-key filters skip sub-agents).
+        # 4. nova_forget on the user's word: the memory goes, and nova_entity no longer shows it.
+        ref = result.split("] Waffles is a greyhound")[0].rsplit("[", 1)[1]
+        _, result = _tool_turn(gateway, stub, MAIN, "That's wrong, forget it.", "nova_forget", {"ref": ref})
+        assert f"Forgotten: {ref}" in result, result[:3000]
+        assert _query(settings, "SELECT via, session_key FROM forgotten_memories") == [("tool", MAIN)]
+        _, result = _tool_turn(gateway, stub, MAIN, "What do you know about Waffles now?", "nova_entity",
+                               {"name": "Waffles"})
+        assert "Waffles is a greyhound" not in result, result[:3000]
+
+        # 5. A sub-agent's call reads nothing (the default session-key filters skip sub-agents).
         _, result = _tool_turn(gateway, stub, SUBAGENT, "zxqv sub-agent asks", "nova_recall", {"query": "Priya's dog"})
         assert "greyhound" not in result and "not available in this session" in result, result[:3000]
     finally:
         service.stop()
 
-    # 5. nova serve down: each call gives an empty answer, and the turn completes.
+    # 6. nova serve down: each call gives an empty answer, and the turn completes.
     _, result = _tool_turn(gateway, stub, MAIN, "Still remember the dog?", "memory_search",
                            {"query": "Priya's dog", "corpus": "all"})
     assert "greyhound" not in result, result[:3000]
