@@ -117,18 +117,19 @@ def _tool_round_trips(gateway: Gateway, stub: StubProvider, calls: int, session:
     nova serve and back) plus reading the stub's stream. p50/p95 in ms."""
     out = {}
     for tool, args in TOOL_CALLS.items():
-        for _ in range(calls):
+        results = []
+        for i in range(calls):  # one turn per call: a tool turn's two model requests stay apart from the next turn's
             stub.call_tool("tool_call", {"id": tool, "args": args})
-        results = gateway.turns([(session, f"Tool turn {i}: {args['query']}") for i in range(calls)],
-                                timeout_s=60 + 30 * calls)
-        trips, failed = [], 0
+            results += gateway.turns([(session, f"Tool turn {i}: {args['query']}")])
+        trips, failed, why = [], 0, []
         for r in results:
             seen = [q for q in stub.since(r["sentAt"] / 1000 - 0.05) if q.at <= r["endedAt"] / 1000 + 0.05]
             if r["status"] != "ok" or len(seen) != 2:
                 failed += 1
+                why.append(f"{r['status']}/{len(seen)} requests")
                 continue
             trips.append((seen[1].at - seen[0].at) * 1000)
-        out[tool] = {"calls": calls, "failed": failed, "p50": round(percentile(trips, 0.5), 1) if trips else None,
+        out[tool] = {"calls": calls, "failed": failed, "why_failed": sorted(set(why)), "p50": round(percentile(trips, 0.5), 1) if trips else None,
                      "p95": round(percentile(trips, 0.95), 1) if trips else None}
     return out
 
