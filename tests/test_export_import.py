@@ -156,27 +156,30 @@ def test_re_embed_rebuilds_from_the_entry_log(store, target, settings, projector
     assert _recall_json(target, embedder, "main", QUESTIONS) == _recall_json(store, embedder, "main", QUESTIONS)
 
 
-def test_dev_conversation_moves_through_the_cli(settings, target, embedder, tmp_path):
-    """The public CLI on a LoCoMo dev conversation: catch-up, export, import into a fresh store, and
-    `nova recall --json` on its questions gives the same bytes in both."""
+def test_dev_conversations_move_through_the_cli(settings, target, embedder, tmp_path):
+    """The public CLI on the LoCoMo dev set: catch-up, export, import into a fresh store, and
+    `nova recall --json` on every dev question gives the same bytes in both."""
     state = DATA / "locomo-dev"
     if not state.is_dir():
         pytest.skip(f"{state} is not beside the repo (the LoCoMo dev data)")
-    questions = tmp_path / "q.jsonl"
     qs = [json.loads(line) for line in (state / "qa.jsonl").read_text().splitlines()]
-    questions.write_text("".join(json.dumps({"id": n, "query": q["question"]}) + "\n"
-                                 for n, q in enumerate(qs) if q["agent"] == "locomo-26"))
     env = {"NOVA_HOME": str(settings.home), "NOVA_DATABASE_URL": settings.database_url, "PATH": "/usr/bin:/bin"}
+    moved = dict(env, NOVA_DATABASE_URL=target.dsn, NOVA_HOME=str(tmp_path / "home2"))
     nova = lambda *a, env=env: subprocess.run([sys.executable, "-m", "nova.cli", *a], env=env, cwd=ROOT,
                                               capture_output=True, text=True, timeout=900)
-    assert nova("catchup", "--openclaw-dir", str(state), "--agent", "locomo-26").returncode == 0
-    export = tmp_path / "locomo-26.jsonl"
-    done = nova("export", "--agent", "locomo-26", "--output", str(export))
+    assert nova("catchup", "--openclaw-dir", str(state)).returncode == 0
+    export = tmp_path / "locomo-dev.jsonl"
+    done = nova("export", "--output", str(export))
     assert done.returncode == 0 and export.exists(), done.stderr
-    moved = dict(env, NOVA_DATABASE_URL=target.dsn, NOVA_HOME=str(tmp_path / "home2"))
     imported = nova("import", str(export), "--json", env=moved)
     assert imported.returncode == 0, imported.stderr
-    before = nova("recall", "--agent", "locomo-26", "--queries", str(questions), "--json")
-    after = nova("recall", "--agent", "locomo-26", "--queries", str(questions), "--json", env=moved)
-    assert before.returncode == 0 and after.returncode == 0, after.stderr
-    assert before.stdout == after.stdout and before.stdout.count("\n") == questions.read_text().count("\n")
+    agents = sorted({q["agent"] for q in qs})
+    assert json.loads(imported.stdout)["agents"] == agents
+    for agent in agents:
+        questions = tmp_path / f"{agent}.jsonl"
+        questions.write_text("".join(json.dumps({"id": n, "query": q["question"]}) + "\n"
+                                     for n, q in enumerate(qs) if q["agent"] == agent))
+        before = nova("recall", "--agent", agent, "--queries", str(questions), "--json")
+        after = nova("recall", "--agent", agent, "--queries", str(questions), "--json", env=moved)
+        assert before.returncode == 0 and after.returncode == 0, after.stderr
+        assert before.stdout == after.stdout and before.stdout.count("\n") == questions.read_text().count("\n")
