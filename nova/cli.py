@@ -535,8 +535,10 @@ def _forget_one(agent: str, memory: str | None, list_memories: bool, restore: li
             return
         if restore:
             n = restore_memory(conn, agent, restore)
-            print(json.dumps({"agent": agent, "rules_deleted": n})) if as_json else out.print(
-                f"deleted {n} rule(s); run `nova reextract --agent {agent}` to remake what they kept out")
+            if as_json:
+                print(json.dumps({"agent": agent, "rules_deleted": n}))
+            else:
+                out.print(f"deleted {n} rule(s); run `nova reextract --agent {agent}` to remake what they kept out")
             if n == 0:
                 raise typer.Exit(2)
             return

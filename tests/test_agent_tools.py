@@ -78,6 +78,17 @@ def test_entity_lists_current_and_superseded_facts(service):
     got = service.post("/v1/memory/entity", json={"sessionKey": MAIN, "name": "Waffles"}).json()
     assert got["status"] == "ok" and got["detail"]["name"] == "Waffles"
     assert any("beagle" in r["text"] and r["current"] for r in got["detail"]["relationships"])
+    # A later move supersedes the earlier one: both are shown, the old one with its valid_to.
+    assert service.post("/v1/messages", json={"sessionKey": MAIN, "content": "Tomas moved to Porto in June.",
+                                              "timestamp": 1781000000000}).status_code == 202
+    assert service.app.state.nova.worker.drain(30)
+    tomas = service.post("/v1/memory/entity", json={"sessionKey": MAIN, "name": "Tomas"}).json()
+    moves = {r["text"].split(" in ")[0]: r for r in tomas["detail"]["relationships"] if r["predicate"] == "move_to"}
+    assert moves["Tomas moved to Porto"]["current"] and moves["Tomas moved to Porto"]["valid_to"] is None
+    assert not moves["Tomas moved to Lisbon"]["current"]
+    assert moves["Tomas moved to Lisbon"]["valid_to"] == moves["Tomas moved to Porto"]["valid_from"]
+    text = tomas["text"]
+    assert text.index("Current:") < text.index("Porto") < text.index("No longer true") < text.index("Lisbon")
     missing = service.post("/v1/memory/entity", json={"sessionKey": MAIN, "name": "Zorblax"}).json()
     assert missing["status"] == "not_found"
 
