@@ -33,14 +33,33 @@ class Runtime:
 
     @property
     def embedder(self):
+        """The dense model, with the static tier beside it (``embedding_tiers``); loaded, and the store's
+        vector indexes made for both, on first use."""
         if self._embedder is None:
-            from nova.memory.embed import Embedder
-            from nova.store.migrations import ensure_vector_indexes
+            from nova.store.migrations import ensure_static_indexes, ensure_vector_indexes
 
-            self._embedder = Embedder(self.settings.embedding_model, self.settings.embedding_batch_size)
+            embedder = self._new_embedder()
             with self.store.connection() as conn:
-                ensure_vector_indexes(conn, self.settings.embedding_model, self._embedder.dim)
+                ensure_vector_indexes(conn, self.settings.embedding_model, embedder.dim)
+                if embedder.static is not None:
+                    ensure_static_indexes(conn, embedder.static.name, embedder.static.dim)
+            self._embedder = embedder
         return self._embedder
+
+    def _new_embedder(self, static=None):
+        """A dense model instance of its own; the static tier ``static`` (shared: it holds no state
+        but its weights), else loaded here when ``embedding_tiers`` has it."""
+        from nova.memory.embed import Embedder
+
+        if static is None and self.settings.embedding_tiers == "static+dense":
+            from nova.memory.static_embed import StaticEmbedder, distilled_model_dir
+
+            if self.settings.static_model is not None:
+                static = StaticEmbedder(self.settings.static_model.expanduser())
+            else:
+                static = StaticEmbedder(distilled_model_dir(self.settings.home, self.settings.embedding_model),
+                                        distill_from=self.settings.embedding_model)
+        return Embedder(self.settings.embedding_model, self.settings.embedding_batch_size, static=static)
 
     @property
     def projector(self):
@@ -58,15 +77,43 @@ class Runtime:
         Extraction batches then never hold the embedder that per-request recall uses
         (encoding is serialised per model instance), so a busy ingest does not stall recall.
         """
-        from nova.memory.embed import Embedder
-
-        return self._new_projector(Embedder(self.settings.embedding_model, self.settings.embedding_batch_size))
+        return self._new_projector(self._new_embedder(static=self.embedder.static))
 
     def _new_projector(self, embedder):
         from nova.memory.spacy_extractor import SpacyExtractor
         from nova.memory.projection import Projector
 
         return Projector(SpacyExtractor(self.settings.spacy_model), embedder)
+
+    def fill_dense(self, agents: list[str] | None = None, progress=None, stop=None, on_total=None,
+                   max_rows: int | None = None):
+        """The dense pass (``nova.memory.dense_fill``) over ``agents`` (default: all) until nothing is
+        pending, after the static vectors the store lacks (``static_fill``); loads the models only when
+        something is pending. ``on_total(n)``: the rows pending at the start, ``progress(n)``: rows done.
+        ``max_rows``: stop after about this many dense vectors (a batch at a time, for a watcher).
+        Returns the ``FillStats``, or None when nothing was pending."""
+        from nova.memory.dense_fill import FillStats, fill_static, fill_vectors, pending_dense, static_fill_pending
+
+        with self.store.connection() as conn:
+            with conn.transaction():
+                pending = {a: n for a, n in pending_dense(conn).items() if agents is None or a in agents}
+            static = self.settings.embedding_tiers == "static+dense" and static_fill_pending(conn)
+        if not pending and not static:
+            return None
+        embedder = self.embedder
+        if on_total is not None:
+            on_total(sum(pending.values()))
+        total = FillStats()
+        with self.store.connection() as conn:
+            if static:
+                total.merge(fill_static(conn, embedder, stop=stop))
+            for agent in sorted(pending):
+                left = None if max_rows is None else max_rows - total.dense
+                if (stop is not None and stop()) or (left is not None and left <= 0):
+                    break
+                total.merge(fill_vectors(conn, embedder, agent_id=agent, batch=self.settings.dense_fill_batch,
+                                         max_rows=left, progress=progress, stop=stop))
+        return total
 
     def close(self) -> None:
         self.store.close()

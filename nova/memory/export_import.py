@@ -3,12 +3,15 @@ between stores (the embedded PostgreSQL to a managed one, one host to another) o
 
 The file, streamed line by line:
 
-1. a header ``{"format": "nova-export", "version": 1, "embedding_model": "<model>|<dim>", "agents": [...]}``;
+1. a header ``{"format": "nova-export", "version": 1, "embedding_model": "<model>|<dim>", "agents": [...],
+   "static_model": "<static model>|<dim>" or null}`` (static vectors are kept on import only where the
+   target's static model is the same);
 2. one line per row, ``{"t": <table>, "r": {column: value}}``, table by table in ``TABLES`` order:
    the entry log (entries as logged: envelopes removed, secrets already redacted), its sessions,
    cursors and extraction status, entities with their aliases, episodes with their retrieval keys,
    relationships with ``valid_from``/``valid_to``, provenance, and the forget records (scopes and
-   rules, no content). Embeddings are pgvector's text form, which round-trips exactly;
+   rules, no content). Embeddings are pgvector's text form, which round-trips exactly; a memory whose
+   dense vector was still pending (the static tier) goes without it, and the target's dense pass fills it;
 3. a manifest ``{"manifest": {"rows": {table: n}, "sha256": <hex of every line before it>}}``.
 
 Left out, as derived or operational: lexeme counts (rebuilt by triggers on import), held session
@@ -39,7 +42,7 @@ from typing import IO, Callable
 import psycopg
 
 from nova.store.locks import OPERATOR_WAIT_S, agent_lock
-from nova.store.migrations import ensure_vector_indexes, stored_embedding_model
+from nova.store.migrations import VECTOR_TABLES, ensure_vector_indexes, stored_embedding_model, stored_static_model
 
 __all__ = ["FORMAT", "VERSION", "TABLES", "ExportReport", "ImportReport", "export_agents", "import_file",
            "read_ends", "ImportError_"]
@@ -112,7 +115,8 @@ def export_agents(conn: psycopg.Connection, agents: list[str] | None, out: IO[st
             report.bytes += len(line.encode())
             out.write(line)
 
-        write({"format": FORMAT, "version": VERSION, "embedding_model": model, "agents": agents})
+        write({"format": FORMAT, "version": VERSION, "embedding_model": model, "agents": agents,
+               "static_model": stored_static_model(conn)})
         for table in TABLES:
             cols = _columns(conn, table)
             select = ", ".join(f"{c}::text" if c == "embedding" else c for c in cols)
@@ -241,6 +245,7 @@ def import_file(store, path: Path, *, embedding_model: str, re_embed: bool = Fal
             got = {t: report.rows.get(t, 0) for t in expected}
             if got != expected:
                 raise ImportError_(f"row counts differ from the manifest ({got} vs {expected}): nothing was imported")
+            _adopt_static_vectors(conn, header.get("static_model"), agents, wanted)
             conn.execute("INSERT INTO nova_meta (key, value) VALUES (%s, %s)", (marker, json.dumps(agents)))
     if build_indexes_after:
         with store.connection() as conn:
@@ -251,6 +256,22 @@ def import_file(store, path: Path, *, embedding_model: str, re_embed: bool = Fal
         rebuilt = reextract(store, projector, Scope(tuple(agents)), wait_s=wait_s)
         report.rebuilt_entries = rebuilt.projection.done
     return report
+
+
+def _adopt_static_vectors(conn, static_model: str | None, agents: list[str], wanted: tuple[str, ...]) -> None:
+    """Keep the imported static vectors only when this store's static model made them too (or the store
+    has none yet: it then records the file's, and ``ensure_static_indexes`` clears them if its own model
+    differs); else clear them and let the dense pass recompute them (``static_fill``)."""
+    if "episode_keys" not in wanted:
+        return  # --re-embed: the memories are rebuilt with this store's models
+    ours = stored_static_model(conn)
+    if static_model is not None and ours is None:
+        conn.execute("INSERT INTO nova_meta (key, value) VALUES ('static_embedding_model', %s)", (static_model,))
+    elif ours is not None and static_model != ours:
+        for table in VECTOR_TABLES:
+            conn.execute(f"UPDATE {table} SET static_embedding = NULL WHERE agent_id = ANY(%s)"
+                         " AND static_embedding IS NOT NULL", (agents,))
+        conn.execute("INSERT INTO nova_meta (key, value) VALUES ('static_fill', 'pending') ON CONFLICT (key) DO NOTHING")
 
 
 def _insert(conn, table: str | None, rows: list[dict], columns: dict[str, list[str]], ids: dict[str, dict[int, int]],

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from nova.memory.embed import ingest_vectors
 from nova.memory.entities import aliases_of
 from nova.memory.texts import entity_text
 
@@ -139,10 +140,10 @@ def forget_memory(conn: psycopg.Connection, embedder, agent_id: str, ref: Memory
             rows = conn.execute(f"SELECT e.id, e.name, e.kind, {aliases_of('e')} FROM entities e"
                                 " WHERE e.agent_id = %s AND e.id = ANY(%s)", (agent_id, reworded)).fetchall()
             texts = [entity_text(name, kind, None, aliases) for _id, name, kind, aliases in rows]
-            vectors = embedder.encode(texts)
-            for (eid, *_), vec, tokens in zip(rows, vectors, embedder.count_tokens(texts), strict=True):
-                conn.execute("UPDATE entities SET embedding = %s, tokens = %s WHERE id = %s AND agent_id = %s",
-                             (vec, tokens, eid, agent_id))
+            dense, static = ingest_vectors(embedder, texts)
+            for (eid, *_), vec, svec, tokens in zip(rows, dense, static, embedder.count_tokens(texts), strict=True):
+                conn.execute("UPDATE entities SET embedding = %s, static_embedding = %s, tokens = %s"
+                             " WHERE id = %s AND agent_id = %s", (vec, svec, tokens, eid, agent_id))
     return ForgottenMemory(ref, text, len(hashes), len(reworded))
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from nova.memory.embed import Embedder
+from nova.memory.embed import Embedder, ingest_vectors
 from nova.memory.entities import EntityResolver, aliases_of
 from nova.memory.entry_log import LoggedEntry, mark_extraction
 from nova.memory.extract import Extraction, ExtractionInput, Extractor
@@ -48,7 +48,7 @@ class ProjectionStats:
 
 class Projector:
     """Extraction, then the rows it becomes (``nova.memory.writes``), then one embedding call for
-    every row the batch changed."""
+    every row the batch changed (the static tier's when the embedder has one, else the dense model's)."""
 
     def __init__(self, extractor: Extractor, embedder: Embedder):
         self.extractor = extractor
@@ -77,7 +77,10 @@ class Projector:
                 with conn.transaction():  # savepoint: a failing entry leaves nothing behind
                     # Speakers exist before anyone mentions them by first name or nickname.
                     for name in (entry.speaker, entry.addressee):
-                        resolver.resolve(name, "person", seen_at=entry.occurred_at)
+                        known = resolver.created
+                        entity_id = resolver.resolve(name, "person", seen_at=entry.occurred_at)
+                        if resolver.created > known:  # a new person gets its vectors like any entity
+                            written.entities.add(entity_id)
                     write_entry(conn, resolver, entry, result, written, counts, self.extractor.version, forgotten)
                     mark_extraction(conn, entry, "done", None, self.extractor.version)
                 changed.merge(written)
@@ -131,19 +134,23 @@ class Projector:
                 jobs.append(("entities", eid, entity_text(name, kind, summary, aliases)))
         # Episodes are found through their per-turn keys, so their full text is counted, not embedded.
         embedded = [j for j in jobs if j[0] != "episodes"]
-        vectors = self.embedder.encode([j[2] for j in embedded] + [k[2] for k in changed.episode_keys])
-        for (entry, episode_id, _), vec in zip(changed.episode_keys, vectors[len(embedded):], strict=True):
+        texts = [j[2] for j in embedded] + [k[2] for k in changed.episode_keys]
+        dense, static = ingest_vectors(self.embedder, texts)
+        n = len(embedded)
+        for (entry, episode_id, text), vec, svec in zip(changed.episode_keys, dense[n:], static[n:], strict=True):
             conn.execute(
-                "INSERT INTO episode_keys (agent_id, session_id, entry_id, episode_id, embedding)"
-                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                (entry.agent_id, entry.session_id, entry.entry_id, episode_id, vec),
+                "INSERT INTO episode_keys (agent_id, session_id, entry_id, episode_id, embedding, static_embedding, key_text)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (entry.agent_id, entry.session_id, entry.entry_id, episode_id, vec, svec, text),
             )
         tokens = dict(zip([(j[0], j[1]) for j in jobs], self.embedder.count_tokens([j[2] for j in jobs]), strict=True))
         # One UPDATE per row: each new row version is inserted into every index, HNSW included,
-        # which costs ~10 ms per insert in a store of a million memories.
-        for (table, row_id, _), vec in zip(embedded, vectors[: len(embedded)], strict=True):
-            conn.execute(f"UPDATE {table} SET embedding = %s, tokens = %s WHERE id = %s AND agent_id = %s",
-                         (vec, tokens[(table, row_id)], row_id, agent_id))
+        # which costs ~10 ms per insert in a store of a million memories. Both tiers are written:
+        # the text changed, so the other tier's vector (if any) is stale and goes.
+        for (table, row_id, _), vec, svec in zip(embedded, dense[:n], static[:n], strict=True):
+            conn.execute(f"UPDATE {table} SET embedding = %s, static_embedding = %s, tokens = %s"
+                         " WHERE id = %s AND agent_id = %s",
+                         (vec, svec, tokens[(table, row_id)], row_id, agent_id))
         for table, row_id, text in jobs:
             if table == "episodes":
                 conn.execute("UPDATE episodes SET text = %s, tokens = %s WHERE id = %s AND agent_id = %s",

@@ -13,7 +13,7 @@ import psycopg
 from nova.store.errors import StoreError
 
 __all__ = ["migration_files", "migration_checksum", "apply_migrations", "missing_vector_indexes",
-           "stored_embedding_model", "ensure_vector_indexes", "VECTOR_TABLES", "AGENT_TABLES", "FORGET_RECORDS"]
+           "stored_embedding_model", "ensure_vector_indexes", "ensure_static_indexes", "stored_static_model", "VECTOR_TABLES", "AGENT_TABLES", "FORGET_RECORDS"]
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,12 @@ def ensure_vector_indexes(conn: psycopg.Connection, model: str, dim: int) -> Non
             conn.execute(
                 "INSERT INTO nova_meta (key, value) VALUES ('embedding_model', %s)", (wanted,)
             )
-    for table in missing:
+    _create_hnsw(conn, missing, "embedding", dim)
+
+
+def _create_hnsw(conn: psycopg.Connection, tables: list[str], column: str, dim: int) -> None:
+    """HNSW cosine indexes on ``column::vector(dim)`` of ``tables``, each under a lock timeout."""
+    for table in tables:
         try:
             with conn.transaction():
                 conn.execute(f"SET LOCAL lock_timeout = '{_INDEX_LOCK_WAIT}'")
@@ -148,9 +153,44 @@ def ensure_vector_indexes(conn: psycopg.Connection, model: str, dim: int) -> Non
                 # it, and the second fail on pg_class' unique name); the second then finds it there.
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
                 conn.execute(
-                    f"CREATE INDEX IF NOT EXISTS {table}_embedding_hnsw_{dim} ON {table} "
-                    f"USING hnsw ((embedding::vector({dim})) vector_cosine_ops)"
+                    f"CREATE INDEX IF NOT EXISTS {_index_name(table, column, dim)} ON {table} "
+                    f"USING hnsw (({column}::vector({dim})) vector_cosine_ops)"
                 )
         except psycopg.errors.LockNotAvailable:
             log.warning("vector index on %s not created: other writers hold the table; it is created the"
                         " next time NOVA loads the model", table)
+
+
+def _index_name(table: str, column: str, dim: int) -> str:
+    return f"{table}_embedding_hnsw_{dim}" if column == "embedding" else f"{table}_static_hnsw_{dim}"
+
+
+def stored_static_model(conn: psycopg.Connection) -> str | None:
+    """``"<static model name>|<dim>"`` of the static vectors this database holds, None before the first."""
+    row = conn.execute("SELECT value FROM nova_meta WHERE key = 'static_embedding_model'").fetchone()
+    return row[0] if row else None
+
+
+def ensure_static_indexes(conn: psycopg.Connection, name: str, dim: int) -> None:
+    """Record the static model (``nova.memory.static_embed``) and create its HNSW indexes.
+
+    Unlike the dense model's, a static model's vectors are cheap to recompute (tens of thousands a
+    second): when the store holds another static model's vectors (or none, from before the static tier
+    was on) they are cleared and ``static_fill`` is set in ``nova_meta``, which tells the dense pass
+    (``nova.memory.dense_fill``) to recompute them. Until then those rows are found by their dense vectors."""
+    missing = [t for t in VECTOR_TABLES
+               if conn.execute("SELECT to_regclass(%s)", (_index_name(t, "static_embedding", dim),)).fetchone()[0] is None]
+    conn.commit()
+    wanted = f"{name}|{dim}"
+    if stored_static_model(conn) != wanted:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            stored = stored_static_model(conn)
+            if stored != wanted:
+                if stored is not None:
+                    log.warning("the store's static vectors are from %s, not %s: they are recomputed", stored, wanted)
+                    for table in VECTOR_TABLES:
+                        conn.execute(f"UPDATE {table} SET static_embedding = NULL WHERE static_embedding IS NOT NULL")
+                conn.execute("INSERT INTO nova_meta (key, value) VALUES ('static_embedding_model', %s), ('static_fill', 'pending')"
+                             " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (wanted,))
+    _create_hnsw(conn, missing, "static_embedding", dim)
