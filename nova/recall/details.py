@@ -9,57 +9,66 @@ import psycopg
 from nova.memory.entities import aliases_of
 from nova.memory.texts import entity_text, relationship_text
 from nova.recall.alongside import alongside
-from nova.recall.ranking import similarity_order
+from nova.recall.ranking import best_first, similarity
 
 __all__ = ["item_details"]
 
 
 def item_details(conn, agent_id: str, keys: list[tuple[str, int]], vec=None, dim: int = 0,
-             side_conn: psycopg.Connection | None = None) -> dict[tuple[str, int], dict]:
-    """Text, tokens, dates and provenance of each item; with ``vec``, also its ``embedding`` (MMR).
+                 side_conn: psycopg.Connection | None = None, svec=None) -> dict[tuple[str, int], dict]:
+    """Text, tokens, dates and provenance of each item; with ``vec``, also its ``embedding`` (MMR), and
+    with ``svec`` (the query in the static tier's space) its ``static_embedding``.
 
     An episode's embedding is that of its turn nearest the query (how it was found). Rows are
     read in binary: no text parsing of 384 floats per row. With ``side_conn``, the provenance is
     read on it meanwhile."""
-    out, sources = alongside(conn, side_conn, lambda c: _item_rows(c, agent_id, keys, vec, dim),
+    out, sources = alongside(conn, side_conn, lambda c: _item_rows(c, agent_id, keys, vec, dim, svec),
                               lambda c: _sources(c, agent_id, keys))
     for key, d in out.items():
         d["sources"] = sources.get(key, [])
     return out
 
 
-def _item_rows(conn, agent_id: str, keys: list[tuple[str, int]], vec, dim: int) -> dict[tuple[str, int], dict]:
+def _item_rows(conn, agent_id: str, keys: list[tuple[str, int]], vec, dim: int, svec) -> dict[tuple[str, int], dict]:
     by_kind: dict[str, list[int]] = defaultdict(list)
     for kind, item_id in keys:
         by_kind[kind].append(item_id)
-    embedding = (lambda col: col) if vec is not None else (lambda col: "NULL::vector")
+    sdim = len(svec) if svec is not None else None
+    # The item's vectors for MMR: (dense, static), NULL where not wanted.
+    vectors = lambda t: (f"{t}.embedding, {t}.static_embedding" if sdim is not None else f"{t}.embedding, NULL::vector") \
+        if vec is not None else "NULL::vector, NULL::vector"
+    params = {"agent": agent_id, "vec": vec, "svec": svec}
     out: dict[tuple[str, int], dict] = {}
     if by_kind["episode"]:
-        turn_distance = f"k.embedding::vector({dim}) <=> %(vec)s::vector({dim})"
-        nearest_turn = (f"(SELECT k.embedding FROM episode_keys k WHERE k.agent_id = e.agent_id AND k.episode_id = e.id"
-                        f"  ORDER BY {similarity_order(turn_distance, 'k.entry_id', exact=True)} LIMIT 1)")
-        for rid, text, tokens, occurred, emb in conn.execute(
-            f"SELECT e.id, e.text, e.tokens, e.occurred_at, {embedding(nearest_turn)} FROM episodes e"
+        turn_order = best_first(similarity("k", dim, sdim), "k.entry_id")
+        nearest_turn = (f"LEFT JOIN LATERAL (SELECT {vectors('k')} FROM episode_keys k WHERE k.agent_id = e.agent_id"
+                        f"  AND k.episode_id = e.id ORDER BY {turn_order} LIMIT 1) turn (dense, static) ON true"
+                        ) if vec is not None else ""
+        turn_vectors = "turn.dense, turn.static" if vec is not None else "NULL::vector, NULL::vector"
+        for rid, text, tokens, occurred, emb, static in conn.execute(
+            f"SELECT e.id, e.text, e.tokens, e.occurred_at, {turn_vectors} FROM episodes e {nearest_turn}"
             f" WHERE e.agent_id = %(agent)s AND e.id = ANY(%(ids)s)",
-            {"agent": agent_id, "ids": by_kind["episode"], "vec": vec}, binary=True,
+            params | {"ids": by_kind["episode"]}, binary=True,
         ):
-            out[("episode", rid)] = {"text": text, "tokens": tokens, "occurred_at": occurred, "embedding": emb}
+            out[("episode", rid)] = {"text": text, "tokens": tokens, "occurred_at": occurred, "embedding": emb,
+                                     "static_embedding": static}
     if by_kind["relationship"]:
-        for rid, fact, tokens, vf, vt, emb in conn.execute(
-            f"SELECT id, fact, tokens, valid_from, valid_to, {embedding('embedding')} FROM relationships"
-            f" WHERE agent_id = %s AND id = ANY(%s)",
-            (agent_id, by_kind["relationship"]), binary=True,
+        for rid, fact, tokens, vf, vt, emb, static in conn.execute(
+            f"SELECT t.id, t.fact, t.tokens, t.valid_from, t.valid_to, {vectors('t')} FROM relationships t"
+            f" WHERE t.agent_id = %(agent)s AND t.id = ANY(%(ids)s)",
+            params | {"ids": by_kind["relationship"]}, binary=True,
         ):
             out[("relationship", rid)] = {"text": relationship_text(fact, vf, vt), "tokens": tokens,
-                                          "valid_from": vf, "valid_to": vt, "embedding": emb}
+                                          "valid_from": vf, "valid_to": vt, "embedding": emb, "static_embedding": static}
     if by_kind["entity"]:
-        for rid, name, kind, summary, tokens, first, aliases, emb in conn.execute(
-            f"SELECT e.id, e.name, e.kind, e.summary, e.tokens, e.first_seen, {aliases_of('e')}, {embedding('e.embedding')}"
-            f" FROM entities e WHERE e.agent_id = %s AND e.id = ANY(%s)",
-            (agent_id, by_kind["entity"]), binary=True,
+        for rid, name, kind, summary, tokens, first, aliases, emb, static in conn.execute(
+            f"SELECT e.id, e.name, e.kind, e.summary, e.tokens, e.first_seen, {aliases_of('e')}, {vectors('e')}"
+            f" FROM entities e WHERE e.agent_id = %(agent)s AND e.id = ANY(%(ids)s)",
+            params | {"ids": by_kind["entity"]}, binary=True,
         ):
             out[("entity", rid)] = {"text": entity_text(name, kind, summary, aliases), "tokens": tokens,
-                                    "occurred_at": first, "summary": summary, "embedding": emb}
+                                    "occurred_at": first, "summary": summary, "embedding": emb,
+                                    "static_embedding": static}
     return out
 
 

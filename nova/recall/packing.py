@@ -38,7 +38,7 @@ def pack(order, details, fused, paths, content_keys, limit: int, budget: int, co
     if not pool:
         return chosen
     relevance = np.array([fused[k] for k in pool]) / fused[pool[0]]
-    vectors = np.stack([_unit(details[k].get("embedding"), dim) for k in pool])
+    vectors = _vectors([details[k] for k in pool], dim)
     redundancy = np.zeros(len(pool))
     open_ = np.ones(len(pool), dtype=bool)
     while open_.any() and len(chosen) < limit and left > 0:
@@ -80,6 +80,16 @@ def pack(order, details, fused, paths, content_keys, limit: int, budget: int, co
         # Rounded like every similarity here: the same texts embedded in other batches pick alike.
         redundancy = np.maximum(redundancy, np.round(vectors @ vectors[n], SCORE_DECIMALS))
     return chosen
+
+
+def _vectors(candidates: list[dict], dim: int) -> np.ndarray:
+    """The candidates' unit vectors, one space for all: the dense model's when every candidate has its
+    dense vector, else (the static tier, some dense vectors still pending) the static tier's."""
+    if all(d.get("embedding") is not None for d in candidates) or not any(d.get("static_embedding") is not None
+                                                                         for d in candidates):
+        return np.stack([_unit(d.get("embedding"), dim) for d in candidates])
+    static_dim = next(len(_unit(d["static_embedding"], 0)) for d in candidates if d.get("static_embedding") is not None)
+    return np.stack([_unit(d.get("static_embedding"), static_dim) for d in candidates])
 
 
 def _unit(embedding, dim: int) -> np.ndarray:

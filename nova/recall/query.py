@@ -39,10 +39,15 @@ class RecallQuery:
     speakers: set[str]         # the agent's speakers' normalised names (and their parts)
     exact: bool                # a small store: nearest neighbours by exact search
     pending_vector: Future     # the query's embedding (``embed_query``), ready once computed
+    pending_static: Future | None = None  # its static-tier embedding, when the embedder has that tier
 
     def vector(self) -> np.ndarray:
         """The query's embedding; waits for it."""
         return self.pending_vector.result()
+
+    def static_vector(self) -> np.ndarray | None:
+        """The query's embedding in the static tier's space (``nova.memory.static_embed``), None without that tier."""
+        return self.pending_static.result() if self.pending_static is not None else None
 
 
 def prepare_query(conn: psycopg.Connection, embedder: Embedder, agent_id: str, query: str, *,
@@ -52,18 +57,23 @@ def prepare_query(conn: psycopg.Connection, embedder: Embedder, agent_id: str, q
     speakers, exact = speakers_and_size(conn, agent_id)
     text_query = without_names(query, speakers)
     pending = _EMBEDDING_THREADS.submit(embed_query, embedder, query, text_query, given_vector)
+    static = None
+    if embedder.static is not None:  # well under a millisecond: no thread of its own
+        static = Future()
+        static.set_result(embed_query(embedder.static, query, text_query, None))
     when = query_time(query, now)
     words = without_names(without_time(query, when), speakers)
-    return RecallQuery(agent_id, query, text_query, words, when, speakers, exact, pending)
+    return RecallQuery(agent_id, query, text_query, words, when, speakers, exact, pending, static)
 
 
-def embed_query(embedder: Embedder, query: str, text_query: str, given: np.ndarray | None) -> np.ndarray:
+def embed_query(embedder, query: str, text_query: str, given: np.ndarray | None) -> np.ndarray:
     """The query's embedding, with the speakers' names at half weight.
 
     A speaker's name is in nearly every memory of a conversation (and facts repeat it:
     "Melanie is lucky to have Melanie's kids"), so at full weight it pulls in memories that
     share the name rather than the topic. The mean of the embeddings with and without the
-    names keeps who is asked about and lets the topic decide."""
+    names keeps who is asked about and lets the topic decide. ``embedder``: the dense ``Embedder`` or
+    its static tier (anything with ``encode``)."""
     if text_query == without_names(query, set()) or not text_query.strip():  # no speaker named
         return given if given is not None else embedder.encode([query])[0]
     vectors = embedder.encode([text_query] if given is not None else [query, text_query])

@@ -4,7 +4,8 @@ the same entries)."""
 
 from __future__ import annotations
 
-__all__ = ["Hit", "by_score", "content_key", "similarity_order", "best_first", "SCORE_DECIMALS", "CANDIDATES_PER_PATH"]
+__all__ = ["Hit", "by_score", "content_key", "similarity_order", "best_first", "similarity", "has_vector",
+           "SCORE_DECIMALS", "CANDIDATES_PER_PATH"]
 
 CANDIDATES_PER_PATH = 40
 # Similarities equal to this many decimals are ties (broken by content key): the same text embedded
@@ -53,3 +54,22 @@ def similarity_order(distance: str, content_key: str, exact: bool) -> str:
 def best_first(similarity: str, content_key: str = "ck") -> str:
     """ORDER BY for scored rows: best ``similarity`` first to ``SCORE_DECIMALS``, then by content key."""
     return f"round({similarity} * 1e{SCORE_DECIMALS}) DESC, {content_key}"
+
+
+def similarity(alias: str, dim: int, static_dim: int | None) -> str:
+    """SQL for the cosine similarity of the row aliased ``alias`` to the query (parameters ``%(vec)s``, and
+    ``%(svec)s`` with ``static_dim``): in the dense model's space where the row has its dense vector,
+    else in the static tier's (``nova.memory.static_embed``: the row's dense vector is still pending).
+    The two spaces are not calibrated to each other; a store mixes them only until the dense pass is done."""
+    dense = f"1 - ({alias}.embedding::vector({dim}) <=> %(vec)s::vector({dim}))"
+    if static_dim is None:
+        return dense
+    return (f"coalesce({dense},"
+            f" 1 - ({alias}.static_embedding::vector({static_dim}) <=> %(svec)s::vector({static_dim})))")
+
+
+def has_vector(alias: str, static_dim: int | None) -> str:
+    """SQL: the row has a vector ``similarity`` can compare (dense, or static with the static tier)."""
+    if static_dim is None:
+        return f"{alias}.embedding IS NOT NULL"
+    return f"({alias}.embedding IS NOT NULL OR {alias}.static_embedding IS NOT NULL)"

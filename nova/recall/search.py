@@ -4,6 +4,9 @@ Paths, each ONE ranked list across memory kinds (merged by the path's own score,
 episodes, facts and entities compete on relevance), fused with reciprocal rank fusion (RRF, k=60):
 - vector: pgvector cosine over HNSW indexes: relationships, described entities, and episodes
   by their best-matching turn (``episode_keys``: one embedding per entry);
+- static: the same over the static tier's vectors (``nova.memory.static_embed``) of the memories whose
+  dense vector is still pending (``nova.memory.dense_fill``): a memory is found by meaning from the
+  moment it is written; the graph and time paths and packing compare such memories in that space too;
 - full text: Postgres ``tsvector`` match of any query word but the speakers' names,
   ranked by ``ts_rank_cd`` normalised by length;
 - graph: entities named in the query (alias table) and their direct neighbours; the
@@ -90,8 +93,9 @@ def recall(
     if side_conn is not None:
         clock.lap("side_wait")
     clock.laps |= side_laps
-    ranked = ({"vector": vector.ranked(nearest | {"entity": entities}), "fulltext": fulltext_hits,
-               "graph": graph_hits} | ({"time": time_hits} if time_hits is not None else {}))
+    ranked = ({"vector": vector.ranked(nearest["dense"] | {"entity": entities}), "fulltext": fulltext_hits,
+               "graph": graph_hits} | ({"time": time_hits} if time_hits is not None else {})
+              | ({"static": vector.ranked(nearest["static"])} if nearest["static"] else {}))
     content_keys = {key: ck for hits in ranked.values() for key, _score, ck in hits}
     vec = q.vector()
     dim = len(vec)
@@ -112,7 +116,7 @@ def recall(
     chunk = limit * 2
     decisions = [] if trace is not None and trace.detailed else None
     for start in range(0, len(order), chunk):
-        details |= item_details(conn, agent_id, order[start:start + chunk], vec, dim, side_conn)
+        details |= item_details(conn, agent_id, order[start:start + chunk], vec, dim, side_conn, q.static_vector())
         if decisions is not None:
             decisions.clear()
         items = pack(order[:start + chunk], details, fused, paths, content_keys, limit, budget_tokens,
@@ -126,18 +130,25 @@ def recall(
 
 
 def _main_paths(conn: psycopg.Connection, q: RecallQuery, clock: Clock, trace: RecallTrace | None):
-    """What runs on the caller's connection: the nearest relationships and episodes (``{kind:
-    [Neighbour]}``), the time path's hits when the query names a time (else None), and the graph
-    path's hits. A time query reads a deeper pool of neighbours (``TIME_POOL``): the time path draws on it."""
+    """What runs on the caller's connection: the nearest relationships and episodes (``{"dense": {kind:
+    [Neighbour]}, "static": {kind: [Neighbour]}}``, the second empty without the static tier), the time
+    path's hits when the query names a time (else None), and the graph path's hits. A time query reads
+    a deeper pool of neighbours (``TIME_POOL``): the time path draws on it, in both spaces."""
     q.vector()
     clock.lap("embed_wait")
     pool = TIME_POOL if q.when is not None else CANDIDATES_PER_PATH
-    nearest = {"relationship": vector.nearest(conn, q, "relationship", pool),
-               "episode": vector.nearest(conn, q, "episode", max(pool, CANDIDATES_PER_PATH * 2))}
+    sizes = {"relationship": pool, "episode": max(pool, CANDIDATES_PER_PATH * 2)}
+    nearest = {"dense": {kind: vector.nearest(conn, q, kind, n) for kind, n in sizes.items()}, "static": {}}
+    if q.static_vector() is not None:
+        nearest["static"] = {kind: vector.nearest(conn, q, kind, n, "static") for kind, n in sizes.items()}
+        nearest["static"]["entity"] = vector.nearest(conn, q, "entity", CANDIDATES_PER_PATH, "static")
+        if not any(nearest["static"].values()):
+            nearest["static"] = {}  # every memory has its dense vector: the dense path sees them all
     clock.lap("vector")
     time_hits = None
     if q.when is not None:
-        time_hits = time_range.search(conn, q, nearest)
+        both = {kind: nearest["dense"][kind] + nearest["static"].get(kind, []) for kind in sizes}
+        time_hits = time_range.search(conn, q, both)
         clock.lap("time")
     graph_hits = graph.search(conn, q, trace)
     clock.lap("graph")

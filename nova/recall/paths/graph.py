@@ -10,7 +10,8 @@ import psycopg
 from nova.memory.names import normalize_name
 from nova.recall.items import RecallTrace
 from nova.recall.query import RecallQuery, without_names
-from nova.recall.ranking import CANDIDATES_PER_PATH, Hit, best_first, by_score, content_key, similarity_order
+from nova.recall.ranking import (CANDIDATES_PER_PATH, Hit, best_first, by_score, content_key, has_vector, similarity,
+                                 similarity_order)
 
 __all__ = ["search"]
 
@@ -51,24 +52,30 @@ def search(conn: psycopg.Connection, query: RecallQuery, trace: RecallTrace | No
         (seeds, agent_id, seeds, seeds),
     ).fetchall()
     around = sorted(set(seeds) | {r[0] for r in neighbours if r[0] is not None})
-    vec = query.vector()
-    dim = len(vec)
-    distance = f"t.embedding::vector({dim}) <=> %(vec)s::vector({dim})"
+    vec, svec = query.vector(), query.static_vector()
+    dim, sdim = len(vec), (len(svec) if svec is not None else None)
     rel_key = content_key("relationship", "t")
-    rels = conn.execute(
-        f"SELECT t.id, 1 - ({distance}), {rel_key} FROM relationships t"
-        f" WHERE t.agent_id = %(agent)s AND t.embedding IS NOT NULL"
-        f" AND (t.subject_id = ANY(%(around)s) OR t.object_id = ANY(%(around)s))"
-        f" ORDER BY {similarity_order(distance, rel_key, exact)} LIMIT %(n)s",
-        {"vec": vec, "agent": agent_id, "around": around, "n": CANDIDATES_PER_PATH},
-    ).fetchall()
+    params = {"vec": vec, "svec": svec, "agent": agent_id, "around": around, "n": CANDIDATES_PER_PATH}
+    if sdim is None:  # the dense model alone: in the order the planner serves best (exact when ``exact``)
+        distance = f"t.embedding::vector({dim}) <=> %(vec)s::vector({dim})"
+        rels = conn.execute(
+            f"SELECT t.id, 1 - ({distance}), {rel_key} FROM relationships t"
+            f" WHERE t.agent_id = %(agent)s AND t.embedding IS NOT NULL"
+            f" AND (t.subject_id = ANY(%(around)s) OR t.object_id = ANY(%(around)s))"
+            f" ORDER BY {similarity_order(distance, rel_key, exact)} LIMIT %(n)s", params).fetchall()
+    else:  # some dense vectors may be pending: each row in the space it has
+        rels = conn.execute(
+            f"SELECT id, s, ck FROM (SELECT t.id, {similarity('t', dim, sdim)} AS s, {rel_key} AS ck FROM relationships t"
+            f" WHERE t.agent_id = %(agent)s AND {has_vector('t', sdim)}"
+            f" AND (t.subject_id = ANY(%(around)s) OR t.object_id = ANY(%(around)s))) x"
+            f" ORDER BY {best_first('s')} LIMIT %(n)s", params).fetchall()
     episodes = conn.execute(
-        f"SELECT id, s, ck FROM (SELECT e.id, max(1 - (k.embedding::vector({dim}) <=> %s::vector({dim}))) AS s,"
+        f"SELECT id, s, ck FROM (SELECT e.id, max({similarity('k', dim, sdim)}) AS s,"
         f"   {content_key('episode', 'e')} AS ck"
         f"   FROM provenance pm JOIN episode_keys k USING (agent_id, session_id, entry_id)"
         f"   JOIN episodes e ON e.id = k.episode_id"
-        f"   WHERE pm.agent_id = %s AND pm.item_kind = 'entity' AND pm.item_id = ANY(%s) GROUP BY e.id) x"
-        f" ORDER BY {best_first('s')} LIMIT %s",
-        (vec, agent_id, around, CANDIDATES_PER_PATH),
+        f"   WHERE pm.agent_id = %(agent)s AND pm.item_kind = 'entity' AND pm.item_id = ANY(%(around)s)"
+        f"   AND {has_vector('k', sdim)} GROUP BY e.id) x"
+        f" ORDER BY {best_first('s')} LIMIT %(n)s", params,
     ).fetchall()
     return by_score([(("relationship", r[0]), r[1], r[2]) for r in rels] + [(("episode", r[0]), r[1], r[2]) for r in episodes])

@@ -10,7 +10,7 @@ import psycopg
 
 from nova.recall.paths.vector import Neighbour
 from nova.recall.query import RecallQuery
-from nova.recall.ranking import CANDIDATES_PER_PATH, Hit, best_first, by_score, content_key
+from nova.recall.ranking import CANDIDATES_PER_PATH, Hit, best_first, by_score, content_key, has_vector, similarity
 
 __all__ = ["search", "TIME_POOL"]
 
@@ -25,9 +25,11 @@ def search(conn: psycopg.Connection, query: RecallQuery, nearest: dict[str, list
 
     A short range (at most ``_EXACT_TIME_ROWS`` rows began in it) is compared exhaustively through
     the time indexes; a long one is read from the query's nearest neighbours (``nearest``, ``TIME_POOL``
-    deep), so a wide range in a large store costs no filtered index walk."""
-    agent_id, vec = query.agent_id, query.vector()
-    dim = len(vec)
+    deep), so a wide range in a large store costs no filtered index walk. ``nearest`` holds the static
+    tier's neighbours too (of memories whose dense vector is pending), and rows are compared in the
+    space they have (``nova.recall.ranking.similarity``)."""
+    agent_id, vec, svec = query.agent_id, query.vector(), query.static_vector()
+    dim, sdim = len(vec), (len(svec) if svec is not None else None)
     start, end = query.when.start, query.when.end
     lo = start or datetime.min.replace(tzinfo=_UTC)
     hi = end or datetime.max.replace(tzinfo=_UTC)
@@ -38,25 +40,25 @@ def search(conn: psycopg.Connection, query: RecallQuery, nearest: dict[str, list
     for n in nearest["relationship"]:
         if n.start is not None and n.start < hi and (n.start >= lo or (n.end is not None and n.end > lo)):
             hits.append(n.hit)
-    bounds = (agent_id, start, end)
-    began = "t.agent_id = %s AND t.{0} >= coalesce(%s, '-infinity'::timestamptz) AND t.{0} < coalesce(%s, 'infinity'::timestamptz)"
+    params = {"agent": agent_id, "lo": start, "hi": end, "vec": vec, "svec": svec}
+    began = ("t.agent_id = %(agent)s AND t.{0} >= coalesce(%(lo)s, '-infinity'::timestamptz)"
+             " AND t.{0} < coalesce(%(hi)s, 'infinity'::timestamptz)")
     episode_in, relationship_in = began.format("occurred_at"), began.format("valid_from")
     exact = {
         "episode": ("episodes", episode_in,
-                    f"SELECT t.id, max(1 - (k.embedding::vector({dim}) <=> %s::vector({dim}))) AS s,"
-                    f" {content_key('episode', 't')} AS ck"
+                    f"SELECT t.id, max({similarity('k', dim, sdim)}) AS s, {content_key('episode', 't')} AS ck"
                     f" FROM episodes t JOIN episode_keys k ON k.agent_id = t.agent_id AND k.episode_id = t.id"
-                    f" WHERE {episode_in} GROUP BY t.id"),
+                    f" WHERE {episode_in} AND {has_vector('k', sdim)} GROUP BY t.id"),
         "relationship": ("relationships", relationship_in,
-                         f"SELECT t.id, 1 - (t.embedding::vector({dim}) <=> %s::vector({dim})) AS s,"
+                         f"SELECT t.id, {similarity('t', dim, sdim)} AS s,"
                          f" {content_key('relationship', 't')} AS ck FROM relationships t"
-                         f" WHERE {relationship_in} AND t.embedding IS NOT NULL"),
+                         f" WHERE {relationship_in} AND {has_vector('t', sdim)}"),
     }
     for kind, (table, in_range, scored) in exact.items():
-        rows = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} t WHERE {in_range} LIMIT %s) x",
-                            (*bounds, _EXACT_TIME_ROWS + 1)).fetchone()[0]
+        rows = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} t WHERE {in_range} LIMIT %(limit)s) x",
+                            params | {"limit": _EXACT_TIME_ROWS + 1}).fetchone()[0]
         if rows <= _EXACT_TIME_ROWS:
             hits += [((kind, r[0]), r[1], r[2]) for r in conn.execute(
-                f"SELECT id, s, ck FROM ({scored}) x ORDER BY {best_first('s')} LIMIT %s",
-                (vec, *bounds, CANDIDATES_PER_PATH))]
+                f"SELECT id, s, ck FROM ({scored}) x ORDER BY {best_first('s')} LIMIT %(n)s",
+                params | {"n": CANDIDATES_PER_PATH})]
     return by_score(hits)

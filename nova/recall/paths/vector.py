@@ -11,7 +11,12 @@ import psycopg
 from nova.recall.query import RecallQuery
 from nova.recall.ranking import CANDIDATES_PER_PATH, Hit, by_score, content_key, similarity_order
 
-__all__ = ["Neighbour", "nearest", "ranked"]
+__all__ = ["Neighbour", "nearest", "ranked", "STATIC_SEARCHES_PENDING_ONLY"]
+
+# Whether the static path searches only memories whose dense vector is pending (it then stands in for
+# the dense path until the dense pass reaches them, and a complete store recalls exactly as with the
+# dense model alone), or every memory (a second opinion fused by rank).
+STATIC_SEARCHES_PENDING_ONLY = True
 
 
 @dataclass(frozen=True)
@@ -27,31 +32,44 @@ class Neighbour:
         return self.key, self.score, self.content_key
 
 
-def nearest(conn: psycopg.Connection, query: RecallQuery, kind: str, n: int) -> list[Neighbour]:
+def nearest(conn: psycopg.Connection, query: RecallQuery, kind: str, n: int, space: str = "dense") -> list[Neighbour]:
     """The agent's ``n`` memories of ``kind`` nearest the query, best first, with their times: by exact
     search when ``query.exact`` (see ``nova.recall.query.EXACT_SEARCH_EPISODES``), else through the HNSW index.
 
+    ``space``: ``dense``, the dense model's vectors (``embedding``), or ``static``, the static tier's
+    (``static_embedding``, ``nova.memory.static_embed``), over the memories whose dense vector is still
+    pending when ``STATIC_SEARCHES_PENDING_ONLY``, else over all.
     Episodes are ranked by their best-matching turn (``episode_keys``: one embedding per entry);
     entities only when described (a bare name is not worth budget)."""
-    vec, agent_id, exact = query.vector(), query.agent_id, query.exact
+    agent_id, exact = query.agent_id, query.exact
+    if space == "dense":
+        column, vec, only = "embedding", query.vector(), ""
+    else:
+        column, vec = "static_embedding", query.static_vector()
+        only = " AND t.embedding IS NULL" if STATIC_SEARCHES_PENDING_ONLY else ""
     dim = len(vec)
-    distance = f"t.embedding::vector({dim}) <=> %(vec)s::vector({dim})"
+    distance = f"t.{column}::vector({dim}) <=> %(vec)s::vector({dim})"
+    present = f"t.{column} IS NOT NULL{only}"
     if kind == "episode":
         # A turn's key is its entry; the episode's is its anchor entry (the same for every turn of it).
         order = similarity_order(distance, "t.session_id, t.entry_id", exact)
         sql = (f"SELECT k.episode_id, 1 - k.d, e.occurred_at, NULL, {content_key('episode', 'e')}"
                f" FROM (SELECT t.episode_id, t.session_id, t.entry_id, {distance} AS d"
-               f"   FROM episode_keys t WHERE t.agent_id = %(agent)s ORDER BY {order} LIMIT %(n)s) k"
+               f"   FROM episode_keys t WHERE t.agent_id = %(agent)s AND {present} ORDER BY {order} LIMIT %(n)s) k"
                f" JOIN episodes e ON e.id = k.episode_id"
                f" ORDER BY {similarity_order('k.d', 'k.session_id, k.entry_id', exact=True)}")
     elif kind == "relationship":
         sql = (f"SELECT t.id, 1 - ({distance}), t.valid_from, t.valid_to, {content_key('relationship', 't')}"
-               f" FROM relationships t WHERE t.agent_id = %(agent)s AND t.embedding IS NOT NULL"
+               f" FROM relationships t WHERE t.agent_id = %(agent)s AND {present}"
                f" ORDER BY {similarity_order(distance, content_key('relationship', 't'), exact)} LIMIT %(n)s")
     else:
         sql = (f"SELECT t.id, 1 - ({distance}), NULL, NULL, {content_key('entity', 't')} FROM entities t"
-               f" WHERE t.agent_id = %(agent)s AND t.embedding IS NOT NULL AND t.summary IS NOT NULL"
+               f" WHERE t.agent_id = %(agent)s AND {present} AND t.summary IS NOT NULL"
                f" ORDER BY {similarity_order(distance, content_key('entity', 't'), exact)} LIMIT %(n)s")
+    if only and not exact:
+        # The HNSW index finds the nearest of ALL memories and the filter keeps the pending ones: let
+        # it scan on until it has ``n`` of those (pgvector >= 0.8; an older one ignores the setting).
+        conn.execute("SELECT set_config('hnsw.iterative_scan', 'strict_order', true)")
     best: dict[tuple[str, int], Neighbour] = {}
     for item_id, score, start, end, ck in conn.execute(sql, {"vec": vec, "agent": agent_id, "n": n}):
         best.setdefault((kind, item_id), Neighbour((kind, item_id), score, start, end, ck))  # an episode's best turn
