@@ -98,6 +98,10 @@ def catchup(
     retry_failed: bool = typer.Option(
         False, "--retry-failed", help="Also retry entries whose extraction failed 5 times (dead-lettered; "
         "`nova status` counts them), e.g. after an upgrade that fixes the cause."),
+    searchable_only: bool = typer.Option(
+        False, "--searchable-only", help="Return as soon as the new memories are searchable (full text, graph, "
+        "time and static vectors), leaving the dense model's vectors to `nova serve`, `nova watch` or the next "
+        "catch-up. By default catch-up fills them in at its end (the 'dense' line of its report)."),
 ) -> None:
     """Read new transcript entries of every session into memory (incremental, safe to rerun).
 
@@ -130,12 +134,16 @@ def catchup(
             except StateDirError as e:
                 err.print(f"[red]error:[/red] {e}")
                 raise typer.Exit(EXIT_ERROR) from None
-    summary = _report_json(report, state_dir)
+            # Searchable from here on; with the static tier, the dense model's vectors follow.
+            dense = None if searchable_only else rt.fill_dense(
+                report.agents, progress=lambda n: bar.update(task, advance=n),
+                on_total=lambda total: bar.reset(task, total=total, description="dense vectors"))
+    summary = _report_json(report, state_dir, dense)
     log.info("catch-up %s", json.dumps(summary))
     if as_json:
         out.print_json(data=summary)
     elif not cron:
-        _print_report(report, state_dir)
+        _print_report(report, state_dir, dense)
     if cron:
         if report.locked_agents and len(report.locked_agents) == len(report.agents):
             raise typer.Exit(EXIT_BUSY)
@@ -182,8 +190,12 @@ def watch(
     with runtime() as rt:
         state_dir = rt.settings.state_dir(openclaw_dir)
         err.print(f"nova watch: watching {state_dir}/agents (Ctrl-C to stop)")
+        def fill_batch() -> bool:  # the dense pass, one batch per idle moment (new lines go first)
+            done = rt.fill_dense(agent, stop=stop.is_set, max_rows=rt.settings.dense_fill_batch)
+            return bool(done and done.dense)
+
         stats = watch_state_dir(rt.settings, rt.store, rt.lazy_projector(), state_dir, stop, agent,
-                                on_report=report_line, rescan_s=rescan)
+                                on_report=report_line, rescan_s=rescan, on_idle=fill_batch)
     err.print(f"nova watch: stopped after {stats.runs} catch-ups, {stats.entries_new} new entries")
 
 
@@ -198,7 +210,7 @@ def _log_to_file(path: Path) -> None:
     logging.getLogger().addHandler(handler)
 
 
-def _report_json(report, state_dir: Path) -> dict:
+def _report_json(report, state_dir: Path, dense=None) -> dict:
     p = report.projection
     return {
         "state_dir": str(state_dir), "agents": report.agents, "files": report.files_seen,
@@ -210,10 +222,13 @@ def _report_json(report, state_dir: Path) -> dict:
         "extracted": p.done, "failed": p.failed, "entities_new": p.entities, "episodes_new": p.episodes,
         "relationships_new": p.relationships, "locked_agents": report.locked_agents,
         "seconds": round(report.seconds, 2),
+        "dense": None if dense is None else {"filled": dense.dense, "static_filled": dense.static,
+                                             "left_pending": dense.skipped, "seconds": round(dense.seconds, 2),
+                                             "texts_per_s": round(dense.texts_per_s, 1)},
     }
 
 
-def _print_report(report, state_dir: Path) -> None:
+def _print_report(report, state_dir: Path, dense=None) -> None:
     p = report.projection
     out.print(f"[bold]catch-up[/bold] {state_dir}  agents: {', '.join(report.agents)}")
     out.print(
@@ -225,8 +240,12 @@ def _print_report(report, state_dir: Path) -> None:
     out.print(
         f"  extracted {p.done} entries ({p.failed} failed, {report.retried} retried):"
         f" entities +{p.entities}, episodes +{p.episodes}, relationships +{p.relationships}"
-        f"  in {report.seconds:.1f} s"
+        f"  in {report.seconds:.1f} s" + ("  (searchable)" if p.done else "")
     )
+    if dense is not None:
+        out.print(f"  dense vectors: {dense.dense} filled in {dense.seconds:.1f} s ({dense.texts_per_s:.0f} texts/s)"
+                  + (f", static vectors {dense.static}" if dense.static else "")
+                  + (f", {dense.skipped} left for the next pass (changed meanwhile)" if dense.skipped else ""))
     for rule, n in sorted(report.sessions_filtered.items()):
         out.print(f"  skipped {n} session file(s) by {rule}")
     for reason, n in sorted(report.lines.skipped.items()):
@@ -401,6 +420,9 @@ def reextract(
             except (ValueError, RuntimeError) as e:
                 err.print(f"[red]error:[/red] {e}")
                 raise typer.Exit(2) from None
+            if not dry_run:  # the rebuilt rows' dense vectors (static tier: written behind the rebuild)
+                rt.fill_dense(list(agent) if agent else None, progress=lambda n: bar.update(task, advance=n),
+                              on_total=lambda t: bar.reset(task, total=t, description="dense vectors"))
     data = {
         "dry_run": report.dry_run, "seconds": round(report.seconds, 2), "rows_by_extractor_version": dict(report.stale_before),
         "extracted": report.projection.done, "failed": report.projection.failed,
@@ -608,6 +630,8 @@ def import_cmd(
         except (ImportError_, RuntimeError) as e:
             err.print(f"[red]error:[/red] {e}")
             raise typer.Exit(2) from None
+        if not report.already_imported:  # rows imported or rebuilt without their dense (or static) vectors
+            rt.fill_dense(report.agents)
     if as_json:
         print(json.dumps({"agents": report.agents, "rows": report.rows, "already_imported": report.already_imported,
                           "rebuilt_entries": report.rebuilt_entries}))
@@ -630,11 +654,16 @@ def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this 
     "stale" counts entities, episodes and relationships made by an older extractor version
     than this NOVA's: run `nova reextract` to rebuild them.
 
+    "dense pending" counts memories (and episode turns) that are searchable already but still wait
+    for the dense model's vector (the static tier writes it behind ingest: `nova serve`, `nova watch`
+    and `nova catchup` fill it in); the line below the table gives the rate the last pass drained at.
+
     Hook activity comes from the running `nova serve` (counted since it started): messages
     memory-extract sent, recalls the nova-recall plugin got (and how many held a memory),
     semantic-recall's precomputes, session-init's profiles, answers later than the hook's
     budget, and calls the hooks report they lost (timed out, service unreachable).
     """
+    from nova.memory.dense_fill import last_fill_rate, pending_dense
     from nova.memory.extract import EXTRACTOR_VERSION
     from nova.recall.telemetry import summary as telemetry_summary
 
@@ -661,13 +690,23 @@ def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this 
             (EXTRACTOR_VERSION, EXTRACTOR_VERSION, EXTRACTOR_VERSION, agent, agent),
         ).fetchall()
         recalls = telemetry_summary(conn, agent)
+        pending = pending_dense(conn, agent)
+        rate = last_fill_rate(conn)
     table = Table("agent", "entries", "live", "entities", "episodes", "relationships", "failed", "dead", "stale",
-                  "newest entry", "last ingest")
+                  "dense pending", "newest entry", "last ingest")
     for r in rows:
-        cells = [x.strftime("%Y-%m-%d %H:%M") if hasattr(x, "strftime") else str(x) if x is not None else "-" for x in r]
+        cells = [x.strftime("%Y-%m-%d %H:%M") if hasattr(x, "strftime") else str(x) if x is not None else "-"
+                 for x in (*r[:9], pending.get(r[0], 0), *r[9:])]
         table.add_row(*cells)
     # Piped output gets the full table, not one squeezed to 80 columns.
     (out if out.is_terminal else Console(width=160)).print(table)
+    if pending or rate:
+        left = sum(pending.values())
+        drain = (f"; the last pass ({rate['at'][:16]} UTC) drained {rate['texts_per_s']:.0f} texts/s"
+                 + (f", about {left / rate['texts_per_s'] / 60:.0f} min for what is left" if left and rate["texts_per_s"] else "")
+                 ) if rate else ""
+        out.print(f"dense vectors: {left} pending{drain}"
+                  + ("" if not left else " (nova serve and nova watch fill them when idle; nova catchup at its end)"))
     if recalls["sampled"]:
         paths = ", ".join(f"{p} {share:.0%}" for p, share in sorted(recalls["paths_kept"].items()))
         out.print(f"recall, last 24 h ({recalls['sampled']} sampled): p50 {recalls['p50_ms']:.0f} ms,"

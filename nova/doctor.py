@@ -11,6 +11,7 @@ What is checked, in order:
 2. migrations: every one this NOVA ships applied, none edited since;
 3. HNSW vector indexes for the configured embedding model;
 4. the embedding model loads offline (``HF_HUB_OFFLINE=1``) and its dimension matches the store;
+   the static tier's model (``embedding_tiers``) is there and is the one the store's static vectors are from;
 5. hooks copied into ``<state>/hooks`` and identical to this NOVA's (``nova install-hooks``);
 6. hooks enabled in ``openclaw.json`` (``hooks.internal``);
 7. ``openclaw hooks list --json``: memory-extract, semantic-recall, session-init ``loadable``;
@@ -19,7 +20,7 @@ What is checked, in order:
    listens; then ``openclaw plugins inspect nova-recall --json`` (``status: loaded``);
 9. the service answers ``/v1/health`` at the configured socket or address, its database is up;
 10. catch-up lag per agent (``nova.ingest.catchup.lag``);
-11. failed and dead-lettered extractions;
+11. failed and dead-lettered extractions; dense vectors pending and whether a dense pass is draining them;
 12. disk: NOVA_HOME and database size, free space.
 
 Exit code (``exit_code``): 0 all passed, 1 warnings, 2 a failure.
@@ -90,9 +91,10 @@ def run_checks(settings: Settings, state_dir: Path, *, openclaw: str | None = No
                 with store.connection() as conn:
                     migrated = _migrations(conn, checks)
                     dim = _model(settings, conn, checks)
+                    _static_model(settings, conn, checks)
                     _vector_indexes(conn, dim, checks)
             else:
-                for name in ("migrations", "model", "vector indexes"):
+                for name in ("migrations", "model", "static model", "vector indexes"):
                     checks.append(Check(name, "skip", "needs the database"))
             config = _openclaw_config(state_dir, checks)
             _hook_files(settings, state_dir, checks)
@@ -105,9 +107,10 @@ def run_checks(settings: Settings, state_dir: Path, *, openclaw: str | None = No
                 with store.connection() as conn:
                     _catchup_lag(settings, state_dir, conn, checks)
                     _extractions(conn, checks)
+                    _dense_pending(conn, checks)
                     _disk(settings, conn, checks)
             else:
-                for name in ("catch-up lag", "extractions"):
+                for name in ("catch-up lag", "extractions", "dense vectors"):
                     checks.append(Check(name, "skip", "needs a migrated database"))
                 _disk(settings, None, checks)
         finally:
@@ -198,6 +201,62 @@ def _model(settings: Settings, conn, checks: list[Check]) -> int | None:
     else:
         checks.append(Check("model", "pass", f"{settings.embedding_model}: {dim}-d, loaded offline in {took:.1f} s"))
     return dim
+
+
+def _static_model(settings: Settings, conn, checks: list[Check]) -> None:
+    """The static tier's model: there (not distilled here: the doctor changes nothing), loadable, and the
+    one the store's static vectors came from (else they are recomputed at the next model load)."""
+    from nova.memory.embed import EmbeddingError
+    from nova.memory.static_embed import StaticEmbedder, distilled_model_dir
+    from nova.store.migrations import stored_static_model
+
+    if settings.embedding_tiers != "static+dense":
+        checks.append(Check("static model", "skip", "NOVA_EMBEDDING_TIERS=dense: the dense model alone"))
+        return
+    where = (settings.static_model.expanduser() if settings.static_model is not None
+             else distilled_model_dir(settings.home, settings.embedding_model))
+    if settings.static_model is None and not (where / "model.safetensors").exists():
+        checks.append(Check("static model", "warn", f"not distilled yet (it will be, into {where}, on first use:"
+                            " 30-60 s on two cores)", "nova catchup (or nova serve) distils it"))
+        return
+    try:
+        static = StaticEmbedder(where)
+        static.encode(["NOVA doctor"])
+    except EmbeddingError as err:
+        checks.append(Check("static model", "fail", str(err), "point NOVA_STATIC_MODEL at a model2vec model"
+                            " directory, unset it to distil one, or set NOVA_EMBEDDING_TIERS=dense"))
+        return
+    stored = stored_static_model(conn) if conn.execute("SELECT to_regclass('nova_meta')").fetchone()[0] else None
+    conn.commit()
+    wanted = f"{static.name}|{static.dim}"
+    if stored is not None and stored != wanted:
+        checks.append(Check("static model", "warn", f"{where} is {wanted}, but the store's static vectors are from"
+                            f" {stored}: they are recomputed when NOVA next loads its models",
+                            "nova catchup (or restart nova serve)"))
+    else:
+        checks.append(Check("static model", "pass", f"{wanted} from {where}"))
+
+
+def _dense_pending(conn, checks: list[Check]) -> None:
+    """Memories waiting for their dense vector, and whether a dense pass drains them."""
+    from nova.memory.dense_fill import last_fill_rate, pending_dense
+
+    pending = sum(pending_dense(conn).values())
+    rate = last_fill_rate(conn)
+    conn.commit()
+    if not pending:
+        checks.append(Check("dense vectors", "pass", "none pending"))
+        return
+    last = datetime.fromisoformat(rate["at"].replace("Z", "+00:00")) if rate else None
+    if last is None or datetime.now(timezone.utc) - last > _DENSE_STALL:
+        since = f"the last pass ran {last:%Y-%m-%d %H:%M} UTC" if last else "no dense pass has run yet"
+        checks.append(Check("dense vectors", "warn", f"{pending} memories wait for their dense vector and {since}:"
+                            " they are found by their static vectors meanwhile, less well",
+                            "keep nova serve or nova watch running, or run nova catchup"))
+        return
+    minutes = pending / rate["texts_per_s"] / 60 if rate["texts_per_s"] else 0
+    checks.append(Check("dense vectors", "pass", f"{pending} pending, draining at {rate['texts_per_s']:.0f} texts/s"
+                        f" (about {minutes:.0f} min)"))
 
 
 def _vector_indexes(conn, dim: int | None, checks: list[Check]) -> None:
@@ -478,6 +537,9 @@ def _catchup_lag(settings: Settings, state_dir: Path, conn, checks: list[Check])
                             " scripts/memory-catchup.sh in cron (docs/operations.md)"))
     else:
         checks.append(Check("catch-up lag", "pass", "; ".join(parts)))
+
+
+_DENSE_STALL = timedelta(minutes=10)  # pending dense vectors and no pass for this long: nothing is filling them
 
 
 def _extractions(conn, checks: list[Check]) -> None:

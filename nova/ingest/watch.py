@@ -37,6 +37,9 @@ class WatchStats:
     errors: int = 0
 
 
+IDLE_POLL_S = 30.0  # how often the watcher looks for idle work (dense vectors) when there was none
+
+
 def transcript_paths(paths: set[str]) -> set[Path]:
     """Changed paths as transcript paths: a SQLite store's -wal/-shm/-journal stand for the store."""
     out = set()
@@ -96,8 +99,13 @@ def watch_state_dir(
     on_report: Callable[[CatchupReport], None] | None = None,
     rescan_s: float = 300.0,
     debounce_ms: int = 300,
+    on_idle: Callable[[], bool] | None = None,
 ) -> WatchStats:
-    """Run until ``stop`` is set; returns what was done."""
+    """Run until ``stop`` is set; returns what was done.
+
+    ``on_idle()``: called when no file changed for a moment (the dense pass, a batch at a time); it
+    returns whether it did anything, and when it did not it is called again only after a catch-up
+    or ``IDLE_POLL_S``."""
     import watchfiles
 
     stats = WatchStats()
@@ -120,9 +128,12 @@ def watch_state_dir(
             return
         stats.runs += 1
         stats.entries_new += report.entries_new
+        if report.entries_new or report.retried:
+            idle_due[0] = time.monotonic() + 1.0  # new memories: their dense vectors are pending
         if on_report:
             on_report(report)
 
+    idle_due = [0.0]  # when on_idle is next called
     _wait_for_agents(state_dir, stop, "waiting for %s/agents to appear")
     if stop.is_set():
         return stats
@@ -159,4 +170,11 @@ def watch_state_dir(
         if now - last_full >= rescan_s:
             catch_up(None)
             last_full = time.monotonic()
+        if on_idle is not None and not changes and now >= idle_due[0] and not stop.is_set():
+            try:
+                busy = on_idle()
+            except Exception:  # e.g. the database restarting: try again later
+                log.exception("idle work failed; retrying later")
+                busy = False
+            idle_due[0] = time.monotonic() + (0.0 if busy else IDLE_POLL_S)
     return stats

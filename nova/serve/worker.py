@@ -17,10 +17,18 @@ __all__ = ["IngestWorker", "load_worker_projector"]
 log = logging.getLogger("nova.service")
 
 _DEFER_S = 0.5  # how long the ingest worker waits before retrying an agent another writer holds
+# The dense pass in the service: after this long without a message, one batch of _FILL_BATCH texts
+# (about half a second of the dense model on two cores: a message arriving meanwhile waits at most
+# that), again at once while some are pending, else a look every _FILL_POLL_S.
+_FILL_IDLE_S = 1.0
+_FILL_NEXT_S = 0.05
+_FILL_POLL_S = 30.0
+_FILL_BATCH = 64
 
 
 class IngestWorker(threading.Thread):
-    """Projects live entries in the background, a batch at a time (one model call per batch).
+    """Projects live entries in the background, a batch at a time (one model call per batch), and
+    when idle fills in dense vectors (the static tier writes only static ones with the entry).
 
     Entries stay ``pending`` in the entry log until projected, so whatever a crash leaves
     behind, the next catch-up projects (catch-up retries open entries first).
@@ -36,6 +44,7 @@ class IngestWorker(threading.Thread):
         self.projected = 0
         self.failed = 0
         self.deferred = 0  # batches put back because another writer held the agent
+        self.dense_filled = 0  # dense vectors written when idle
 
     def submit(self, agent_id: str, entry_id: str) -> None:
         self.jobs.put((agent_id, entry_id))
@@ -44,8 +53,15 @@ class IngestWorker(threading.Thread):
         self.jobs.put(None)
 
     def run(self) -> None:
+        idle_s = _FILL_IDLE_S
         while True:
-            job = self.jobs.get()
+            try:
+                job = self.jobs.get(timeout=idle_s)
+            except queue.Empty:
+                # Idle: fill dense vectors, one batch at a time so a new message waits at most one batch.
+                idle_s = _FILL_NEXT_S if self._fill_some() else _FILL_POLL_S
+                continue
+            idle_s = _FILL_IDLE_S
             if job is None:
                 return
             if self.delay_s:
@@ -102,6 +118,20 @@ class IngestWorker(threading.Thread):
             self.projected += stats.done
             self.failed += stats.failed
         return deferred
+
+    def _fill_some(self) -> bool:
+        """One batch of the dense pass (``nova.memory.dense_fill``) with the worker's own model copy;
+        True when it wrote something (more may be pending). Never raises: the next idle moment retries."""
+        from nova.memory.dense_fill import fill_vectors
+
+        try:
+            with self.rt.store.connection() as conn:
+                stats = fill_vectors(conn, self.projector.embedder, batch=_FILL_BATCH, max_rows=_FILL_BATCH)
+        except Exception as err:
+            log.warning("filling dense vectors failed (retried when idle): %s", err)
+            return False
+        self.dense_filled += stats.dense
+        return stats.dense > 0
 
     def drain(self, timeout: float = 60.0) -> bool:
         """Wait until every submitted entry is projected (tests, benchmarks)."""
