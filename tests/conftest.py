@@ -77,11 +77,36 @@ def settings(server_dsn, tmp_path, monkeypatch):
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def static_model_dir(tmp_path_factory) -> Path:
+    """The static tier's model, distilled once for the session from the bundled MiniLM (15-50 s), and
+    named in NOVA_STATIC_MODEL so that every command a test runs uses it instead of distilling its own
+    under the test's NOVA_HOME (tests/test_static_tier.py checks the distillation itself)."""
+    from nova.config import BUNDLED_MODEL
+    from nova.memory.static_embed import StaticEmbedder, distilled_model_dir
+
+    where = distilled_model_dir(tmp_path_factory.mktemp("static-model"), BUNDLED_MODEL)
+    StaticEmbedder(where, distill_from=BUNDLED_MODEL).encode(["distil now"])
+    os.environ["NOVA_STATIC_MODEL"] = str(where)
+    return where
+
+
 @pytest.fixture(scope="session")
 def embedder():
+    """The dense model alone (``NOVA_EMBEDDING_TIERS=dense``): rows get their dense vectors as they are written."""
     from nova.memory.embed import Embedder
 
     return Embedder()
+
+
+@pytest.fixture(scope="session")
+def tiered_embedder(static_model_dir):
+    """The dense model with the static tier beside it (what NOVA ships): rows get static vectors as they
+    are written and dense ones from the dense pass (``nova.memory.dense_fill``)."""
+    from nova.memory.embed import Embedder
+    from nova.memory.static_embed import StaticEmbedder
+
+    return Embedder(static=StaticEmbedder(static_model_dir))
 
 
 @pytest.fixture(scope="session")
