@@ -79,6 +79,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=11, help="seed of the questions (another seed: queries the cache has not seen)")
     ap.add_argument("--probe-turns", type=int, default=120,
                     help="turns of the transcript caught up at each scale to measure ingestion (default 120)")
+    ap.add_argument("--pending", type=float, default=0.0,
+                    help="with the static tier: share of the newest memories still waiting for their dense vector"
+                         " (recall then runs the static path too); default 0: a complete store")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     scales = [int(s) for s in args.scales.split(",")]
@@ -110,7 +113,7 @@ def main() -> None:
             built = {"index_build_s": None, "load_s": None}
             if scale > have * 1.01:
                 built = sc.generate(rt.store, embedder, rt.settings.embedding_model, scale - have, seed=scale,
-                                    progress=lambda m: print(m, file=sys.stderr))
+                                    progress=lambda m: print(m, file=sys.stderr), pending=args.pending)
             with rt.store.connection() as conn, rt.store.spare_connection() as side:
                 have = _memories(conn)
                 size_mb = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0] / 2**20

@@ -50,11 +50,15 @@ def _fill(template: str, rng: random.Random) -> str:
 
 
 def generate(store, embedder, model: str, memories: int, agents: int = 5, seed: int = 7, pool_size: int = 3000,
-             progress=print) -> dict:
-    """Insert about ``memories`` rows; returns counts, seconds, index build time and disk size."""
+             progress=print, pending: float = 0.0) -> dict:
+    """Insert about ``memories`` rows; returns counts, seconds, index build time and disk size.
+
+    With the static tier (``embedder.static``) every row also gets a static vector (of the same pool
+    sentence), and a ``pending`` share of each agent's newest rows has no dense vector yet (the state
+    between ingest and the dense pass: recall's static path then has work to do)."""
     from pgvector.psycopg import register_vector
 
-    from nova.store.migrations import ensure_vector_indexes
+    from nova.store.migrations import ensure_static_indexes, ensure_vector_indexes
 
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)
@@ -63,8 +67,19 @@ def generate(store, embedder, model: str, memories: int, agents: int = 5, seed: 
     pool = np.asarray(embedder.encode(pool_texts), dtype=np.float32)
     progress(f"embedded a pool of {pool_size} sentences in {time.perf_counter() - t0:.1f} s")
 
+    static_pool = np.asarray(embedder.static.encode(pool_texts), dtype=np.float32) if embedder.static else None
+    picks: list[int] = []
+
     def vector() -> np.ndarray:
-        v = pool[rng.randrange(pool_size)] + nrng.normal(0, 0.04, pool.shape[1]).astype(np.float32)
+        picks.append(rng.randrange(pool_size))
+        v = pool[picks[-1]] + nrng.normal(0, 0.04, pool.shape[1]).astype(np.float32)
+        return v / np.linalg.norm(v)
+
+    def static_vector() -> np.ndarray | None:
+        """The static vector of the sentence the last ``vector()`` drew (None without the static tier)."""
+        if static_pool is None:
+            return None
+        v = static_pool[picks[-1]] + nrng.normal(0, 0.04, static_pool.shape[1]).astype(np.float32)
         return v / np.linalg.norm(v)
 
     names = ["main"] + [f"agent{i}" for i in range(1, agents)]
@@ -105,14 +120,15 @@ def generate(store, embedder, model: str, memories: int, agents: int = 5, seed: 
                         _fill(rng.choice(TURNS), rng) + f" (#{i})", times[i], "synthetic") for i in range(n_episodes)))
                 _copy(conn, "entry_extraction", "agent_id, session_id, entry_id, status",
                       ((agent, sid, f"s{i}", "done") for i in range(n_episodes)))
-                _copy(conn, "entities", "id, agent_id, kind, name, norm_name, summary, embedding, tokens, first_seen,"
-                      " last_seen, mention_count, extractor_version",
-                      ((e, agent, "person", name, name.lower(), _fill(rng.choice(FACTS), rng), vector(), 20, seen,
-                        seen, rng.randint(1, 40), 1)
+                fresh = lambda i, total: i >= total * (1 - pending)  # the newest rows: dense vector pending
+                _copy(conn, "entities", "id, agent_id, kind, name, norm_name, summary, embedding, static_embedding,"
+                      " tokens, first_seen, last_seen, mention_count, extractor_version",
+                      ((e, agent, "person", name, name.lower(), _fill(rng.choice(FACTS), rng),
+                        None if fresh(i, n_entities) else dense, static_vector(), 20, seen, seen, rng.randint(1, 40), 1)
                        for i, e in enumerate(ents)
-                       for name, seen in [(f"{rng.choice(FIRST)} {rng.choice(LAST)} {seed}-{i}",
-                                           times[rng.randrange(n_episodes)])]),
-                      types=["int8", "text", "text", "text", "text", "text", "vector", "int4", "timestamptz",
+                       for name, seen, dense in [(f"{rng.choice(FIRST)} {rng.choice(LAST)} {seed}-{i}",
+                                                  times[rng.randrange(n_episodes)], vector())]),
+                      types=["int8", "text", "text", "text", "text", "text", "vector", "vector", "int4", "timestamptz",
                              "timestamptz", "int4", "int4"])
                 _copy(conn, "entity_aliases", "agent_id, alias_norm, entity_id, alias",
                       ((agent, f"alias {e}", e, f"Alias {e}") for e in ents[: len(ents) // 3]))
@@ -121,16 +137,18 @@ def generate(store, embedder, model: str, memories: int, agents: int = 5, seed: 
                       ((ep, agent, sid, key, f"s{i}", i, i, True,
                         f"[{times[i]:%d %B %Y}] Dana Okafor: {_fill(rng.choice(TURNS), rng)}\n"
                         f"Nova: {_fill(rng.choice(REPLIES), rng)}", times[i], 45, 1) for i, ep in enumerate(episodes)))
-                _copy(conn, "episode_keys", "agent_id, session_id, entry_id, episode_id, embedding",
-                      ((agent, sid, f"s{i}", ep, vector()) for i, ep in enumerate(episodes)),
-                      types=["text", "text", "text", "int8", "vector"])
+                _copy(conn, "episode_keys", "agent_id, session_id, entry_id, episode_id, embedding, static_embedding",
+                      ((agent, sid, f"s{i}", ep, None if fresh(i, n_episodes) else dense, static_vector())
+                       for i, ep in enumerate(episodes) for dense in [vector()]),
+                      types=["text", "text", "text", "int8", "vector", "vector"])
                 _copy(conn, "relationships", "id, agent_id, subject_id, predicate, object_value, object_key, fact,"
-                      " valid_from, confidence, embedding, tokens, extractor_version",
+                      " valid_from, confidence, embedding, static_embedding, tokens, extractor_version",
                       ((r, agent, rng.choice(ents), "synthetic", fact, fact.lower(), fact,
-                        times[rng.randrange(n_episodes)], 0.8, vector(), 14, 1)
-                       for i, r in enumerate(rels) for fact in [_fill(rng.choice(FACTS), rng) + f" (#{i})"]),
+                        times[rng.randrange(n_episodes)], 0.8, None if fresh(i, n_rels) else dense, static_vector(), 14, 1)
+                       for i, r in enumerate(rels)
+                       for fact, dense in [(_fill(rng.choice(FACTS), rng) + f" (#{i})", vector())]),
                       types=["int8", "text", "int8", "text", "text", "text", "text", "timestamptz", "float4",
-                             "vector", "int4", "int4"])
+                             "vector", "vector", "int4", "int4"])
                 _copy(conn, "provenance", "agent_id, item_kind, item_id, session_id, entry_id",
                       [*((agent, "episode", ep, sid, f"s{i}") for i, ep in enumerate(episodes)),
                        *((agent, "relationship", r, sid, some_entry()) for r in rels),
@@ -150,6 +168,8 @@ def generate(store, embedder, model: str, memories: int, agents: int = 5, seed: 
         conn.execute("SET maintenance_work_mem = '1GB'")  # the HNSW graph fits in memory: a much faster build
         conn.commit()
         ensure_vector_indexes(conn, model, embedder.dim)
+        if embedder.static is not None:
+            ensure_static_indexes(conn, embedder.static.name, embedder.static.dim)
         conn.execute("ANALYZE")
         conn.commit()
         index_s = time.perf_counter() - t1
@@ -173,13 +193,16 @@ def main() -> None:
     ap.add_argument("--memories", type=int, default=10_000, help="how many memories to add (default 10000)")
     ap.add_argument("--agents", type=int, default=5, help="agents to spread them over (default 5)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--pending", type=float, default=0.0,
+                    help="share of each agent's newest rows without their dense vector yet (static tier)")
     args = ap.parse_args()
     from nova.config import load_settings
     from nova.runtime import Runtime
 
     rt = Runtime(load_settings())
     try:
-        print(generate(rt.store, rt.embedder, rt.settings.embedding_model, args.memories, args.agents, args.seed))
+        print(generate(rt.store, rt.embedder, rt.settings.embedding_model, args.memories, args.agents, args.seed,
+                       pending=args.pending))
     finally:
         rt.close()
 
