@@ -164,6 +164,7 @@ def main() -> int:
         state = scratch / "state"
         write_files(state, args.files)
         run_catchup(rt.store, rt.settings, projector, state)
+        rt.fill_dense()  # as `nova catchup` leaves it: the no-op command then has no dense vectors to fill
         noop = run_catchup(rt.store, rt.settings, projector, state)
         env = dict(os.environ)
         started = time.perf_counter()

@@ -7,8 +7,9 @@ idle, ``nova catchup`` / ``nova reextract`` at their tail. It is resumable and i
 pending is exactly the rows whose ``embedding`` is NULL, so a killed pass loses at most one batch
 of work and a second pass over a complete store does nothing.
 
-Each round reads up to ``batch`` pending rows, encodes them outside any transaction (in large
-batches: the dense model's own throughput), then writes them in one short transaction. It never
+Each round reads up to eight batches of pending rows and encodes them ``batch`` at a time outside any
+transaction (the next batch encodes on a thread while the one before is written, so the pass runs at
+about the dense model's own batched rate), writing each batch in one short transaction. It never
 waits on a writer: rows a writer holds are skipped (``FOR UPDATE SKIP LOCKED``), and a vector is
 written only when the row's text is still the text that was encoded (a writer that re-rendered it
 in between left it pending again, and a later round takes it). Writers never wait on it for longer
@@ -23,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 # per transcript entry (their text never changes); relationships and entities are re-rendered by
 # projection when a fact closes or an entity gains a summary or an alias.
 _TABLES = ("episode_keys", "relationships", "entities")
+_READ_AHEAD = 8  # batches read at once: the next batch encodes while this one is written
 
 
 @dataclass
@@ -95,21 +98,32 @@ def fill_vectors(conn: psycopg.Connection, embedder: Embedder, *, agent_id: str 
     Runs its own short transactions on ``conn`` (which must not be inside one)."""
     stats = FillStats()
     started = time.monotonic()
-    while max_rows is None or stats.dense < max_rows:
-        if stop is not None and stop():
-            break
-        rows = _pending(conn, "embedding", agent_id, batch if max_rows is None else min(batch, max_rows - stats.dense))
-        if not rows:
-            break
-        t0 = time.monotonic()
-        vectors = embedder.encode([r[3] for r in rows])
-        stats.encode_seconds += time.monotonic() - t0
-        written = _write(conn, "embedding", rows, vectors, stats)
-        stats.dense += written
-        if progress is not None:
-            progress(written)
-        if written == 0:
-            break  # every row changed under us: leave them to the next pass rather than spin
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nova-dense-encode") as encoder:
+        while max_rows is None or stats.dense < max_rows:
+            want = batch * _READ_AHEAD if max_rows is None else min(batch * _READ_AHEAD, max_rows - stats.dense)
+            rows = _pending(conn, "embedding", agent_id, want)
+            if not rows:
+                break
+            batches = [rows[i:i + batch] for i in range(0, len(rows), batch)]
+            written_now = 0
+            # The model encodes the next batch on a thread while this one is written (torch leaves
+            # the interpreter free while it computes): the pass runs at about the model's own rate.
+            pending = encoder.submit(_timed_encode, embedder, batches[0])
+            for k, rows_k in enumerate(batches):
+                vectors, took = pending.result()
+                stats.encode_seconds += took
+                stopping = stop is not None and stop()
+                if k + 1 < len(batches) and not stopping:
+                    pending = encoder.submit(_timed_encode, embedder, batches[k + 1])
+                written = _write(conn, "embedding", rows_k, vectors, stats)
+                stats.dense += written
+                written_now += written
+                if progress is not None:
+                    progress(written)
+                if stopping:
+                    break
+            if (stop is not None and stop()) or written_now == 0:
+                break  # stopped, or every row changed under us: leave them to the next pass rather than spin
     stats.seconds = time.monotonic() - started
     if stats.dense:
         with conn.transaction():
@@ -118,6 +132,11 @@ def fill_vectors(conn: psycopg.Connection, embedder: Embedder, *, agent_id: str 
                          (json.dumps({"texts_per_s": round(stats.texts_per_s, 1), "texts": stats.dense,
                                       "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}),))
     return stats
+
+
+def _timed_encode(embedder: Embedder, rows: list) -> tuple:
+    started = time.monotonic()
+    return embedder.encode([r[3] for r in rows]), time.monotonic() - started
 
 
 def static_fill_pending(conn: psycopg.Connection) -> bool:
