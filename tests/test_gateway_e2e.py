@@ -141,6 +141,13 @@ def test_nova_in_a_running_gateway(world, settings):
         # NOVA's tools are in the Tool Search directory; nova_forget only once the operator allows it.
         system = _one_request(stub, asked).system
         assert "nova_recall" in system and "nova_entity" in system and "nova_forget" not in system
+        # The live entry was projected with static vectors only (searchable at once); the service's
+        # worker fills in the dense ones once it has been idle a moment.
+        deadline = time.monotonic() + 30
+        while _query(settings, "SELECT count(*) FROM episode_keys WHERE embedding IS NULL") != [(0,)]:
+            assert time.monotonic() < deadline, _query(settings, "SELECT entry_id FROM episode_keys WHERE embedding IS NULL")
+            time.sleep(0.2)
+        assert _query(settings, "SELECT count(*) FROM episode_keys WHERE static_embedding IS NULL") == [(0,)]
 
         # 2. A new session gets the profile in its system prompt, byte-identical on every turn,
         #    also after nova serve restarts.
