@@ -223,7 +223,7 @@ def _report_json(report, state_dir: Path, dense=None) -> dict:
         "relationships_new": p.relationships, "locked_agents": report.locked_agents,
         "seconds": round(report.seconds, 2),
         "dense": None if dense is None else {"filled": dense.dense, "static_filled": dense.static,
-                                             "left_pending": dense.skipped, "seconds": round(dense.seconds, 2),
+                                             "changed_meanwhile": dense.skipped, "seconds": round(dense.seconds, 2),
                                              "texts_per_s": round(dense.texts_per_s, 1)},
     }
 
@@ -245,7 +245,8 @@ def _print_report(report, state_dir: Path, dense=None) -> None:
     if dense is not None:
         out.print(f"  dense vectors: {dense.dense} filled in {dense.seconds:.1f} s ({dense.texts_per_s:.0f} texts/s)"
                   + (f", static vectors {dense.static}" if dense.static else "")
-                  + (f", {dense.skipped} left for the next pass (changed meanwhile)" if dense.skipped else ""))
+                  + (f"; {dense.skipped} changed while encoding (taken again, or left for the next pass)"
+                     if dense.skipped else ""))
     for rule, n in sorted(report.sessions_filtered.items()):
         out.print(f"  skipped {n} session file(s) by {rule}")
     for reason, n in sorted(report.lines.skipped.items()):

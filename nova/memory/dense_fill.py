@@ -25,7 +25,7 @@ import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import psycopg
@@ -34,7 +34,8 @@ from nova.memory.embed import Embedder
 from nova.memory.entities import aliases_of
 from nova.memory.texts import entity_text, relationship_text
 
-__all__ = ["FillStats", "fill_vectors", "fill_static", "static_fill_pending", "pending_dense", "last_fill_rate"]
+__all__ = ["FillStats", "fill_vectors", "fill_static", "static_fill_pending", "pending_dense", "has_pending_dense",
+           "last_fill_rate"]
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +52,14 @@ class FillStats:
 
     dense: int = 0                 # dense vectors written
     static: int = 0                # static vectors written (static_fill)
-    skipped: int = 0               # rows changed or locked by a writer meanwhile: left pending
+    skipped: int = 0               # rows a writer changed or held while they were encoded (taken again later)
     seconds: float = 0.0
-    encode_seconds: float = 0.0    # of which in the dense model
-    by_agent: dict[str, int] = field(default_factory=dict)
 
     def merge(self, other: "FillStats") -> "FillStats":
         self.dense += other.dense
         self.static += other.static
         self.skipped += other.skipped
         self.seconds += other.seconds
-        self.encode_seconds += other.encode_seconds
-        for agent, n in other.by_agent.items():
-            self.by_agent[agent] = self.by_agent.get(agent, 0) + n
         return self
 
     @property
@@ -80,6 +76,16 @@ def pending_dense(conn: psycopg.Connection, agent_id: str | None = None) -> dict
         + " UNION ALL ".join(f"SELECT agent_id, count(*) AS n FROM {t} WHERE {where} GROUP BY agent_id" for t in _TABLES)
         + ") x GROUP BY agent_id ORDER BY agent_id", {"agent": agent_id}).fetchall()
     return {agent: n for agent, n in rows if n}
+
+
+def has_pending_dense(conn: psycopg.Connection, agent_id: str) -> bool:
+    """Whether any memory of ``agent_id`` that recall can return waits for its dense vector (an entity
+    counts only with a summary). One ``EXISTS`` per table over the partial indexes: for every recall."""
+    return conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM episode_keys WHERE agent_id = %(a)s AND embedding IS NULL)"
+        " OR EXISTS (SELECT 1 FROM relationships WHERE agent_id = %(a)s AND embedding IS NULL)"
+        " OR EXISTS (SELECT 1 FROM entities WHERE agent_id = %(a)s AND embedding IS NULL AND summary IS NOT NULL)",
+        {"a": agent_id}).fetchone()[0]
 
 
 def last_fill_rate(conn: psycopg.Connection) -> dict | None:
@@ -108,13 +114,12 @@ def fill_vectors(conn: psycopg.Connection, embedder: Embedder, *, agent_id: str 
             written_now = 0
             # The model encodes the next batch on a thread while this one is written (torch leaves
             # the interpreter free while it computes): the pass runs at about the model's own rate.
-            pending = encoder.submit(_timed_encode, embedder, batches[0])
+            pending = encoder.submit(_encode, embedder, batches[0])
             for k, rows_k in enumerate(batches):
-                vectors, took = pending.result()
-                stats.encode_seconds += took
+                vectors = pending.result()
                 stopping = stop is not None and stop()
                 if k + 1 < len(batches) and not stopping:
-                    pending = encoder.submit(_timed_encode, embedder, batches[k + 1])
+                    pending = encoder.submit(_encode, embedder, batches[k + 1])
                 written = _write(conn, "embedding", rows_k, vectors, stats)
                 stats.dense += written
                 written_now += written
@@ -134,9 +139,8 @@ def fill_vectors(conn: psycopg.Connection, embedder: Embedder, *, agent_id: str 
     return stats
 
 
-def _timed_encode(embedder: Embedder, rows: list) -> tuple:
-    started = time.monotonic()
-    return embedder.encode([r[3] for r in rows]), time.monotonic() - started
+def _encode(embedder: Embedder, rows: list):
+    return embedder.encode([r[3] for r in rows])
 
 
 def static_fill_pending(conn: psycopg.Connection) -> bool:
@@ -229,6 +233,4 @@ def _write(conn, column: str, rows: list, vectors, stats: FillStats) -> int:
                                           [(v, r[2][0], r[1]) for r, v in todo])
             written += len(todo)
             stats.skipped += len(mine) - len(todo)
-            for r, _ in todo:
-                stats.by_agent[r[1]] = stats.by_agent.get(r[1], 0) + 1
     return written

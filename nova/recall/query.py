@@ -12,6 +12,7 @@ from datetime import datetime
 import numpy as np
 import psycopg
 
+from nova.memory.dense_fill import has_pending_dense
 from nova.memory.embed import Embedder
 from nova.memory.names import normalize_name
 from nova.recall.temporal import QueryTime, query_time
@@ -60,7 +61,7 @@ def prepare_query(conn: psycopg.Connection, embedder: Embedder, agent_id: str, q
     static = None
     # The static tier's query vector only when some memory of the agent still lacks its dense vector
     # (the partial indexes answer at once): a complete store recalls exactly as with the dense model.
-    if embedder.static is not None and _dense_pending(conn, agent_id):
+    if embedder.static is not None and has_pending_dense(conn, agent_id):
         static = Future()  # well under a millisecond: no thread of its own
         static.set_result(embed_query(embedder.static, query, text_query, None))
     when = query_time(query, now)
@@ -98,15 +99,6 @@ def speakers_and_size(conn, agent_id: str) -> tuple[set[str], bool]:
     episodes = next((n for name, n in rows if name is None), 0)
     return (names | {part for n in names for part in n.split() if len(part) >= 3},  # "Dana" of "Dana Okafor"
             episodes <= EXACT_SEARCH_EPISODES)
-
-
-def _dense_pending(conn, agent_id: str) -> bool:
-    """Whether any of the agent's memories waits for its dense vector (``nova.memory.dense_fill``)."""
-    return conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM episode_keys WHERE agent_id = %(a)s AND embedding IS NULL)"
-        " OR EXISTS (SELECT 1 FROM relationships WHERE agent_id = %(a)s AND embedding IS NULL)"
-        " OR EXISTS (SELECT 1 FROM entities WHERE agent_id = %(a)s AND embedding IS NULL AND summary IS NOT NULL)",
-        {"a": agent_id}).fetchone()[0]
 
 
 def without_names(query: str, names: set[str]) -> str:
