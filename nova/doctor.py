@@ -207,20 +207,19 @@ def _static_model(settings: Settings, conn, checks: list[Check]) -> None:
     """The static tier's model: there (not distilled here: the doctor changes nothing), loadable, and the
     one the store's static vectors came from (else they are recomputed at the next model load)."""
     from nova.memory.embed import EmbeddingError
-    from nova.memory.static_embed import StaticEmbedder, distilled_model_dir
+    from nova.memory.static_embed import configured_static_embedder
     from nova.store.migrations import stored_static_model
 
     if settings.embedding_tiers != "static+dense":
         checks.append(Check("static model", "skip", "NOVA_EMBEDDING_TIERS=dense: the dense model alone"))
         return
-    where = (settings.static_model.expanduser() if settings.static_model is not None
-             else distilled_model_dir(settings.home, settings.embedding_model))
-    if settings.static_model is None and not (where / "model.safetensors").exists():
+    static = configured_static_embedder(settings)
+    where = static.model_dir
+    if static.distill_from is not None and not static.present:
         checks.append(Check("static model", "warn", f"not distilled yet (it will be, into {where}, on first use:"
                             " 30-60 s on two cores)", "nova catchup (or nova serve) distils it"))
         return
     try:
-        static = StaticEmbedder(where)
         static.encode(["NOVA doctor"])
     except EmbeddingError as err:
         checks.append(Check("static model", "fail", str(err), "point NOVA_STATIC_MODEL at a model2vec model"

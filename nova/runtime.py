@@ -52,13 +52,9 @@ class Runtime:
         from nova.memory.embed import Embedder
 
         if static is None and self.settings.embedding_tiers == "static+dense":
-            from nova.memory.static_embed import StaticEmbedder, distilled_model_dir
+            from nova.memory.static_embed import configured_static_embedder
 
-            if self.settings.static_model is not None:
-                static = StaticEmbedder(self.settings.static_model.expanduser())
-            else:
-                static = StaticEmbedder(distilled_model_dir(self.settings.home, self.settings.embedding_model),
-                                        distill_from=self.settings.embedding_model)
+            static = configured_static_embedder(self.settings)
         return Embedder(self.settings.embedding_model, self.settings.embedding_batch_size, static=static)
 
     @property

@@ -33,7 +33,7 @@ import numpy as np
 
 from nova.memory.embed import EmbeddingError, model_path
 
-__all__ = ["StaticEmbedder", "distilled_model_dir", "PCA_DIMS"]
+__all__ = ["StaticEmbedder", "configured_static_embedder", "distilled_model_dir", "PCA_DIMS"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,15 @@ def distilled_model_dir(home: Path, dense_model: str) -> Path:
     return home / "models" / f"static-{slug}-pca{PCA_DIMS}"
 
 
+def configured_static_embedder(settings) -> "StaticEmbedder":
+    """The static tier ``settings`` name: ``static_model`` as given, else the model distilled from
+    ``embedding_model`` into ``distilled_model_dir`` (on first use)."""
+    if settings.static_model is not None:
+        return StaticEmbedder(settings.static_model.expanduser())
+    return StaticEmbedder(distilled_model_dir(settings.home, settings.embedding_model),
+                          distill_from=settings.embedding_model)
+
+
 class StaticEmbedder:
     """model2vec embeddings, L2-normalised float32 arrays of shape (n, dim).
 
@@ -62,9 +71,14 @@ class StaticEmbedder:
         self.distill_from = distill_from
         self._lock = threading.Lock()  # HF fast tokenizers are not safe from two threads at once
 
+    @property
+    def present(self) -> bool:
+        """Whether the model is on disk (without loading or distilling it)."""
+        return (self.model_dir / "model.safetensors").exists()
+
     @cached_property
     def _model(self):
-        if not (self.model_dir / "model.safetensors").exists():
+        if not self.present:
             if self.distill_from is None:
                 raise EmbeddingError(f"no model2vec model in {self.model_dir} (NOVA_STATIC_MODEL): expected"
                                      " config.json, model.safetensors and tokenizer.json there")
