@@ -42,7 +42,7 @@ from typing import IO, Callable
 import psycopg
 
 from nova.store.locks import OPERATOR_WAIT_S, agent_lock
-from nova.store.migrations import VECTOR_TABLES, ensure_vector_indexes, stored_embedding_model, stored_static_model
+from nova.store.migrations import clear_static_vectors, ensure_vector_indexes, stored_embedding_model, stored_static_model
 
 __all__ = ["FORMAT", "VERSION", "TABLES", "ExportReport", "ImportReport", "export_agents", "import_file",
            "read_ends", "ImportError_"]
@@ -268,10 +268,7 @@ def _adopt_static_vectors(conn, static_model: str | None, agents: list[str], wan
     if static_model is not None and ours is None:
         conn.execute("INSERT INTO nova_meta (key, value) VALUES ('static_embedding_model', %s)", (static_model,))
     elif ours is not None and static_model != ours:
-        for table in VECTOR_TABLES:
-            conn.execute(f"UPDATE {table} SET static_embedding = NULL WHERE agent_id = ANY(%s)"
-                         " AND static_embedding IS NOT NULL", (agents,))
-        conn.execute("INSERT INTO nova_meta (key, value) VALUES ('static_fill', 'pending') ON CONFLICT (key) DO NOTHING")
+        clear_static_vectors(conn, agents)
 
 
 def _insert(conn, table: str | None, rows: list[dict], columns: dict[str, list[str]], ids: dict[str, dict[int, int]],

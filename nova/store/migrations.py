@@ -13,7 +13,7 @@ import psycopg
 from nova.store.errors import StoreError
 
 __all__ = ["migration_files", "migration_checksum", "apply_migrations", "missing_vector_indexes",
-           "stored_embedding_model", "ensure_vector_indexes", "ensure_static_indexes", "stored_static_model", "VECTOR_TABLES", "AGENT_TABLES", "FORGET_RECORDS"]
+           "stored_embedding_model", "ensure_vector_indexes", "ensure_static_indexes", "stored_static_model", "clear_static_vectors", "VECTOR_TABLES", "AGENT_TABLES", "FORGET_RECORDS"]
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +171,17 @@ def stored_static_model(conn: psycopg.Connection) -> str | None:
     return row[0] if row else None
 
 
+def clear_static_vectors(conn: psycopg.Connection, agents: list[str] | None = None) -> None:
+    """Clear the static vectors of ``agents`` (default: all), made by another static model, and set
+    ``static_fill`` so that the dense pass (``nova.memory.dense_fill.fill_static``) recomputes them.
+    In the caller's transaction."""
+    scope = " AND agent_id = ANY(%s)" if agents is not None else ""
+    for table in VECTOR_TABLES:
+        conn.execute(f"UPDATE {table} SET static_embedding = NULL WHERE static_embedding IS NOT NULL{scope}",
+                     (agents,) if agents is not None else None)
+    conn.execute("INSERT INTO nova_meta (key, value) VALUES ('static_fill', 'pending') ON CONFLICT (key) DO NOTHING")
+
+
 def ensure_static_indexes(conn: psycopg.Connection, name: str, dim: int) -> None:
     """Record the static model (``nova.memory.static_embed``) and create its HNSW indexes.
 
@@ -189,8 +200,7 @@ def ensure_static_indexes(conn: psycopg.Connection, name: str, dim: int) -> None
             if stored != wanted:
                 if stored is not None:
                     log.warning("the store's static vectors are from %s, not %s: they are recomputed", stored, wanted)
-                    for table in VECTOR_TABLES:
-                        conn.execute(f"UPDATE {table} SET static_embedding = NULL WHERE static_embedding IS NOT NULL")
+                    clear_static_vectors(conn)
                 conn.execute("INSERT INTO nova_meta (key, value) VALUES ('static_embedding_model', %s), ('static_fill', 'pending')"
                              " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (wanted,))
     _create_hnsw(conn, missing, "static_embedding", dim)
