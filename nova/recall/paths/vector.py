@@ -11,12 +11,7 @@ import psycopg
 from nova.recall.query import RecallQuery
 from nova.recall.ranking import CANDIDATES_PER_PATH, Hit, by_score, content_key, similarity_order
 
-__all__ = ["Neighbour", "nearest", "ranked", "STATIC_SEARCHES_PENDING_ONLY"]
-
-# Whether the static path searches only memories whose dense vector is pending (it then stands in for
-# the dense path until the dense pass reaches them, and a complete store recalls exactly as with the
-# dense model alone), or every memory (a second opinion fused by rank).
-STATIC_SEARCHES_PENDING_ONLY = True
+__all__ = ["Neighbour", "nearest", "ranked"]
 
 
 @dataclass(frozen=True)
@@ -37,16 +32,16 @@ def nearest(conn: psycopg.Connection, query: RecallQuery, kind: str, n: int, spa
     search when ``query.exact`` (see ``nova.recall.query.EXACT_SEARCH_EPISODES``), else through the HNSW index.
 
     ``space``: ``dense``, the dense model's vectors (``embedding``), or ``static``, the static tier's
-    (``static_embedding``, ``nova.memory.static_embed``), over the memories whose dense vector is still
-    pending when ``STATIC_SEARCHES_PENDING_ONLY``, else over all.
+    (``static_embedding``, ``nova.memory.static_embed``) over the memories whose dense vector is still
+    pending: it stands in for the dense path until the dense pass reaches them. (Searching every memory
+    in both spaces and fusing them cost 0.05 evidence recall on locomo-dev: 0.812 vs 0.862.)
     Episodes are ranked by their best-matching turn (``episode_keys``: one embedding per entry);
     entities only when described (a bare name is not worth budget)."""
     agent_id, exact = query.agent_id, query.exact
     if space == "dense":
         column, vec, only = "embedding", query.vector(), ""
     else:
-        column, vec = "static_embedding", query.static_vector()
-        only = " AND t.embedding IS NULL" if STATIC_SEARCHES_PENDING_ONLY else ""
+        column, vec, only = "static_embedding", query.static_vector(), " AND t.embedding IS NULL"
     dim = len(vec)
     distance = f"t.{column}::vector({dim}) <=> %(vec)s::vector({dim})"
     present = f"t.{column} IS NOT NULL{only}"
