@@ -219,7 +219,7 @@ def _report_json(report, state_dir: Path, dense=None) -> dict:
         "entries_filtered": report.entries_filtered, "sessions_filtered": dict(report.sessions_filtered),
         "entries_forgotten": report.entries_forgotten, "secrets_redacted": dict(report.secrets_redacted),
         "lines_skipped": dict(report.lines.skipped), "retried": report.retried, "revived": report.revived,
-        "extracted": p.done, "failed": p.failed, "entities_new": p.entities, "episodes_new": p.episodes,
+        "extracted": p.done, "extracted_by_workers": report.extracted_ahead, "failed": p.failed, "entities_new": p.entities, "episodes_new": p.episodes,
         "relationships_new": p.relationships, "locked_agents": report.locked_agents,
         "seconds": round(report.seconds, 2),
         "dense": None if dense is None else {"filled": dense.dense, "static_filled": dense.static,
@@ -241,6 +241,8 @@ def _print_report(report, state_dir: Path, dense=None) -> None:
         f"  extracted {p.done} entries ({p.failed} failed, {report.retried} retried):"
         f" entities +{p.entities}, episodes +{p.episodes}, relationships +{p.relationships}"
         f"  in {report.seconds:.1f} s" + ("  (searchable)" if p.done else "")
+        + (f"; {report.extracted_ahead} parsed by {report.extraction_workers} extraction worker(s)"
+           if report.extracted_ahead else "")
     )
     if dense is not None:
         out.print(f"  dense vectors: {dense.dense} filled in {dense.seconds:.1f} s ({dense.texts_per_s:.0f} texts/s)"

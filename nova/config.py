@@ -151,6 +151,10 @@ class Settings(BaseSettings):
                                          description="Share of service recalls recorded in recall_telemetry (no text)")
     telemetry_retention_days: int = Field(default=14, ge=1, description="Telemetry rows older than this are pruned")
     catchup_chunk_entries: int = 256
+    extraction_workers: int | None = Field(
+        default=None, ge=0, le=64,
+        description="Worker processes that run extraction ahead of the writes in a large nova catchup"
+                    " (Linux; forked, no second model load); default one per core, 0 = in-process only")
     filters: FilterSettings = Field(default_factory=FilterSettings)
     redaction: RedactionSettings = Field(default_factory=RedactionSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)

@@ -124,9 +124,14 @@ class _LazyProjector:
         may create vector indexes, which must not wait on locks the caller's transaction holds."""
         self._runtime.projector
 
-    def project(self, conn, agent_id: str, entries: list):
+    @property
+    def extractor(self):
+        """The extractor (the models load now)."""
+        return self._runtime.projector.extractor
+
+    def project(self, conn, agent_id: str, entries: list, ahead=None):
         if not entries:
             from nova.memory.projection import ProjectionStats
 
             return ProjectionStats()
-        return self._runtime.projector.project(conn, agent_id, entries)
+        return self._runtime.projector.project(conn, agent_id, entries, ahead)

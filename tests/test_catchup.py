@@ -89,11 +89,11 @@ class CrashingProjector(Projector):
         super().__init__(inner.extractor, inner.embedder)
         self.calls, self.crash_on_call = 0, crash_on_call
 
-    def project(self, conn, agent_id, entries):
+    def project(self, conn, agent_id, entries, ahead=None):
         self.calls += 1
         if self.calls == self.crash_on_call:
             raise Interrupted()
-        return super().project(conn, agent_id, entries)
+        return super().project(conn, agent_id, entries, ahead)
 
 
 def test_interrupted_run_resumes_without_duplicates_or_gaps(store, settings, projector, state_dir):

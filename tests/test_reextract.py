@@ -79,7 +79,7 @@ def test_old_memories_stay_queryable_until_the_rebuild_commits(store, settings, 
     started, release = threading.Event(), threading.Event()
 
     class Paused(Projector):
-        def project(self, conn, agent_id, entries):
+        def project(self, conn, agent_id, entries, ahead=None):
             stats = super().project(conn, agent_id, entries)
             started.set()
             assert release.wait(60)
@@ -105,7 +105,7 @@ def test_an_interrupted_rebuild_resumes_with_the_agents_it_had_not_finished(stor
     original = memories(store)
 
     class DiesOnOps(Projector):
-        def project(self, conn, agent_id, entries):
+        def project(self, conn, agent_id, entries, ahead=None):
             if agent_id == "ops":
                 raise Interrupted()
             return super().project(conn, agent_id, entries)

@@ -16,6 +16,10 @@ logged but not projected are projected first by the next run).
 - Entries whose extraction failed earlier are retried first.
 - Secrets are replaced (``nova.memory.redact``) before an entry enters the log, and entries that
   ``nova forget`` covers are not logged again (``nova.ingest.filters.ForgetRules``).
+- A large run extracts ahead (``nova.memory.extract_ahead``): worker processes parse the next
+  transcripts' entries while this process writes the current ones. What they are offered is only
+  a guess read without the lock's decisions (``_upcoming_inputs``); projection uses a worker's
+  result only for the identical input.
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ from typing import Callable
 
 from nova.config import Settings
 from nova.ingest.filters import ForgetRules, SessionFilter, infer_session_key
-from nova.memory.entry_log import LoggedEntry, append_entry, entry_columns, fetch_entries, remember_speakers
+from nova.memory.entry_log import LoggedEntry, append_entries, entry_columns, fetch_entries, remember_speakers
+from nova.memory.extract import ExtractionInput
+from nova.memory.extract_ahead import TASK_ENTRIES, ExtractAhead
 from nova.memory.projection import ProjectionStats, Projector
-from nova.ingest.live import adopt_live_entry
+from nova.ingest.live import adopt_live_entry, has_live_entries
 from nova.memory.redact import Redactor
 from nova.store.locks import WRITER_WAIT_S, agent_lock, session_log_lock
 from nova.store.connection import Store
@@ -52,6 +58,9 @@ class StateDirError(RuntimeError):
 
 
 _BULK_ENTRIES = 200  # new entries in one run after which the memory tables' statistics are refreshed
+# Entries offered to the extraction workers ahead of the file being written: enough to keep every
+# worker busy for a few tasks while this process writes.
+_AHEAD_TASKS_PER_WORKER = 8
 
 
 @dataclass
@@ -72,6 +81,8 @@ class CatchupReport:
     revived: int = 0                # dead-lettered entries given another round (--retry-failed)
     locked_agents: list[str] = field(default_factory=list)
     stopped: bool = False           # ended early on request; the rest is read next run
+    extracted_ahead: int = 0        # entries the extraction workers parsed (nova.memory.extract_ahead)
+    extraction_workers: int = 0     # worker processes forked for it (0: the run was small, or workers are off)
     seconds: float = 0.0
 
     @property
@@ -155,22 +166,25 @@ def run_catchup(
         files = {agent: [f for f in streams if f.path in paths] for agent, streams in files.items()}
     if on_files:
         on_files(sum(len(f) for f in files.values()))
-    for agent in found:
-        with store.connection() as conn:
-            with agent_lock(conn, agent, WRITER_WAIT_S) as locked:
-                if not locked:
-                    report.locked_agents.append(agent)
-                    log.warning("another catch-up is working on agent %s; skipping it this run", agent)
-                    if progress:
-                        progress(agent, len(files[agent]))
-                    continue
-                if retry_dead:
-                    with conn.transaction():
-                        report.revived += conn.execute(
-                            "UPDATE entry_extraction SET status = 'failed', attempts = 0, updated_at = now()"
-                            " WHERE agent_id = %s AND status = 'dead'", (agent,)).rowcount
-                _catch_up_agent(conn, settings, projector, state_dir, agent, config, files[agent], report, progress,
-                                stop)
+    with ExtractAhead(lambda: projector.extractor, settings.extraction_workers) as ahead:
+        readahead = _ReadAhead(ahead, settings, state_dir, config, files)
+        for agent in found:
+            with store.connection() as conn:
+                with agent_lock(conn, agent, WRITER_WAIT_S) as locked:
+                    if not locked:
+                        report.locked_agents.append(agent)
+                        log.warning("another catch-up is working on agent %s; skipping it this run", agent)
+                        if progress:
+                            progress(agent, len(files[agent]))
+                        continue
+                    if retry_dead:
+                        with conn.transaction():
+                            report.revived += conn.execute(
+                                "UPDATE entry_extraction SET status = 'failed', attempts = 0, updated_at = now()"
+                                " WHERE agent_id = %s AND status = 'dead'", (agent,)).rowcount
+                    _catch_up_agent(conn, settings, projector, state_dir, agent, config, files[agent], report,
+                                    progress, stop, readahead)
+        report.extracted_ahead, report.extraction_workers = ahead.taken, ahead.forked
     if report.entries_new >= _BULK_ENTRIES:
         # Recall leaves a table's common words out of full-text queries by its column statistics;
         # after a bulk load they would wait for autovacuum (a minute or more).
@@ -182,7 +196,7 @@ def run_catchup(
 
 def _catch_up_agent(conn, settings: Settings, projector: Projector, state_dir: Path, agent: str,
                     config: dict, files: list[TranscriptStream], report: CatchupReport,
-                    progress: ProgressFn | None, stop: Callable[[], bool] | None = None) -> None:
+                    progress: ProgressFn | None, stop: Callable[[], bool] | None, readahead: "_ReadAhead") -> None:
     speakers = load_speakers(state_dir, agent, config)
     index = session_index(state_dir, agent)
     with conn.transaction():
@@ -192,13 +206,16 @@ def _catch_up_agent(conn, settings: Settings, projector: Projector, state_dir: P
     _retry_open_entries(conn, projector, agent, settings.catchup_chunk_entries, report)
     with conn.transaction():
         known = _CatchupState.load(conn, agent)
+    readahead.context[agent] = (index, known, speakers)  # the agent's live state from here on
     for tf in files:
         if stop is not None and stop():
             report.stopped = True
             break
+        readahead.before(conn, agent, tf)
         report.files_seen += 1
         try:
-            _catch_up_file(conn, settings, projector, tf, index, known, speakers, session_filter, redactor, report)
+            _catch_up_file(conn, settings, projector, tf, index, known, speakers, session_filter, redactor,
+                           report, readahead.ahead)
         except (OSError, sqlite3.Error) as err:  # vanished, unreadable or locked: the next run tries again
             conn.rollback()
             log.warning("cannot read %s: %s", tf.path, err)
@@ -206,6 +223,42 @@ def _catch_up_agent(conn, settings: Settings, projector: Projector, state_dir: P
         if progress:
             progress(f"{agent}/{tf.name[:36]}", 1)
     report.sessions_filtered.update(session_filter.counts)
+
+
+class _ReadAhead:
+    """Offers the extraction workers (``nova.memory.extract_ahead``) what the run will project next: the
+    first unread chunk of each transcript after the one being written, on into the next agent's, so
+    the workers never wait for an agent's last writes."""
+
+    def __init__(self, ahead: ExtractAhead, settings: Settings, state_dir: Path, config: dict,
+                 files: dict[str, list[TranscriptStream]]):
+        self.ahead = ahead
+        self.settings = settings
+        self.state_dir = state_dir
+        self.config = config
+        self.redactor = Redactor(settings.redaction)
+        self.order = [(agent, tf) for agent, streams in files.items() for tf in streams]
+        self.position = {(agent, tf.name): i for i, (agent, tf) in enumerate(self.order)}
+        self.next = 0  # order[:next] have been offered (or are being written)
+        self.target = _AHEAD_TASKS_PER_WORKER * TASK_ENTRIES * max(1, ahead.workers)
+        self.context: dict[str, tuple[dict[str, str], _CatchupState, Speakers]] = {}
+
+    def before(self, conn, agent: str, tf: TranscriptStream) -> None:
+        """``tf`` of ``agent`` is written next: keep the workers' backlog at its target behind it."""
+        self.next = max(self.next, self.position[(agent, tf.name)] + 1)
+        while self.next < len(self.order) and self.ahead.backlog() < self.target:
+            other, upcoming = self.order[self.next]
+            self.next += 1
+            index, known, speakers = self.context.get(other) or self._load(conn, other)
+            self.ahead.offer(_upcoming_inputs(upcoming, index, known, self.settings, speakers, self.redactor))
+
+    def _load(self, conn, agent: str):
+        """An agent not started yet, read without its lock: only a guess is made of it."""
+        with conn.transaction():
+            known = _CatchupState.load(conn, agent)
+        self.context[agent] = (session_index(self.state_dir, agent), known,
+                               load_speakers(self.state_dir, agent, self.config))
+        return self.context[agent]
 
 
 @dataclass
@@ -361,9 +414,35 @@ def _save_cursor(conn, tf: TranscriptStream, known: _CatchupState, offset: int, 
     )
 
 
+def _upcoming_inputs(tf: TranscriptStream, index: dict[str, str], known: _CatchupState, settings: Settings,
+                     speakers: Speakers, redactor: Redactor) -> list[ExtractionInput]:
+    """What ``_catch_up_file`` will most likely extract first from ``tf``: its first unread chunk, as
+    extraction inputs. Read-only, and a guess: the run decides again under its transactions."""
+    saved = known.cursors.get(tf.name)
+    end = tf.end()
+    if saved is not None and saved[1].offset >= end:
+        return []  # unchanged since the last run (the usual case): no fingerprint read for a guess
+    key, _ = _resolve_key(tf, index, known, settings)
+    if key is None or not SessionFilter(settings.filters).allows(key):
+        return []
+    cursor = _load_cursor(tf, known, end)
+    start = (cursor.offset, cursor.line_no) if cursor is not None and cursor.filtered_by is None else (0, 0)
+    return _extraction_inputs(tf.read(*start, max_entries=settings.catchup_chunk_entries).entries, speakers,
+                              redactor)
+
+
+def _extraction_inputs(entries, speakers: Speakers, redactor: Redactor) -> list[ExtractionInput]:
+    """Transcript entries as projection will extract them once logged (``_append_entries``'s rows)."""
+    out = []
+    for e in entries:
+        speaker, addressee = entry_speakers(e.role, e.sender, speakers)
+        out.append(ExtractionInput(redactor.redact(e.text)[0], speaker, addressee, e.occurred_at))
+    return out
+
+
 def _catch_up_file(conn, settings: Settings, projector: Projector, tf: TranscriptStream, index: dict[str, str],
                    known: _CatchupState, speakers: Speakers, session_filter: SessionFilter, redactor: Redactor,
-                   report: CatchupReport) -> None:
+                   report: CatchupReport, ahead: ExtractAhead | None = None) -> None:
     end = tf.end()
     cursor = _load_cursor(tf, known, end)
     key, source = _resolve_key(tf, index, known, settings)
@@ -390,9 +469,15 @@ def _catch_up_file(conn, settings: Settings, projector: Projector, tf: Transcrip
         return
 
     offset, line_no = start_offset, start_line
+    chunk = settings.catchup_chunk_entries
+    result = tf.read(offset, line_no, max_entries=chunk)
     while True:
-        result = tf.read(offset, line_no, max_entries=settings.catchup_chunk_entries)
         report.lines.merge(result.stats)
+        following = None
+        if ahead is not None and len(result.entries) == chunk and result.end_offset != offset:
+            # A long transcript: its next chunk is extracted by the workers while this one is written.
+            following = tf.read(result.end_offset, result.end_line, max_entries=chunk)
+            ahead.offer(_extraction_inputs(following.entries, speakers, redactor))
         if result.entries:
             projector.prepare()  # never inside the chunk's transaction (see _LazyProjector.prepare)
         # Two transactions: the chunk enters the entry log (and the cursor moves) in a short one,
@@ -412,28 +497,35 @@ def _catch_up_file(conn, settings: Settings, projector: Projector, tf: Transcrip
             _save_cursor(conn, tf, known, result.end_offset, result.end_line, None)
         if new:
             with conn.transaction():
-                report.projection.merge(projector.project(conn, tf.agent_id, new))
-        if result.end_offset == offset or len(result.entries) < settings.catchup_chunk_entries:
+                report.projection.merge(projector.project(conn, tf.agent_id, new, ahead))
+        if result.end_offset == offset or len(result.entries) < chunk:
             return
         offset, line_no = result.end_offset, result.end_line
+        result = following if following is not None else tf.read(offset, line_no, max_entries=chunk)
 
 
 def _append_entries(conn, tf: TranscriptStream, key: str, speakers: Speakers, redactor: Redactor, entries,
                     redacted: Counter) -> list[LoggedEntry]:
     """Insert into the entry log, secrets redacted; returns the entries that were not there yet."""
-    new: list[LoggedEntry] = []
+    rows = []
     for e in entries:
         speaker, addressee = entry_speakers(e.role, e.sender, speakers)
         text, kinds = redactor.redact(e.text)
         redacted.update(kinds)
-        row = LoggedEntry(tf.agent_id, tf.session_id, e.entry_id, e.seq, key, e.role, speaker, addressee,
-                          text, e.occurred_at)
-        adopted = adopt_live_entry(conn, row, e.parent_id, e.channel, tf.name)
-        if adopted is not None:  # the memory-extract hook logged it already
-            if adopted != "done":
+        rows.append((LoggedEntry(tf.agent_id, tf.session_id, e.entry_id, e.seq, key, e.role, speaker, addressee,
+                                 text, e.occurred_at), e.parent_id, e.channel))
+    new: list[LoggedEntry] = []
+    if has_live_entries(conn, tf.agent_id, key):
+        # The memory-extract hook logged messages of this session: each user entry may be one of them.
+        appending = []
+        for row, parent_id, channel in rows:
+            adopted = adopt_live_entry(conn, row, parent_id, channel, tf.name)
+            if adopted is None:
+                appending.append((row, parent_id, channel))
+            elif adopted != "done":
                 new.append(row)
-            continue
-        if append_entry(conn, row, parent_id=e.parent_id, channel=e.channel, source_file=tf.name):
-            new.append(row)
+        rows = appending
+    added = append_entries(conn, rows, source_file=tf.name)
+    new += [row for row, _, _ in rows if row.entry_id in added]
     remember_speakers(conn, new)
     return new

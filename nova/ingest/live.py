@@ -34,7 +34,7 @@ from nova.memory.redact import Redactor
 from nova.store.locks import session_log_lock
 from nova.memory.speakers import Speakers, entry_speakers
 
-__all__ = ["LiveMessage", "agent_of_session_key", "log_live_entry", "adopt_live_entry"]
+__all__ = ["LiveMessage", "agent_of_session_key", "log_live_entry", "adopt_live_entry", "has_live_entries"]
 
 LIVE_SEQ_BASE = 1 << 30          # provisional seq: after every real transcript line
 MATCH_WINDOW = timedelta(minutes=30)  # how far apart the hook's and the transcript's times may be
@@ -122,6 +122,13 @@ def _transcript_twin(conn, agent_id: str, session_key: str, text: str, at: datet
         "      OR occurred_at BETWEEN %s::timestamptz - %s AND %s::timestamptz + %s) LIMIT 1",
         (agent_id, session_key, text, at, at, MATCH_WINDOW, at, MATCH_WINDOW),
     ).fetchone() is not None
+
+
+def has_live_entries(conn: psycopg.Connection, agent_id: str, session_key: str) -> bool:
+    """Whether ``session_key`` has live entries not yet adopted (``adopt_live_entry``): one index probe
+    per transcript chunk, so catch-up looks for twins only where there can be some."""
+    return conn.execute("SELECT EXISTS (SELECT 1 FROM entries WHERE agent_id = %s AND session_key = %s AND live)",
+                        (agent_id, session_key)).fetchone()[0]
 
 
 def adopt_live_entry(conn: psycopg.Connection, entry: LoggedEntry, parent_id: str | None, channel: str | None,

@@ -11,8 +11,8 @@ from datetime import datetime
 import psycopg
 from psycopg.rows import class_row
 
-__all__ = ["LoggedEntry", "ENTRY_COLUMNS", "entry_columns", "append_entry", "remember_speakers", "fetch_entries",
-           "mark_extraction", "LIVE_ENTRY_PREFIX", "MAX_EXTRACTION_ATTEMPTS"]
+__all__ = ["LoggedEntry", "ENTRY_COLUMNS", "entry_columns", "append_entry", "append_entries", "remember_speakers",
+           "fetch_entries", "mark_extraction", "mark_done", "LIVE_ENTRY_PREFIX", "MAX_EXTRACTION_ATTEMPTS"]
 
 # An entry whose extraction fails this often (the same error each run: a text spaCy refuses, a bug)
 # is dead-lettered instead of retried by every catch-up for ever; `nova catchup --retry-failed`
@@ -48,19 +48,26 @@ def entry_columns(alias: str) -> str:
 def append_entry(conn: psycopg.Connection, row: LoggedEntry, *, parent_id: str | None, channel: str | None,
                  source_file: str, live: bool = False) -> bool:
     """Add ``row`` to the entry log with extraction status ``pending``; False when its id is there already."""
-    inserted = conn.execute(
-        f"INSERT INTO entries ({ENTRY_COLUMNS}, parent_id, channel, source_file, live)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT DO NOTHING RETURNING 1",
-        (row.agent_id, row.session_id, row.entry_id, row.seq, row.session_key, row.role, row.speaker,
-         row.addressee, row.text, row.occurred_at, parent_id, channel, source_file, live),
-    ).fetchone()
-    if inserted:
-        conn.execute(
-            "INSERT INTO entry_extraction (agent_id, session_id, entry_id, status) VALUES (%s, %s, %s, 'pending')",
-            (row.agent_id, row.session_id, row.entry_id),
-        )
-    return inserted is not None
+    return bool(append_entries(conn, [(row, parent_id, channel)], source_file=source_file, live=live))
+
+
+def append_entries(conn: psycopg.Connection, rows: list[tuple[LoggedEntry, str | None, str | None]], *,
+                   source_file: str, live: bool = False) -> set[str]:
+    """Add ``(row, parent id, channel)`` of one transcript to the entry log, each with extraction
+    status ``pending``, in one statement; returns the entry ids that were not there yet."""
+    if not rows:
+        return set()
+    columns = list(zip(*[(r.agent_id, r.session_id, r.entry_id, r.seq, r.session_key, r.role, r.speaker,
+                          r.addressee, r.text, r.occurred_at, parent_id, channel) for r, parent_id, channel in rows]))
+    return {r[0] for r in conn.execute(
+        f"WITH new AS (INSERT INTO entries ({ENTRY_COLUMNS}, parent_id, channel, source_file, live)"
+        "  SELECT *, %s, %s FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], %s::text[], %s::text[],"
+        "   %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[])"
+        "  ON CONFLICT DO NOTHING RETURNING agent_id, session_id, entry_id)"
+        " INSERT INTO entry_extraction (agent_id, session_id, entry_id, status)"
+        " SELECT agent_id, session_id, entry_id, 'pending' FROM new RETURNING entry_id",
+        (source_file, live, *[list(c) for c in columns]),
+    )}
 
 
 def remember_speakers(conn: psycopg.Connection, rows: list[LoggedEntry]) -> None:
@@ -89,3 +96,17 @@ def mark_extraction(conn: psycopg.Connection, entry: LoggedEntry, status: str, e
         " extractor_version = EXCLUDED.extractor_version, updated_at = now()",
         (entry.agent_id, entry.session_id, entry.entry_id, status, error, version, MAX_EXTRACTION_ATTEMPTS),
     )
+
+
+def mark_done(conn: psycopg.Connection, entries: list[LoggedEntry], version: int) -> None:
+    """``mark_extraction(..., "done", ...)`` for many entries in one statement."""
+    if entries:
+        conn.execute(
+            "INSERT INTO entry_extraction (agent_id, session_id, entry_id, status, attempts, extractor_version)"
+            " SELECT agent_id, session_id, entry_id, 'done', 1, %s FROM unnest(%s::text[], %s::text[], %s::text[])"
+            "  AS t(agent_id, session_id, entry_id)"
+            " ON CONFLICT (agent_id, session_id, entry_id) DO UPDATE SET status = 'done',"
+            " attempts = entry_extraction.attempts + 1, error = NULL,"
+            " extractor_version = EXCLUDED.extractor_version, updated_at = now()",
+            (version, [e.agent_id for e in entries], [e.session_id for e in entries], [e.entry_id for e in entries]),
+        )

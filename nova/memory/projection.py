@@ -17,8 +17,9 @@ import psycopg
 
 from nova.memory.embed import Embedder, ingest_vectors
 from nova.memory.entities import EntityResolver, aliases_of
-from nova.memory.entry_log import LoggedEntry, mark_extraction
+from nova.memory.entry_log import LoggedEntry, mark_done, mark_extraction
 from nova.memory.extract import Extraction, ExtractionInput, Extractor
+from nova.memory.extract_ahead import ExtractAhead
 from nova.memory.forget_one import ForgottenMemoryRules
 from nova.memory.texts import entity_text, episode_text, relationship_text
 from nova.memory.writes import ChangedRows, WriteCounts, write_entry
@@ -57,16 +58,19 @@ class Projector:
     def prepare(self) -> None:
         """Nothing to load: the models were given. (A lazy projector loads them here.)"""
 
-    def project(self, conn: psycopg.Connection, agent_id: str, entries: list[LoggedEntry]) -> ProjectionStats:
-        """Extract and write derived rows for ``entries`` (one agent, any sessions)."""
+    def project(self, conn: psycopg.Connection, agent_id: str, entries: list[LoggedEntry],
+                ahead: ExtractAhead | None = None) -> ProjectionStats:
+        """Extract and write derived rows for ``entries`` (one agent, any sessions). ``ahead``: a bulk
+        run's workers, whose extractions of these entries are taken when they have them."""
         stats = ProjectionStats()
         if not entries:
             return stats
         entries = sorted(entries, key=lambda e: (e.session_id, e.seq))
-        results = self._extract(entries)
+        results = self._extract(entries, ahead)
         resolver = EntityResolver(conn, agent_id, self.extractor.version)
         forgotten = ForgottenMemoryRules.load(conn, agent_id)
         changed = ChangedRows()
+        done: list[LoggedEntry] = []
         for entry, result in zip(entries, results, strict=True):
             # What one entry writes is kept apart until its savepoint commits: a failing entry must
             # leave no entity id in the resolver's cache, no row to embed and no count behind.
@@ -82,8 +86,8 @@ class Projector:
                         if resolver.created > known:  # a new person gets its vectors like any entity
                             written.entities.add(entity_id)
                     write_entry(conn, resolver, entry, result, written, counts, self.extractor.version, forgotten)
-                    mark_extraction(conn, entry, "done", None, self.extractor.version)
                 changed.merge(written)
+                done.append(entry)
                 stats.episodes += counts.episodes
                 stats.relationships += counts.relationships
                 stats.done += 1
@@ -95,11 +99,19 @@ class Projector:
                 stats.failed += 1
                 stats.errors.append(f"{entry.session_id}/{entry.entry_id}: {message}")
         stats.entities += resolver.created
+        mark_done(conn, done, self.extractor.version)
         self._embed(conn, agent_id, changed)
         return stats
 
-    def _extract(self, entries: list[LoggedEntry]) -> list[Extraction | Exception]:
+    def _extract(self, entries: list[LoggedEntry], ahead: ExtractAhead | None) -> list[Extraction | Exception]:
         inputs = [ExtractionInput(e.text, e.speaker, e.addressee, e.occurred_at) for e in entries]
+        done = ahead.take(inputs) if ahead is not None else [None] * len(inputs)
+        here = iter(self._extract_here([i for i, d in zip(inputs, done) if d is None]))
+        return [d if d is not None else next(here) for d in done]
+
+    def _extract_here(self, inputs: list[ExtractionInput]) -> list[Extraction | Exception]:
+        if not inputs:
+            return []
         try:
             return list(self.extractor.extract_batch(inputs))
         except Exception:
@@ -146,11 +158,17 @@ class Projector:
         tokens = dict(zip([(j[0], j[1]) for j in jobs], self.embedder.count_tokens([j[2] for j in jobs]), strict=True))
         # One UPDATE per row: each new row version is inserted into every index, HNSW included,
         # which costs ~10 ms per insert in a store of a million memories. Both tiers are written:
-        # the text changed, so the other tier's vector (if any) is stale and goes.
+        # the text changed, so the other tier's vector (if any) is stale and goes. A row whose text
+        # did not change (an entity mentioned again: most of them) keeps its row version and its
+        # dense vector: the vector this batch computed and the token count are both what it has.
+        # (The static model is deterministic, so with that tier this skips every unchanged text.)
+        same = "static_embedding" if self.embedder.static is not None else "embedding"
         for (table, row_id, _), vec, svec in zip(embedded, dense[:n], static[:n], strict=True):
-            conn.execute(f"UPDATE {table} SET embedding = %s, static_embedding = %s, tokens = %s"
-                         " WHERE id = %s AND agent_id = %s",
-                         (vec, svec, tokens[(table, row_id)], row_id, agent_id))
+            conn.execute(f"UPDATE {table} SET embedding = %(dense)s, static_embedding = %(static)s, tokens = %(tokens)s"
+                         f" WHERE id = %(id)s AND agent_id = %(agent)s AND (tokens IS DISTINCT FROM %(tokens)s"
+                         f"  OR {same} IS DISTINCT FROM %({'static' if svec is not None else 'dense'})s)",
+                         {"dense": vec, "static": svec, "tokens": tokens[(table, row_id)], "id": row_id,
+                          "agent": agent_id})
         for table, row_id, text in jobs:
             if table == "episodes":
                 conn.execute("UPDATE episodes SET text = %s, tokens = %s WHERE id = %s AND agent_id = %s",
