@@ -419,6 +419,7 @@ def reextract(
             try:
                 report = do_reextract(rt.store, rt.projector, scope, dry_run=dry_run,
                                       chunk=rt.settings.catchup_chunk_entries, redactor=rt.redactor,
+                                      workers=rt.settings.extraction_workers,
                                       progress=lambda desc, n: bar.update(task, advance=n, description=desc))
             except (ValueError, RuntimeError) as e:
                 err.print(f"[red]error:[/red] {e}")

@@ -24,7 +24,7 @@ from nova.memory.forget_one import ForgottenMemoryRules
 from nova.memory.texts import entity_text, episode_text, relationship_text
 from nova.memory.writes import ChangedRows, WriteCounts, write_entry
 
-__all__ = ["ProjectionStats", "Projector"]
+__all__ = ["ProjectionStats", "Projector", "extraction_input"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,11 @@ class ProjectionStats:
         self.episodes += other.episodes
         self.relationships += other.relationships
         self.errors += other.errors
+
+
+def extraction_input(entry: LoggedEntry) -> ExtractionInput:
+    """What extraction reads of a logged entry."""
+    return ExtractionInput(entry.text, entry.speaker, entry.addressee, entry.occurred_at)
 
 
 class Projector:
@@ -104,7 +109,7 @@ class Projector:
         return stats
 
     def _extract(self, entries: list[LoggedEntry], ahead: ExtractAhead | None) -> list[Extraction | Exception]:
-        inputs = [ExtractionInput(e.text, e.speaker, e.addressee, e.occurred_at) for e in entries]
+        inputs = [extraction_input(e) for e in entries]
         done = ahead.take(inputs) if ahead is not None else [None] * len(inputs)
         here = iter(self._extract_here([i for i, d in zip(inputs, done) if d is None]))
         return [d if d is not None else next(here) for d in done]

@@ -31,7 +31,8 @@ from typing import Callable
 import psycopg
 
 from nova.memory.entry_log import entry_columns, fetch_entries
-from nova.memory.projection import ProjectionStats, Projector
+from nova.memory.extract_ahead import ExtractAhead
+from nova.memory.projection import ProjectionStats, Projector, extraction_input
 from nova.memory.redact import Redactor
 from nova.store.locks import OPERATOR_WAIT_S, agent_lock
 
@@ -201,6 +202,7 @@ def reextract(
     progress: ProgressFn | None = None,
     redactor: Redactor | None = None,
     wait_s: float = OPERATOR_WAIT_S,
+    workers: int | None = None,
 ) -> ReextractReport:
     """Rebuild the derived rows of ``scope`` from the entry log.
 
@@ -233,7 +235,7 @@ def reextract(
             if not locked:
                 raise RuntimeError(f"a catch-up is working on agent {agent} (waited {wait_s:.0f} s); try again when it is done")
             with conn.transaction() as tx:
-                rebuild_agent(conn, projector, agent, scope, chunk, change, report, progress, redactor)
+                rebuild_agent(conn, projector, agent, scope, chunk, change, report, progress, redactor, workers)
                 if dry_run:
                     raise psycopg.Rollback(tx)
                 conn.execute(
@@ -248,8 +250,10 @@ def reextract(
 
 
 def rebuild_agent(conn, projector: Projector, agent: str, scope: Scope, chunk: int, change: AgentChange,
-                   report: ReextractReport, progress: ProgressFn | None, redactor: Redactor | None = None) -> None:
+                   report: ReextractReport, progress: ProgressFn | None, redactor: Redactor | None = None,
+                   workers: int | None = None) -> None:
     """Rebuild one agent's scope inside the caller's transaction (the caller holds ``agent_lock``).
+    ``workers``: extraction worker processes (``nova.memory.extract_ahead``; None: one per core but one).
 
     Entries logged before redaction existed (or before a new pattern) are redacted in the log first.
     """
@@ -263,18 +267,25 @@ def rebuild_agent(conn, projector: Projector, agent: str, scope: Scope, chunk: i
     ).fetchall()
     change.entries = len(keys)
     _clear_scope(conn, agent, cond, params, scope.whole_agent)
-    for start in range(0, len(keys), chunk):
-        part = keys[start:start + chunk]
-        entries = fetch_entries(
+    def fetch(part) -> list:
+        return _redact_logged(conn, fetch_entries(
             conn,
             f"SELECT {entry_columns('e')} FROM entries e JOIN unnest(%s::text[], %s::text[]) AS k(session_id, entry_id)"
             " ON e.session_id = k.session_id AND e.entry_id = k.entry_id WHERE e.agent_id = %s",
             ([k[0] for k in part], [k[1] for k in part], agent),
-        )
-        entries = _redact_logged(conn, entries, redactor)
-        report.projection.merge(projector.project(conn, agent, entries))
-        if progress:
-            progress(agent, len(part))
+        ), redactor)
+
+    parts = [keys[start:start + chunk] for start in range(0, len(keys), chunk)]
+    following = fetch(parts[0]) if parts else []
+    # The workers (nova.memory.extract_ahead) parse the next chunk while this one is written.
+    with ExtractAhead(lambda: projector.extractor, workers) as ahead:
+        ahead.offer([extraction_input(e) for e in following])  # this process takes back what it can do
+        for k, part in enumerate(parts):
+            entries, following = following, fetch(parts[k + 1]) if k + 1 < len(parts) else []
+            ahead.offer([extraction_input(e) for e in following])
+            report.projection.merge(projector.project(conn, agent, entries, ahead))
+            if progress:
+                progress(agent, len(part))
     after = _snapshot(conn, agent)
     for table in _SNAPSHOT_SQL:
         change.before[table] = sum(before[table].values())
