@@ -10,6 +10,8 @@ latency and idle CPU.
      model's own batched texts/s measured in the same run on the same texts;
    - the same catch-up with the dense model alone (``--compare-dense``, the default; its own
      embedded PostgreSQL), for the speed-up.
+   Extraction workers as shipped (``extraction_workers``, default one per core but one); the figures
+   name how many were forked and how many entries they parsed.
    ``--synthetic N``: also an OpenClaw state dir of N entries (the dev sets' sessions copied under
    new session ids into agent ``main``), whole backfill wall time: to searchable, then dense.
 2. No-op: a second catch-up over --files synthetic transcript files that are all read already
@@ -73,6 +75,7 @@ def throughput(rt, projector, data: Path, dense_rt) -> dict:
     model_rate = len(sample) / (time.perf_counter() - started)
     out = {"entries": report.entries_new, "searchable_s": round(report.seconds, 2),
            "searchable_entries_per_s": round(report.entries_new / report.seconds, 1),
+           "extraction_workers": report.extraction_workers, "extracted_by_workers": report.extracted_ahead,
            "dense_texts": fill.dense if fill else 0, "dense_s": round(fill_s, 2),
            "dense_texts_per_s": round((fill.dense if fill else 0) / fill_s, 1) if fill_s else None,
            "dense_model_texts_per_s": round(model_rate, 1),
