@@ -33,11 +33,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -45,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from benchlib import percentile  # noqa: E402  (scripts/ is on the path when run as a script)
+from benchlib import percentile, scratch_dir  # noqa: E402  (scripts/ is on the path when run as a script)
 
 
 def write_files(state: Path, n: int) -> None:
@@ -138,7 +136,7 @@ def main() -> int:
             print(f"error: no OpenClaw state dir at {data}; pass --data", file=sys.stderr)
             return 2
 
-    scratch = Path(tempfile.mkdtemp(prefix="nova-bench-catchup-"))
+    scratch = scratch_dir("nova-bench-catchup-")
     os.environ["NOVA_HOME"] = str(scratch / "home")
     os.environ.pop("NOVA_DATABASE_URL", None)
     from nova.ingest.catchup import run_catchup
@@ -221,7 +219,6 @@ def main() -> int:
         rt.close()
         if dense_rt is not None:
             dense_rt.close()
-        shutil.rmtree(scratch, ignore_errors=True)
 
     rates = [t["searchable_entries_per_s"] for t in figures["throughput"].values()]
     figures["targets_met"] = {

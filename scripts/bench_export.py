@@ -20,10 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -31,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
+
+from benchlib import scratch_dir  # noqa: E402
 
 
 def _db(admin_dsn: str, conninfo) -> str:
@@ -53,7 +53,7 @@ def main() -> int:
     ap.add_argument("--scales", default="10000,100000", help="memories per run, comma-separated")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="nova-bench-export-"))
+    home = scratch_dir("nova-bench-export-")
     os.environ["NOVA_HOME"] = str(home)
     os.environ.pop("NOVA_DATABASE_URL", None)
 
@@ -121,7 +121,6 @@ def main() -> int:
             dump.unlink()
     finally:
         rt.close()
-        shutil.rmtree(home, ignore_errors=True)
     if args.json:
         print(json.dumps(report))
         return 0

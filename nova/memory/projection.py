@@ -11,6 +11,7 @@ nothing half-written survives) and is retried by the next catch-up.
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import psycopg
@@ -74,39 +75,66 @@ class Projector:
         results = self._extract(entries, ahead)
         resolver = EntityResolver(conn, agent_id, self.extractor.version)
         forgotten = ForgottenMemoryRules.load(conn, agent_id)
+        start = resolver.savepoint()
+        try:
+            # The whole batch in one savepoint: a subtransaction per entry costs two round trips
+            # each, and past 64 of them in a transaction PostgreSQL's snapshots overflow to pg_subtrans.
+            with conn.transaction():
+                changed, done = self._write(conn, resolver, entries, results, forgotten, stats, isolate=False)
+        except Exception:
+            # Some entry's rows were refused: the batch again, each entry in a savepoint of its own, so
+            # that only that entry fails (and is retried by the next run).
+            resolver.rollback_to(start)
+            stats = ProjectionStats()
+            changed, done = self._write(conn, resolver, entries, results, forgotten, stats, isolate=True)
+        stats.entities += resolver.created
+        mark_done(conn, done, self.extractor.version)
+        self._embed(conn, agent_id, changed)
+        return stats
+
+    def _write(self, conn, resolver: EntityResolver, entries: list[LoggedEntry], results: list,
+               forgotten: ForgottenMemoryRules, stats: ProjectionStats, isolate: bool
+               ) -> tuple[ChangedRows, list[LoggedEntry]]:
+        """Write each entry's rows; returns what changed (to embed) and the entries done. ``isolate``:
+        each entry in a savepoint, a failing one recorded as failed; else a failure while writing
+        raises (the caller's savepoint takes the batch back)."""
         changed = ChangedRows()
         done: list[LoggedEntry] = []
         for entry, result in zip(entries, results, strict=True):
-            # What one entry writes is kept apart until its savepoint commits: a failing entry must
-            # leave no entity id in the resolver's cache, no row to embed and no count behind.
+            # What one entry writes is kept apart until it is written: a failing entry must leave no
+            # entity id in the resolver's cache, no row to embed and no count behind.
             mark, written, counts = resolver.savepoint(), ChangedRows(), WriteCounts()
             try:
-                if isinstance(result, Exception):
+                if isinstance(result, Exception):  # extraction failed: nothing was written for it
                     raise result
-                with conn.transaction():  # savepoint: a failing entry leaves nothing behind
-                    # Speakers exist before anyone mentions them by first name or nickname.
-                    for name in (entry.speaker, entry.addressee):
-                        known = resolver.created
-                        entity_id = resolver.resolve(name, "person", seen_at=entry.occurred_at)
-                        if resolver.created > known:  # a new person gets its vectors like any entity
-                            written.entities.add(entity_id)
-                    write_entry(conn, resolver, entry, result, written, counts, self.extractor.version, forgotten)
-                changed.merge(written)
-                done.append(entry)
-                stats.episodes += counts.episodes
-                stats.relationships += counts.relationships
-                stats.done += 1
+                with conn.transaction() if isolate else nullcontext():
+                    self._write_one(conn, resolver, entry, result, written, counts, forgotten)
             except Exception as err:  # recorded and retried next run, never dropped
+                if not isolate and not isinstance(result, Exception):
+                    raise
                 resolver.rollback_to(mark)
                 message = f"{type(err).__name__}: {err}"[:1000]
                 log.warning("extraction failed for %s/%s: %s", entry.session_id, entry.entry_id, message)
                 mark_extraction(conn, entry, "failed", message, self.extractor.version)
                 stats.failed += 1
                 stats.errors.append(f"{entry.session_id}/{entry.entry_id}: {message}")
-        stats.entities += resolver.created
-        mark_done(conn, done, self.extractor.version)
-        self._embed(conn, agent_id, changed)
-        return stats
+                continue
+            changed.merge(written)
+            done.append(entry)
+            stats.episodes += counts.episodes
+            stats.relationships += counts.relationships
+            stats.done += 1
+        return changed, done
+
+    def _write_one(self, conn, resolver: EntityResolver, entry: LoggedEntry, result: Extraction,
+                   written: ChangedRows, counts: WriteCounts, forgotten: ForgottenMemoryRules) -> None:
+        # Speakers exist before anyone mentions them by first name or nickname.
+        for name in (entry.speaker, entry.addressee):
+            known = resolver.created
+            entity_id = resolver.resolve(name, "person", seen_at=entry.occurred_at)
+            if resolver.created > known:  # a new person gets its vectors like any entity
+                written.entities.add(entity_id)
+        write_entry(conn, resolver, entry, result, written, counts, self.extractor.version, forgotten)
 
     def _extract(self, entries: list[LoggedEntry], ahead: ExtractAhead | None) -> list[Extraction | Exception]:
         inputs = [extraction_input(e) for e in entries]
