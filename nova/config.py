@@ -154,7 +154,7 @@ class Settings(BaseSettings):
     extraction_workers: int | None = Field(
         default=None, ge=0, le=64,
         description="Worker processes that run extraction ahead of the writes in a large nova catchup"
-                    " (Linux; forked, no second model load); default one per core, 0 = in-process only")
+                    " (Linux; forked, no second model load); default one per core but one, 0 = in-process only")
     filters: FilterSettings = Field(default_factory=FilterSettings)
     redaction: RedactionSettings = Field(default_factory=RedactionSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)

@@ -38,7 +38,7 @@ from nova.ingest.filters import ForgetRules, SessionFilter, infer_session_key
 from nova.memory.entry_log import LoggedEntry, append_entries, entry_columns, fetch_entries, remember_speakers
 from nova.memory.extract import ExtractionInput
 from nova.memory.extract_ahead import TASK_ENTRIES, ExtractAhead
-from nova.memory.projection import ProjectionStats, Projector
+from nova.memory.projection import ProjectionStats, Projector, extraction_input
 from nova.ingest.live import adopt_live_entry, has_live_entries
 from nova.memory.redact import Redactor
 from nova.store.locks import WRITER_WAIT_S, agent_lock, session_log_lock
@@ -427,17 +427,23 @@ def _upcoming_inputs(tf: TranscriptStream, index: dict[str, str], known: _Catchu
         return []
     cursor = _load_cursor(tf, known, end)
     start = (cursor.offset, cursor.line_no) if cursor is not None and cursor.filtered_by is None else (0, 0)
-    return _extraction_inputs(tf.read(*start, max_entries=settings.catchup_chunk_entries).entries, speakers,
-                              redactor)
+    return _extraction_inputs(tf, key, speakers, redactor,
+                              tf.read(*start, max_entries=settings.catchup_chunk_entries).entries)
 
 
-def _extraction_inputs(entries, speakers: Speakers, redactor: Redactor) -> list[ExtractionInput]:
-    """Transcript entries as projection will extract them once logged (``_append_entries``'s rows)."""
-    out = []
+def _extraction_inputs(tf: TranscriptStream, key: str, speakers: Speakers, redactor: Redactor,
+                       entries) -> list[ExtractionInput]:
+    """Transcript entries as projection will extract them once logged: the same rows, the same inputs."""
+    return [extraction_input(row) for row, _, _, _ in _logged_rows(tf, key, speakers, redactor, entries)]
+
+
+def _logged_rows(tf: TranscriptStream, key: str, speakers: Speakers, redactor: Redactor, entries):
+    """``(entry-log row, parent id, channel, secret kinds redacted)`` of each transcript entry."""
     for e in entries:
         speaker, addressee = entry_speakers(e.role, e.sender, speakers)
-        out.append(ExtractionInput(redactor.redact(e.text)[0], speaker, addressee, e.occurred_at))
-    return out
+        text, kinds = redactor.redact(e.text)
+        yield (LoggedEntry(tf.agent_id, tf.session_id, e.entry_id, e.seq, key, e.role, speaker, addressee,
+                           text, e.occurred_at), e.parent_id, e.channel, kinds)
 
 
 def _catch_up_file(conn, settings: Settings, projector: Projector, tf: TranscriptStream, index: dict[str, str],
@@ -477,7 +483,7 @@ def _catch_up_file(conn, settings: Settings, projector: Projector, tf: Transcrip
         if ahead is not None and len(result.entries) == chunk and result.end_offset != offset:
             # A long transcript: its next chunk is extracted by the workers while this one is written.
             following = tf.read(result.end_offset, result.end_line, max_entries=chunk)
-            ahead.offer(_extraction_inputs(following.entries, speakers, redactor))
+            ahead.offer(_extraction_inputs(tf, key, speakers, redactor, following.entries))
         if result.entries:
             projector.prepare()  # never inside the chunk's transaction (see _LazyProjector.prepare)
         # Two transactions: the chunk enters the entry log (and the cursor moves) in a short one,
@@ -508,12 +514,9 @@ def _append_entries(conn, tf: TranscriptStream, key: str, speakers: Speakers, re
                     redacted: Counter) -> list[LoggedEntry]:
     """Insert into the entry log, secrets redacted; returns the entries that were not there yet."""
     rows = []
-    for e in entries:
-        speaker, addressee = entry_speakers(e.role, e.sender, speakers)
-        text, kinds = redactor.redact(e.text)
+    for row, parent_id, channel, kinds in _logged_rows(tf, key, speakers, redactor, entries):
         redacted.update(kinds)
-        rows.append((LoggedEntry(tf.agent_id, tf.session_id, e.entry_id, e.seq, key, e.role, speaker, addressee,
-                                 text, e.occurred_at), e.parent_id, e.channel))
+        rows.append((row, parent_id, channel))
     new: list[LoggedEntry] = []
     if has_live_entries(conn, tf.agent_id, key):
         # The memory-extract hook logged messages of this session: each user entry may be one of them.
