@@ -19,6 +19,7 @@ the finished extractions (``take``) instead of parsing them again.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -50,10 +51,27 @@ def default_workers() -> int:
 _worker_extractor: Extractor | None = None
 
 
-def _worker_start(extractor: Extractor) -> None:
+_PR_SET_PDEATHSIG = 1  # prctl(2) option: the signal this process gets when its parent dies
+
+
+def _worker_start(extractor: Extractor, parent: int) -> None:
     global _worker_extractor
     _worker_extractor = extractor
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the parent's run; it shuts us down
+    _die_with(parent)
+
+
+def _die_with(parent: int) -> None:
+    """End this worker when ``parent`` ends without shutting the pool down (SIGKILL, the OOM killer,
+    ``timeout -s KILL`` around a cron job): an orphaned worker finishes its task, then blocks for
+    ever writing the result to a pipe nobody reads, holding the model's memory. prctl(2) is Linux's,
+    and workers are only forked on Linux."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # no prctl: the pool's own shutdown still ends us
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(0)
 
 
 def _worker_extract(inputs: list[ExtractionInput]) -> list[Extraction]:
@@ -149,7 +167,7 @@ class ExtractAhead:
         try:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=multiprocessing.get_context("fork"),
-                initializer=_worker_start, initargs=(extractor,))
+                initializer=_worker_start, initargs=(extractor, os.getpid()))
             self.forked = self.workers
         except (OSError, ValueError) as err:
             self._fail(err)
