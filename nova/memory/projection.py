@@ -11,6 +11,7 @@ nothing half-written survives) and is retried by the next catch-up.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -160,10 +161,10 @@ class Projector:
     # -- embeddings ---------------------------------------------------------------------
 
     def _embed(self, conn, agent_id: str, changed: ChangedRows) -> None:
-        """Re-render, count and embed every row this batch changed, in one model call."""
-        jobs: list[tuple[str, int, str]] = []
-        for episode_id in sorted(changed.episodes):
-            jobs.append(("episodes", episode_id, self._episode_text(conn, agent_id, episode_id, changed)))
+        """Re-render, count and embed every row this batch changed, in one model call; the writes go
+        as one pipeline per statement (``executemany``), not a round trip per row."""
+        jobs: list[tuple[str, int, str]] = [
+            ("episodes", episode_id, text) for episode_id, text in self._episode_texts(conn, agent_id, changed)]
         if changed.relationships:
             for rid, fact, vf, vt in conn.execute(
                 "SELECT id, fact, valid_from, valid_to FROM relationships WHERE agent_id = %s AND id = ANY(%s)",
@@ -182,48 +183,57 @@ class Projector:
         texts = [j[2] for j in embedded] + [k[2] for k in changed.episode_keys]
         dense, static = ingest_vectors(self.embedder, texts)
         n = len(embedded)
-        for (entry, episode_id, text), vec, svec in zip(changed.episode_keys, dense[n:], static[n:], strict=True):
-            conn.execute(
+        tokens = dict(zip([(j[0], j[1]) for j in jobs], self.embedder.count_tokens([j[2] for j in jobs]), strict=True))
+        with conn.cursor() as cur:
+            cur.executemany(
                 "INSERT INTO episode_keys (agent_id, session_id, entry_id, episode_id, embedding, static_embedding, key_text)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                (entry.agent_id, entry.session_id, entry.entry_id, episode_id, vec, svec, text),
+                [(entry.agent_id, entry.session_id, entry.entry_id, episode_id, vec, svec, text)
+                 for (entry, episode_id, text), vec, svec in zip(changed.episode_keys, dense[n:], static[n:], strict=True)],
             )
-        tokens = dict(zip([(j[0], j[1]) for j in jobs], self.embedder.count_tokens([j[2] for j in jobs]), strict=True))
-        # One UPDATE per row: each new row version is inserted into every index, HNSW included,
-        # which costs ~10 ms per insert in a store of a million memories. Both tiers are written:
-        # the text changed, so the other tier's vector (if any) is stale and goes. A row whose text
-        # did not change (an entity mentioned again: most of them) keeps its row version and its
-        # dense vector: the vector this batch computed and the token count are both what it has.
-        # (The static model is deterministic, so with that tier this skips every unchanged text.)
-        same = "static_embedding" if self.embedder.static is not None else "embedding"
-        for (table, row_id, _), vec, svec in zip(embedded, dense[:n], static[:n], strict=True):
-            conn.execute(f"UPDATE {table} SET embedding = %(dense)s, static_embedding = %(static)s, tokens = %(tokens)s"
-                         f" WHERE id = %(id)s AND agent_id = %(agent)s AND (tokens IS DISTINCT FROM %(tokens)s"
-                         f"  OR {same} IS DISTINCT FROM %({'static' if svec is not None else 'dense'})s)",
-                         {"dense": vec, "static": svec, "tokens": tokens[(table, row_id)], "id": row_id,
-                          "agent": agent_id})
-        for table, row_id, text in jobs:
-            if table == "episodes":
-                conn.execute("UPDATE episodes SET text = %s, tokens = %s WHERE id = %s AND agent_id = %s",
-                             (text, tokens[(table, row_id)], row_id, agent_id))
+            # One UPDATE per row: each new row version is inserted into every index, HNSW included,
+            # which costs ~10 ms per insert in a store of a million memories. Both tiers are written:
+            # the text changed, so the other tier's vector (if any) is stale and goes. A row whose text
+            # did not change (an entity mentioned again: most of them) keeps its row version and its
+            # dense vector: the vector this batch computed and the token count are both what it has.
+            # (The static model is deterministic, so with that tier this skips every unchanged text.)
+            same = "static_embedding" if self.embedder.static is not None else "embedding"
+            compared = "static" if self.embedder.static is not None else "dense"
+            for table in ("relationships", "entities"):
+                rows = [{"dense": vec, "static": svec, "tokens": tokens[(t, row_id)], "id": row_id, "agent": agent_id}
+                        for (t, row_id, _), vec, svec in zip(embedded, dense[:n], static[:n], strict=True) if t == table]
+                cur.executemany(
+                    f"UPDATE {table} SET embedding = %(dense)s, static_embedding = %(static)s, tokens = %(tokens)s"
+                    f" WHERE id = %(id)s AND agent_id = %(agent)s AND (tokens IS DISTINCT FROM %(tokens)s"
+                    f"  OR {same} IS DISTINCT FROM %({compared})s)", rows)
+            cur.executemany("UPDATE episodes SET text = %s, tokens = %s WHERE id = %s AND agent_id = %s",
+                            [(text, tokens[(table, row_id)], row_id, agent_id)
+                             for table, row_id, text in jobs if table == "episodes"])
 
-    def _episode_text(self, conn, agent_id: str, episode_id: int, changed: ChangedRows) -> str:
-        # Lines for entries projected earlier (another batch) are rebuilt from the entry log;
-        # their date annotations came from the same extractor, so we re-annotate them.
-        rows = conn.execute(
-            "SELECT en.seq, en.speaker, en.text, en.occurred_at, ep.occurred_at FROM provenance p"
+    def _episode_texts(self, conn, agent_id: str, changed: ChangedRows) -> list[tuple[int, str]]:
+        """(episode id, full text) for every episode the batch changed, in id order, read in one query.
+        Lines for entries projected earlier (another batch) are rebuilt from the entry log; their date
+        annotations came from the same extractor, so they are annotated again (in one batch)."""
+        if not changed.episodes:
+            return []
+        lines: defaultdict[int, list[tuple]] = defaultdict(list)
+        started: dict[int, object] = {}
+        for episode_id, seq, speaker, text, at, episode_at in conn.execute(
+            "SELECT p.item_id, en.seq, en.speaker, en.text, en.occurred_at, ep.occurred_at FROM provenance p"
             " JOIN entries en USING (agent_id, session_id, entry_id)"
             " JOIN episodes ep ON ep.id = p.item_id AND ep.agent_id = p.agent_id"
-            " WHERE p.agent_id = %s AND p.item_kind = 'episode' AND p.item_id = %s ORDER BY en.seq",
-            (agent_id, episode_id),
-        ).fetchall()
-        known = changed.episode_lines[episode_id]
-        missing = [r for r in rows if r[0] not in known]
+            " WHERE p.agent_id = %s AND p.item_kind = 'episode' AND p.item_id = ANY(%s) ORDER BY p.item_id, en.seq",
+            (agent_id, sorted(changed.episodes)),
+        ):
+            lines[episode_id].append((seq, speaker, text, at))
+            started[episode_id] = episode_at
+        missing = [(episode_id, line) for episode_id, rows in lines.items() for line in rows
+                   if line[0] not in changed.episode_lines[episode_id]]
         if missing:
-            inputs = [ExtractionInput(r[2], r[1], "", r[3]) for r in missing]
-            for r, res in zip(missing, self.extractor.extract_batch(inputs), strict=True):
-                known[r[0]] = (r[1], res.annotated_text)
-        started = rows[0][4] if rows else None
-        return episode_text(started, [known[r[0]] for r in rows])
-
-
+            inputs = [ExtractionInput(text, speaker, "", at) for _, (_, speaker, text, at) in missing]
+            for (episode_id, (seq, speaker, _, _)), res in zip(
+                    missing, self.extractor.extract_batch(inputs), strict=True):
+                changed.episode_lines[episode_id][seq] = (speaker, res.annotated_text)
+        return [(episode_id, episode_text(started.get(episode_id),
+                                          [changed.episode_lines[episode_id][line[0]] for line in lines.get(episode_id, [])]))
+                for episode_id in sorted(changed.episodes)]

@@ -36,21 +36,22 @@ def write_entry(conn: psycopg.Connection, resolver: EntityResolver, entry: Logge
     """Write what ``result`` (the extraction of ``entry``) says: its mentions' entities, its facts and its
     episode, each with provenance to the entry; ``changed`` collects the rows to embed, ``counts`` what was new.
     ``forgotten``: the agent's forgotten-memory rules (nova.memory.forget_one): no fact or episode they cover."""
-    for m in result.mentions:
-        entity_id = resolver.resolve(m.name, m.kind, strong=m.strong, seen_at=entry.occurred_at)
-        added = conn.execute(
-            "INSERT INTO provenance (agent_id, item_kind, item_id, session_id, entry_id)"
-            " VALUES (%s, 'entity', %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-            (entry.agent_id, entity_id, entry.session_id, entry.entry_id),
-        ).fetchone()
-        if added:
-            conn.execute(
-                "UPDATE entities SET mention_count = mention_count + 1,"
-                " first_seen = LEAST(first_seen, %s), last_seen = GREATEST(last_seen, %s)"
-                " WHERE id = %s AND agent_id = %s",
-                (entry.occurred_at, entry.occurred_at, entity_id, entry.agent_id),
-            )
-        changed.entities.add(entity_id)
+    mentioned = list(dict.fromkeys(
+        resolver.resolve(m.name, m.kind, strong=m.strong, seen_at=entry.occurred_at) for m in result.mentions))
+    if mentioned:
+        # Provenance and mention counts in one statement: only an entity this entry had not yet
+        # given provenance to counts one more mention (re-projection counts nothing twice).
+        conn.execute(
+            "WITH added AS (INSERT INTO provenance (agent_id, item_kind, item_id, session_id, entry_id)"
+            "   SELECT %(agent)s, 'entity', id, %(session)s, %(entry)s FROM unnest(%(ids)s::bigint[]) AS id"
+            "   ON CONFLICT DO NOTHING RETURNING item_id)"
+            " UPDATE entities SET mention_count = mention_count + 1,"
+            " first_seen = LEAST(first_seen, %(at)s), last_seen = GREATEST(last_seen, %(at)s)"
+            " WHERE agent_id = %(agent)s AND id IN (SELECT item_id FROM added)",
+            {"agent": entry.agent_id, "session": entry.session_id, "entry": entry.entry_id, "ids": mentioned,
+             "at": entry.occurred_at},
+        )
+        changed.entities.update(mentioned)
     for fact in result.facts:
         if forgotten.covers_fact(fact.text):
             continue
@@ -71,21 +72,22 @@ def _write_fact(conn, resolver: EntityResolver, entry: LoggedEntry, fact: Fact, 
         # "working on X", "I prefer X": the verb says more about X than NER's guess did.
         object_id = resolver.resolve(fact.object_name, kind, strong=kind not in WEAK_KINDS, seen_at=entry.occurred_at)
     object_key = f"#{object_id}" if object_id is not None else (fact.object_value or "")
+    # The relationship and its provenance in one statement (a data-modifying CTE runs once).
     rel_id, inserted = conn.execute(
-        "INSERT INTO relationships (agent_id, subject_id, predicate, object_id, object_value, object_key,"
-        " fact, valid_from, confidence, extractor_version)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (agent_id, subject_id, predicate, object_key, fact)"
-        " DO UPDATE SET confidence = GREATEST(relationships.confidence, EXCLUDED.confidence)"
-        " RETURNING id, (xmax = 0)",
-        (entry.agent_id, subject_id, fact.predicate, object_id, fact.object_value, object_key,
-         fact.text, fact.valid_from, fact.confidence, version),
+        "WITH rel AS (INSERT INTO relationships (agent_id, subject_id, predicate, object_id, object_value, object_key,"
+        "   fact, valid_from, confidence, extractor_version)"
+        "   VALUES (%(agent)s, %(subject)s, %(predicate)s, %(object)s, %(value)s, %(key)s, %(fact)s, %(from)s,"
+        "   %(confidence)s, %(version)s)"
+        "   ON CONFLICT (agent_id, subject_id, predicate, object_key, fact)"
+        "   DO UPDATE SET confidence = GREATEST(relationships.confidence, EXCLUDED.confidence)"
+        "   RETURNING id, (xmax = 0) AS inserted),"
+        " source AS (INSERT INTO provenance (agent_id, item_kind, item_id, session_id, entry_id)"
+        "   SELECT %(agent)s, 'relationship', id, %(session)s, %(entry)s FROM rel ON CONFLICT DO NOTHING)"
+        " SELECT id, inserted FROM rel",
+        {"agent": entry.agent_id, "subject": subject_id, "predicate": fact.predicate, "object": object_id,
+         "value": fact.object_value, "key": object_key, "fact": fact.text, "from": fact.valid_from,
+         "confidence": fact.confidence, "version": version, "session": entry.session_id, "entry": entry.entry_id},
     ).fetchone()
-    conn.execute(
-        "INSERT INTO provenance (agent_id, item_kind, item_id, session_id, entry_id)"
-        " VALUES (%s, 'relationship', %s, %s, %s) ON CONFLICT DO NOTHING",
-        (entry.agent_id, rel_id, entry.session_id, entry.entry_id),
-    )
     if not inserted:
         return False
     changed.relationships.add(rel_id)
@@ -112,49 +114,52 @@ def _write_fact(conn, resolver: EntityResolver, entry: LoggedEntry, fact: Fact, 
 
 def _write_episode(conn, entry: LoggedEntry, result: Extraction, changed: "ChangedRows", version: int) -> bool:
     """Attach the entry to its exchange (a user turn and the replies to it) or open a new one."""
-    already = conn.execute(
-        "SELECT 1 FROM provenance WHERE agent_id = %s AND item_kind = 'episode'"
-        " AND session_id = %s AND entry_id = %s",
-        (entry.agent_id, entry.session_id, entry.entry_id),
+    # Whether the entry has its episode already, and the session's last episode before it: one query.
+    already, last_id, last_seq, has_reply, size = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM provenance WHERE agent_id = %(agent)s AND item_kind = 'episode'"
+        "   AND session_id = %(session)s AND entry_id = %(entry)s), last.*"
+        " FROM (SELECT 1) one LEFT JOIN LATERAL ("
+        "   SELECT id, last_seq, has_reply, (SELECT count(*) FROM provenance p WHERE p.agent_id = e.agent_id"
+        "     AND p.item_kind = 'episode' AND p.item_id = e.id)"
+        "   FROM episodes e WHERE agent_id = %(agent)s AND session_id = %(session)s AND first_seq < %(seq)s"
+        "   ORDER BY first_seq DESC LIMIT 1) last ON true",
+        {"agent": entry.agent_id, "session": entry.session_id, "entry": entry.entry_id, "seq": entry.seq},
     ).fetchone()
     if already:
         return False
-    last = conn.execute(
-        "SELECT id, last_seq, has_reply, (SELECT count(*) FROM provenance p WHERE p.agent_id = e.agent_id"
-        "   AND p.item_kind = 'episode' AND p.item_id = e.id)"
-        " FROM episodes e WHERE agent_id = %s AND session_id = %s AND first_seq < %s"
-        " ORDER BY first_seq DESC LIMIT 1",
-        (entry.agent_id, entry.session_id, entry.seq),
-    ).fetchone()
     attach = (
-        last is not None
-        and last[1] < entry.seq
-        and last[3] < MAX_EPISODE_ENTRIES
-        and (entry.role == "assistant" or not last[2])
+        last_id is not None
+        and last_seq < entry.seq
+        and size < MAX_EPISODE_ENTRIES
+        and (entry.role == "assistant" or not has_reply)
         # A live message (memory-extract) is a turn of its own: the reply to the one before it
         # is not in the entry log yet, so "no reply" does not mean "said in one breath".
         and not entry.entry_id.startswith(LIVE_ENTRY_PREFIX)
     )
+    # The episode row and the entry's provenance to it in one statement each way.
+    params = {"agent": entry.agent_id, "session": entry.session_id, "entry": entry.entry_id, "seq": entry.seq,
+              "reply": entry.role == "assistant"}
     if attach:
-        episode_id, created = last[0], False
+        episode_id, created = last_id, False
         conn.execute(
-            "UPDATE episodes SET last_seq = %s, has_reply = has_reply OR %s WHERE id = %s AND agent_id = %s",
-            (entry.seq, entry.role == "assistant", episode_id, entry.agent_id),
+            "WITH attached AS (UPDATE episodes SET last_seq = %(seq)s, has_reply = has_reply OR %(reply)s"
+            "   WHERE id = %(episode)s AND agent_id = %(agent)s)"
+            " INSERT INTO provenance (agent_id, item_kind, item_id, session_id, entry_id)"
+            " VALUES (%(agent)s, 'episode', %(episode)s, %(session)s, %(entry)s)",
+            {**params, "episode": episode_id},
         )
     else:
         episode_id = conn.execute(
-            "INSERT INTO episodes (agent_id, session_id, session_key, anchor_entry_id, first_seq, last_seq,"
-            " has_reply, text, occurred_at, extractor_version)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, '', %s, %s) RETURNING id",
-            (entry.agent_id, entry.session_id, entry.session_key, entry.entry_id, entry.seq, entry.seq,
-             entry.role == "assistant", entry.occurred_at, version),
+            "WITH opened AS (INSERT INTO episodes (agent_id, session_id, session_key, anchor_entry_id, first_seq,"
+            "   last_seq, has_reply, text, occurred_at, extractor_version)"
+            "   VALUES (%(agent)s, %(session)s, %(key)s, %(entry)s, %(seq)s, %(seq)s, %(reply)s, '', %(at)s, %(version)s)"
+            "   RETURNING id),"
+            " source AS (INSERT INTO provenance (agent_id, item_kind, item_id, session_id, entry_id)"
+            "   SELECT %(agent)s, 'episode', id, %(session)s, %(entry)s FROM opened)"
+            " SELECT id FROM opened",
+            {**params, "key": entry.session_key, "at": entry.occurred_at, "version": version},
         ).fetchone()[0]
         created = True
-    conn.execute(
-        "INSERT INTO provenance (agent_id, item_kind, item_id, session_id, entry_id)"
-        " VALUES (%s, 'episode', %s, %s, %s)",
-        (entry.agent_id, episode_id, entry.session_id, entry.entry_id),
-    )
     changed.episode_lines[episode_id][entry.seq] = (entry.speaker, result.annotated_text)
     changed.episode_keys.append((entry, episode_id, f"{entry.speaker}: {result.annotated_text}"))
     changed.episodes.add(episode_id)
