@@ -126,3 +126,25 @@ def test_a_length_of_time_dates_only_a_state_lasting_until_now(extractor):
     away = extract(extractor, "I'll be away for 3 weeks.")
     assert away.annotated_text == "I'll be away for 3 weeks."
     assert "(since February 2023)" in extract(extractor, "We've been friends for a few months.").annotated_text  # a few: 3
+
+
+def test_what_is_to_come_is_dated_ahead(extractor):
+    """A time with no direction of its own ("Friday", "the weekend", "in March") is the next one when
+    the sentence speaks of what is to come, and the last one otherwise (said on Wednesday 10 May 2023).
+    "Any plans for the weekend?" was written into memory as the weekend just gone."""
+    wednesday = datetime(2023, 5, 10, 12, 0, tzinfo=timezone.utc)
+
+    def dated(text: str) -> str:
+        return extractor.extract_batch([ExtractionInput(text, "Dana", "", wednesday)])[0].annotated_text
+
+    assert dated("Any plans for the weekend?") == "Any plans for the weekend (the weekend of 13 May 2023)?"
+    assert "Friday (12 May 2023)" in dated("I'll call her on Friday.")
+    assert "Friday (12 May 2023)" in dated("We're going to visit Lisbon on Friday.")
+    assert "March (March 2024)" in dated("I will go to Spain in March.")
+    assert "weekend (the weekend of 13 May 2023)" in dated("Can't wait for the weekend!")
+    # The past stays the past, and the nearest verb decides.
+    assert "Friday (5 May 2023)" in dated("I visited Lisbon on Friday.")
+    assert "Friday (5 May 2023)" in dated("I was going to call her on Friday.")
+    assert "weekend (the weekend of 6 May 2023)" in dated("How was the weekend?")
+    assert "March (March 2023)" in dated("I went to Spain in March.")
+    assert "Friday (5 May 2023)" in dated("I told you on Friday that I'd come.")

@@ -134,7 +134,7 @@ def _back(count: str, unit: str, base: date) -> TimeRange:
     return TimeRange(date(base.year - n, 1, 1), date(base.year - n, 12, 31), "year")
 
 
-def _rules(expr: str, base: date) -> TimeRange | None:
+def _rules(expr: str, base: date, ahead: bool) -> TimeRange | None:
     e = expr.lower().strip().rstrip(".,!?")
     e = re.sub(r"^(?:on|in|during|over|from|since|around|about|back)\s+", "", e)
     e = re.sub(r"^the\s+", "", e)
@@ -144,6 +144,8 @@ def _rules(expr: str, base: date) -> TimeRange | None:
     if e in one_day:
         d = base + timedelta(days=one_day[e])
         return TimeRange(d, d, "day")
+    if e == "weekend" and ahead:  # "any plans for the weekend?": the coming one
+        e = "this weekend"
     if e in ("last weekend", "past weekend", "weekend"):
         sat = base - timedelta(days=(base.weekday() - 5) % 7 or 7)
         return TimeRange(sat, sat + timedelta(days=1), "weekend")
@@ -207,15 +209,18 @@ _PLAIN_YEAR = re.compile(r"^(?:in\s+)?(19\d{2}|20\d{2})$")
 _MONTH_ONLY = re.compile(r"^(?:in\s+)?(" + "|".join(m.lower() for m in calendar.month_name[1:]) + r")(?:\s+(\d{4}))?$")
 
 
-def resolve_expression(expr: str, said_at: datetime | date) -> TimeRange | None:
+def resolve_expression(expr: str, said_at: datetime | date, ahead: bool = False) -> TimeRange | None:
     """Resolve a time expression against the moment it was said; None when unresolvable.
 
     Args:
         expr: the expression as written ("yesterday", "last weekend", "two weeks ago").
         said_at: when the sentence was said (the transcript entry's time).
+        ahead: the sentence speaks of what is to come ("I'll call her on Friday", "any plans for the
+            weekend?"): an expression that names no direction ("Friday", "the weekend", "in May")
+            is the next one, not the last. Expressions that name one ("last Friday") keep it.
     """
     base = said_at.date() if isinstance(said_at, datetime) else said_at
-    found = _rules(expr, base)
+    found = _rules(expr, base, ahead)
     if found is not None:
         return found
     e = expr.lower().strip()
@@ -227,6 +232,8 @@ def resolve_expression(expr: str, said_at: datetime | date) -> TimeRange | None:
     if m:
         month = month_number(m.group(1))
         year = int(m.group(2)) if m.group(2) else latest_year_of(month, base)
+        if ahead and not m.group(2) and month < base.month:
+            year += 1
         return month_of(year, month)
     if not re.search(r"\d|day|week|month|year|ago|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
                      r"january|february|march|april|may|june|july|august|september|october|november|december", e):
@@ -237,7 +244,7 @@ def resolve_expression(expr: str, said_at: datetime | date) -> TimeRange | None:
             languages=["en"],
             settings={
                 "RELATIVE_BASE": datetime(base.year, base.month, base.day, 12, 0),
-                "PREFER_DATES_FROM": "past",
+                "PREFER_DATES_FROM": "future" if ahead else "past",
                 "RETURN_AS_TIMEZONE_AWARE": False,
             },
         )

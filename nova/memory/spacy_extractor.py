@@ -128,7 +128,7 @@ class SpacyExtractor:
             if is_duration(ent.text):  # a length of time dates only a state lasting until now
                 resolved = lasting_since(ent.text, item.said_at) if _lasting_until_now(ent) else None
             else:
-                resolved = resolve_expression(ent.text, item.said_at)
+                resolved = resolve_expression(ent.text, item.said_at, ahead=_looks_ahead(ent))
             # An absolute date ("7 May 2023") needs no annotation; a relative one does.
             if resolved is not None and not re.search(r"\b\d{4}\b", ent.text):
                 out.append((ent.start_char, ent.end_char, resolved))
@@ -450,6 +450,33 @@ def _lasting_until_now(ent) -> bool:
         return False
     aux = {c.lemma_ for c in prep.head.children if c.dep_ == "aux"}
     return "have" in aux and "will" not in aux
+
+
+# Verbs and nouns of intent: what they govern has not happened yet ("planning a trip on Friday").
+_INTENT = {"plan", "intend", "hope", "expect"}
+
+
+def _looks_ahead(ent) -> bool:
+    """Whether the clause a time expression belongs to speaks of what is to come: its nearest verb has
+    "will"/"shall" ("I'll call her on Friday"), is what someone is "going to" do, or is a verb of intent
+    not in the past ("we're planning a hike for the weekend"), or "can't wait"; or the expression hangs on "plans"
+    ("any plans for the weekend?"). The nearest verb decides: "I told you I'd come" is not looked at
+    past "told"."""
+    for tok in (ent.root, *ent.root.ancestors):
+        if tok.pos_ in ("NOUN", "PROPN") and tok.lemma_ in _INTENT:
+            return True
+        if tok.pos_ not in ("VERB", "AUX"):
+            continue
+        if tok.lemma_ in _INTENT and "Past" not in tok.morph.get("Tense"):
+            return True
+        if any(c.dep_ == "aux" and c.lemma_ in ("will", "shall") for c in tok.children):
+            return True
+        if tok.lemma_ == "wait" and any(c.dep_ == "neg" for c in tok.children):  # "can't wait for Friday"
+            return True
+        going = tok.head if tok.dep_ == "xcomp" else None  # "going to visit": visit's head is "going"
+        return (going is not None and going.lower_ in ("going", "gon")
+                and any(c.dep_ == "aux" and "Past" not in c.morph.get("Tense") for c in going.children))
+    return False
 
 
 def _annotate(text: str, times: list[tuple[int, int, TimeRange]]) -> str:
