@@ -1,4 +1,5 @@
 import json
+import logging
 
 import pytest
 
@@ -281,3 +282,31 @@ def test_a_failed_entry_leaves_no_entity_behind_for_the_next(store, settings, pr
         assert dangling == 0
         assert conn.execute("SELECT count(*) FROM entities WHERE norm_name = 'zephyrine okoro'").fetchone()[0] == 1
         assert conn.execute("SELECT count(*) FROM entry_extraction WHERE status = 'done'").fetchone()[0] == 1
+
+
+def test_each_failed_entry_is_logged_once(store, settings, projector, tmp_path, caplog):
+    """A batch with an entry whose extraction fails and one whose rows PostgreSQL refuses is written a
+    second time, a savepoint per entry; the first failure was logged by both passes."""
+    from nova.memory.extract import Extraction, Fact
+
+    class FailsTwoWays:
+        version = projector.extractor.version
+
+        def extract_batch(self, items):
+            if any("crash" in item.text for item in items):  # projection then extracts one by one
+                raise RuntimeError("extractor fell over")
+            return [Extraction(item.text, facts=[Fact("Ama", "person", "is_a", "bad\x00fact", object_value="x")])
+                    if "refused" in item.text else Extraction(item.text) for item in items]
+
+    state = tmp_path / "state"
+    path = state / "agents" / "main" / "sessions" / "f1.jsonl"
+    write_transcript(path, "f1", [("user", "This one makes the extractor crash."),
+                                  ("user", "This one is refused by PostgreSQL."),
+                                  ("user", "This one is fine.")])
+    (path.parent / "sessions.json").write_text(json.dumps({"agent:main:main": {"sessionId": "f1"}}))
+    with caplog.at_level(logging.WARNING, logger="nova.memory.projection"):
+        report = run_catchup(store, settings, Projector(FailsTwoWays(), projector.embedder), state)
+    assert report.projection.failed == 2 and report.projection.done == 1
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("extraction failed for")]
+    assert len(logged) == 2, logged
+    assert sum("extractor fell over" in m for m in logged) == 1

@@ -89,6 +89,8 @@ class Projector:
             stats = ProjectionStats()
             changed, done = self._write(conn, resolver, entries, results, forgotten, stats, isolate=True)
         stats.entities += resolver.created
+        for error in stats.errors:  # logged once, after the pass that counts (a redo would log twice)
+            log.warning("extraction failed for %s", error)
         mark_done(conn, done, self.extractor.version)
         self._embed(conn, agent_id, changed)
         return stats
@@ -115,7 +117,6 @@ class Projector:
                     raise
                 resolver.rollback_to(mark)
                 message = f"{type(err).__name__}: {err}"[:1000]
-                log.warning("extraction failed for %s/%s: %s", entry.session_id, entry.entry_id, message)
                 mark_extraction(conn, entry, "failed", message, self.extractor.version)
                 stats.failed += 1
                 stats.errors.append(f"{entry.session_id}/{entry.entry_id}: {message}")
