@@ -1,7 +1,9 @@
 """The rows an extraction becomes: entities (resolved, with mention counts and summaries), relationships
 (time-aware: a functional predicate closes the older fact), episodes (an exchange of at most
-``MAX_EPISODE_ENTRIES`` entries), each with provenance to its transcript entry. Runs in the
-projection's savepoint per entry; ``nova.memory.projection`` embeds what changed afterwards.
+``MAX_EPISODE_ENTRIES`` entries), each with provenance to its transcript entry. Runs inside the
+projection's savepoint (one per batch, or one per entry when a batch is written again after a failure);
+each row is written together with its provenance, one statement per row. ``nova.memory.projection``
+embeds what changed afterwards.
 """
 
 from __future__ import annotations
