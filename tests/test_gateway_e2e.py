@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -195,6 +197,17 @@ def test_nova_in_a_running_gateway(world, settings):
         assert _query(settings, "SELECT count(*) FROM transcript_cursors WHERE file_name LIKE '%%sqlite%%'"
                       )[0][0] >= 2
         _store_is_consistent(settings)
+        # "Any plans for the weekend?" is dated with the gateway's own timestamp, to a weekend that
+        # has not ended when it was said (it was stored as the weekend just gone).
+        asked = _query(settings, "SELECT e.occurred_at, ep.text FROM entries e JOIN provenance p USING"
+                       " (agent_id, session_id, entry_id) JOIN episodes ep ON ep.id = p.item_id"
+                       " WHERE p.item_kind = 'episode' AND e.text LIKE '%%Any plans for the weekend?%%'")
+        assert len(asked) == 1, asked
+        (said, text), = asked
+        weekend = re.search(r"Any plans for the weekend \(the weekend of (\d+ \w+ \d{4})\)", text)
+        assert weekend, text
+        saturday = datetime.strptime(weekend.group(1), "%d %B %Y").date()
+        assert saturday + timedelta(days=1) >= said.date(), (said, text)
 
         gateway.turns([(MAIN, "My brother Tomas just moved to Lisbon.")])
         service.settle(projected=2)
