@@ -1,6 +1,8 @@
 """Entity resolution: one row per real-world thing per agent, cheapest evidence first.
 
 Order (PEERS.md: Graphiti left duplicates because its candidate search was embedding-only):
+0. the operator's rules (nova.memory.entity_rules): a name merged into an entity resolves to it; a
+   name split off an entity never does, whatever the steps below find;
 1. exact normalised name or a known alias ("melanie", "Melanie's" → Melanie);
 2. a unique person whose first name is the mention ("Dana" → Dana Okafor) or, for mentions
    tagged as people, a nickname of it or it of the mention ("Mel" ↔ Melanie): at least 3 letters,
@@ -16,6 +18,7 @@ from datetime import datetime
 
 import psycopg
 
+from nova.memory.entity_rules import EntityRules, RuleTarget
 from nova.memory.names import normalize_name
 
 __all__ = ["EntityResolver", "WEAK_KINDS", "aliases_of"]
@@ -45,6 +48,7 @@ class EntityResolver:
         self._cache: dict[str, int] = {}
         self._cached_order: list[str] = []  # names in the order they entered the cache (for rollback_to)
         self.created = 0
+        self.rules = EntityRules.load(conn, agent_id)
 
     def savepoint(self) -> tuple[int, int]:
         """A mark to return to when the caller's savepoint rolls back (``rollback_to``)."""
@@ -67,11 +71,7 @@ class EntityResolver:
         if entity_id is not None and not (strong and kind not in WEAK_KINDS):
             return entity_id  # its alias was written when it was cached
         if entity_id is None:
-            entity_id = (
-                self._by_alias(norm, kind)
-                or self._by_first_name(norm, prefix_ok=kind == "person")
-                or self._by_trigram(norm, kind)
-            )
+            entity_id = self._found(norm, kind, seen_at)
         if entity_id is None:
             entity_id = self._create(name, norm, kind, seen_at)
         else:
@@ -87,6 +87,30 @@ class EntityResolver:
             self._cached_order.append(norm)
         self._cache[norm] = entity_id
         return entity_id
+
+    def _found(self, norm: str, kind: str, seen_at: datetime | None) -> int | None:
+        """The entity a mention named ``norm`` resolves to under the rules and steps 1-3, or None for a new one."""
+        target = self.rules.merged_into(norm)
+        if target is not None:
+            return self._by_rule(target) or self._create(target.name, target.norm, target.kind, seen_at)
+        found = (self._by_alias(norm, kind)
+                 or self._by_first_name(norm, prefix_ok=kind == "person")
+                 or self._by_trigram(norm, kind))
+        excluded = self.rules.split_from(norm)
+        if found is not None and excluded and self._key_of(found) in excluded:
+            return None
+        return found
+
+    def _by_rule(self, target: RuleTarget) -> int | None:
+        """The entity a merge rule names; of another kind when a rebuild typed it otherwise."""
+        row = self.conn.execute(
+            "SELECT id FROM entities WHERE agent_id = %s AND norm_name = %s ORDER BY kind = %s DESC, id LIMIT 1",
+            (self.agent_id, target.norm, target.kind)).fetchone()
+        return row[0] if row else None
+
+    def _key_of(self, entity_id: int) -> tuple[str, str]:
+        return tuple(self.conn.execute("SELECT kind, norm_name FROM entities WHERE id = %s AND agent_id = %s",
+                                       (entity_id, self.agent_id)).fetchone())
 
     def _by_alias(self, norm: str, kind: str) -> int | None:
         rows = self.conn.execute(

@@ -10,7 +10,7 @@ making it again out of the entries that remain:
 - an **episode** by the sha256 of each ``<session_id>/<entry_id>`` of its exchange: those entries
   join no episode again (their facts and entities stay, each its own memory).
 
-The rule row holds hashes, who asked (``via``: cli | tool, and the tool's session key) and when;
+The rule row holds hashes, who asked (``via``: cli | tool | ui, and the tool's session key) and when;
 never content. ``restore_memory`` deletes a rule; ``nova reextract`` then brings the memory back.
 """
 
@@ -101,10 +101,10 @@ def forget_memory(conn: psycopg.Connection, embedder, agent_id: str, ref: Memory
     ``embedder``). Returns None when the agent has no such memory (another agent's id included).
 
     Raises:
-        ValueError: ``via`` is not cli or tool.
+        ValueError: ``via`` is not cli, tool or ui (``nova ui``).
     """
-    if via not in ("cli", "tool"):
-        raise ValueError(f"via must be cli or tool, not {via!r}")
+    if via not in ("cli", "tool", "ui"):
+        raise ValueError(f"via must be cli, tool or ui, not {via!r}")
     with conn.transaction():
         if ref.kind == "relationship":
             row = conn.execute("DELETE FROM relationships WHERE agent_id = %s AND id = %s RETURNING fact",

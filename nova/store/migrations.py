@@ -26,13 +26,14 @@ VECTOR_TABLES = ("entities", "episode_keys", "relationships")  # each has an HNS
 
 
 # NOVA's tables that hold an agent's rows (an agent_id column), but for FORGET_RECORDS, which record
-# what was forgotten (scopes and rules, no content) so that it is not remembered again. Listed, not discovered: in a database NOVA shares, another application's
+# what was forgotten (scopes and rules, no content) so that it is not remembered again, and who curated
+# what (curation_audit, no content). Listed, not discovered: in a database NOVA shares, another application's
 # table with an agent_id column is not NOVA's to delete from. A test checks it against the
 # migrations, so a new table cannot be left out unnoticed.
-AGENT_TABLES = ("agent_speakers", "entities", "entity_aliases", "entries", "entry_extraction", "episode_keys",
+AGENT_TABLES = ("agent_speakers", "entities", "entity_aliases", "entity_rules", "entries", "entry_extraction", "episode_keys",
                 "episodes", "lexeme_frequencies", "provenance", "recall_telemetry", "reextract_progress", "relationships",
                 "session_profiles", "sessions", "transcript_cursors")
-FORGET_RECORDS = ("forgotten", "forgotten_memories")
+FORGET_RECORDS = ("curation_audit", "forgotten", "forgotten_memories")
 
 
 def migration_files() -> list[tuple[int, str, str]]:
