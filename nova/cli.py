@@ -852,6 +852,48 @@ def serve(
             raise typer.Exit(2) from None
 
 
+@app.command("ui")
+def ui_cmd(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (default loopback only)."),
+    port: int = typer.Option(7646, "--port", help="TCP port."),
+    openclaw_dir: Optional[Path] = typer.Option(
+        None, "--openclaw-dir", help="OpenClaw state directory, for the health page's catch-up lag and doctor"
+        " (default: $OPENCLAW_STATE_DIR or ~/.openclaw, when it exists)."),
+    print_url: bool = typer.Option(False, "--print-url", help="Print the address to open (with the token) and exit."),
+) -> None:
+    """Browse and curate an agent's memories in a local web page: search with the hooks' recall, each
+    item's explain trace and provenance; a timeline of episodes; entities with their relationships and
+    neighbours; health figures; forget a memory, merge two entities, split a wrong name off one.
+
+    The page needs the token in $NOVA_HOME/token (the TCP service's): open the address this prints,
+    which carries it once and leaves a cookie. Merges and splits rebuild the agent from its transcript
+    entries with the new rule (seconds for a few hundred entries) and every `nova reextract` keeps them;
+    each curation is in the Audit page (who, when, ids: no content). Runs until Ctrl-C or SIGTERM.
+    """
+    from nova.ui.server import is_loopback, run_ui, ui_url
+
+    with runtime() as rt:
+        if print_url:
+            print(ui_url(rt, host, port))
+            return
+        state_dir = rt.settings.state_dir(openclaw_dir)
+        if not state_dir.is_dir():
+            if openclaw_dir is not None:
+                err.print(f"[red]error:[/red] {openclaw_dir} is not a directory")
+                raise typer.Exit(2)
+            state_dir = None
+        if not is_loopback(host):
+            err.print(f"[yellow]warning:[/yellow] listening on {host}, not loopback: anyone who can reach it "
+                      "and holds the token can read and curate these memories")
+        err.print("nova ui: loading the model…")
+        ready = lambda url: err.print(f"nova ui: open {url}  (Ctrl-C to stop)")
+        try:
+            run_ui(rt, host=host, port=port, state_dir=state_dir, on_ready=ready)
+        except OSError as e:
+            err.print(f"[red]error:[/red] {e}")
+            raise typer.Exit(2) from None
+
+
 def _check_service(wait_s: float) -> int:
     """``nova serve --check``: 0 healthy, 1 degraded (database down), 2 nothing answers."""
     from nova.serve.client import ask_service, service_address

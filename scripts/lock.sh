@@ -18,6 +18,9 @@ fi
 pin=$(mktemp); echo "torch==2.13.0+cpu" > "$pin"
 for extra in "" test; do
   out=requirements${extra:+-$extra}.lock
+  # uv keeps the versions of the output file it is given: start from the current lock, so a new
+  # dependency adds its packages without moving the tested versions of the others.
+  [ -f "$out" ] && cp "$out" "$out.tmp"
   "$UV" pip compile pyproject.toml ${extra:+--extra "$extra"} --generate-hashes --python-version 3.11 \
     --python-platform x86_64-manylinux_2_28 --find-links "${PIP_FIND_LINKS:-/opt/wheels}" -c "$pin" \
     --no-header --quiet -o "$out.tmp"

@@ -56,7 +56,7 @@ def _package_files(root: Path) -> set[str]:
             if p.is_file() and "__pycache__" not in p.parts and p.name != "__init__.py"}
 
 
-def test_wheel_and_sdist_carry_the_migrations_and_hooks(installed):
+def test_wheel_and_sdist_carry_the_migrations_hooks_and_templates(installed):
     import tarfile
     import zipfile
 
@@ -70,6 +70,8 @@ def test_wheel_and_sdist_carry_the_migrations_and_hooks(installed):
         assert f"nova/sql/{rel}" in names
     for rel in _package_files(ROOT / "hooks"):
         assert f"nova/hooks/{rel}" in names
+    for template in (ROOT / "nova" / "ui" / "templates").glob("*.html"):  # the memory browser's pages
+        assert f"nova/ui/templates/{template.name}" in names
     with tarfile.open(sdist) as tar:
         top = tar.getnames()[0].split("/")[0]
         members = set(tar.getnames())
