@@ -865,7 +865,7 @@ def ui_cmd(
     item's explain trace and provenance; a timeline of episodes; entities with their relationships and
     neighbours; health figures; forget a memory, merge two entities, split a wrong name off one.
 
-    The page needs the token in $NOVA_HOME/token (the TCP service's): open the address this prints,
+    The page needs the token in $NOVA_HOME/service.token (the TCP service's): open the address this prints,
     which carries it once and leaves a cookie. Merges and splits rebuild the agent from its transcript
     entries with the new rule (seconds for a few hundred entries) and every `nova reextract` keeps them;
     each curation is in the Audit page (who, when, ids: no content). Runs until Ctrl-C or SIGTERM.

@@ -43,7 +43,6 @@ class Curated:
     entity_id: int | None       # the entity to show now: the merged one, or the alias split off
     entries: int                # entries re-extracted
     seconds: float
-    change: AgentChange
 
 
 @dataclass(frozen=True)
@@ -183,7 +182,7 @@ def _curate(store, projector, agent, action, write_rules, redactor, workers, pro
             rebuild_agent(conn, projector, agent, Scope((agent,)), 256, change, ReextractReport(dry_run=False),
                           progress, redactor, workers)
             entity_id = _entity_after(conn, agent, shown)
-    return Curated(action, agent, entity_id, change.entries, time.monotonic() - started, change)
+    return Curated(action, agent, entity_id, change.entries, time.monotonic() - started)
 
 
 def _entity_after(conn, agent: str, shown: dict) -> int | None:

@@ -1,5 +1,5 @@
 """Who may use the memory browser: whoever holds the service's token (``nova serve``'s TCP token,
-``$NOVA_HOME/token``, mode 0600), the same rule as the TCP service.
+``$NOVA_HOME/service.token``, mode 0600), the same rule as the TCP service.
 
 - A browser brings the token once in the URL that ``nova ui`` prints (``?token=``); the page answers
   with a cookie (HttpOnly, SameSite=Strict) and sends it to the same address without the token, so

@@ -35,7 +35,7 @@ def is_loopback(host: str) -> bool:
 
 
 def ui_url(rt: Runtime, host: str, port: int) -> str:
-    """The address to open, with the token (``$NOVA_HOME/token``, created mode 0600 on first use)."""
+    """The address to open, with the token (``$NOVA_HOME/service.token``, created mode 0600 on first use)."""
     token = load_or_create_token(rt.settings.token_path())
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}/?token={token}"
