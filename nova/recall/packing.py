@@ -23,6 +23,9 @@ def pack(order, details, fused, paths, content_keys, limit: int, budget: int, co
     Each step takes the candidate with the best ``MMR_LAMBDA * relevance - (1 - MMR_LAMBDA) *
     redundancy``: relevance is its fused score over the best one (0-1], redundancy its highest cosine
     similarity to an item already chosen. Ten paraphrases of one fact thus do not fill the budget.
+    When an episode is chosen, the facts and entities chosen before it whose every source entry the block
+    now holds verbatim are dropped and their tokens freed (on locomo-dev / locomo-dev2: evidence recall
+    0.862 → 0.870 / 0.770 → 0.780, answer-token recall 0.829 → 0.827 / 0.767 → 0.769).
     """
     chosen: list[RecallItem] = []
     seen_text: set[str] = set()
@@ -71,6 +74,7 @@ def pack(order, details, fused, paths, content_keys, limit: int, budget: int, co
         covered |= srcs
         if key[0] == "episode":
             verbatim |= srcs
+            left += _drop_derived(chosen, verbatim, decisions)
         seen_text.add(norm_text)
         left -= d["tokens"]
         if decisions is not None:
@@ -80,6 +84,19 @@ def pack(order, details, fused, paths, content_keys, limit: int, budget: int, co
         # Rounded like every similarity here: the same texts embedded in other batches pick alike.
         redundancy = np.maximum(redundancy, np.round(vectors @ vectors[n], SCORE_DECIMALS))
     return chosen
+
+
+def _drop_derived(chosen: list[RecallItem], verbatim: set, decisions: list | None) -> int:
+    """Drop the facts and entities chosen earlier whose every source entry is now in the block verbatim
+    (an episode chosen after them holds those entries' own words); the tokens they free."""
+    freed = 0
+    for item in [i for i in chosen if i.kind != "episode"
+                 and {(s["session_id"], s["entry_id"]) for s in i.sources} <= verbatim]:
+        chosen.remove(item)
+        freed += item.tokens
+        if decisions is not None:
+            decisions.append((item.kind, item.id, "cut", "dropped: an episode chosen later holds its entries' own words"))
+    return freed
 
 
 def _vectors(candidates: list[dict], dim: int) -> np.ndarray:

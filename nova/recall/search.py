@@ -23,7 +23,8 @@ runs the rest of the vector path, the time path and the graph path: each side wa
 which answers both at once on two cores.
 Packing is greedy MMR over the fused list: each pick trades fused relevance against cosine
 similarity to the items already chosen, and skips what does not fit the budget or adds no new
-source entry, so the budget is not spent on near-duplicates.
+source entry, so the budget is not spent on near-duplicates; a fact or entity line whose entries an
+episode chosen later holds verbatim is dropped again, its tokens freed.
 
 One module per path under ``nova.recall.paths``; fusion, details, packing and the explain trace
 each in a module of their own. Every query filters by ``agent_id``: no path returns another agent's memories.
