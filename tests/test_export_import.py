@@ -138,7 +138,15 @@ def test_a_damaged_or_foreign_file_changes_nothing(store, target, settings, proj
 
 
 def test_re_embed_rebuilds_from_the_entry_log(store, target, settings, projector, embedder, tmp_path):
+    """The rebuild applies the operator's merge rules too: a merge made in the old store (here "API"
+    into Lisbon, as an operator might in `nova ui`) is not undone by moving the agent."""
+    from nova.memory.curation import merge_entities
+
     _two_agents(store, settings, projector, tmp_path)
+    with store.connection() as conn:
+        lisbon, api = (conn.execute("SELECT id FROM entities WHERE agent_id = 'main' AND name = %s", (n,)).fetchone()[0]
+                       for n in ("Lisbon", "API"))
+    merge_entities(store, projector, "main", lisbon, api, actor="test")
     path = tmp_path / "all.jsonl"
     _export(store, path)
     lines = path.read_text().splitlines(keepends=True)
@@ -152,8 +160,11 @@ def test_re_embed_rebuilds_from_the_entry_log(store, target, settings, projector
     other.write_text("".join([header, *body, json.dumps(manifest) + "\n"]))
     done = import_file(target, other, embedding_model=settings.embedding_model, re_embed=True,
                        projector_factory=lambda: projector)
-    assert done.rebuilt_entries == 12 and "entities" not in done.rows
+    assert done.rebuilt_entries == 12 and "entities" not in done.rows and done.rows["entity_rules"] == 1
     assert _recall_json(target, embedder, "main", QUESTIONS) == _recall_json(store, embedder, "main", QUESTIONS)
+    with target.connection() as conn:
+        assert conn.execute("SELECT e.name FROM entity_aliases a JOIN entities e ON e.id = a.entity_id"
+                            " WHERE a.agent_id = 'main' AND a.alias_norm = 'api'").fetchone() == ("Lisbon",)
 
 
 def test_dev_conversations_move_through_the_cli(settings, target, embedder, tmp_path):

@@ -9,13 +9,15 @@ The file, streamed line by line:
 2. one line per row, ``{"t": <table>, "r": {column: value}}``, table by table in ``TABLES`` order:
    the entry log (entries as logged: envelopes removed, secrets already redacted), its sessions,
    cursors and extraction status, entities with their aliases, episodes with their retrieval keys,
-   relationships with ``valid_from``/``valid_to``, provenance, and the forget records (scopes and
-   rules, no content). Embeddings are pgvector's text form, which round-trips exactly; a memory whose
+   relationships with ``valid_from``/``valid_to``, provenance, the forget records (scopes and
+   rules, no content), and the operator's merge and split rules (``entity_rules``, which resolution
+   applies again when the memories are rebuilt). Embeddings are pgvector's text form, which round-trips exactly; a memory whose
    dense vector was still pending (the static tier) goes without it, and the target's dense pass fills it;
 3. a manifest ``{"manifest": {"rows": {table: n}, "sha256": <hex of every line before it>}}``.
 
 Left out, as derived or operational: lexeme counts (rebuilt by triggers on import), held session
-profiles (rebuilt at the next bootstrap), recall telemetry, re-extraction progress.
+profiles (rebuilt at the next bootstrap), recall telemetry, re-extraction progress, and the curation
+audit (``curation_audit``: who curated in this store).
 
 Import runs in one transaction, holds each agent's lock (nova.store.locks), and commits only after
 the checksum and every row count matched: a truncated or edited file changes nothing. Rows go in
@@ -51,10 +53,11 @@ FORMAT, VERSION = "nova-export", 1
 # Import order: every table after those it references.
 TABLES = ("sessions", "transcript_cursors", "agent_speakers", "entries", "entry_extraction", "entities",
           "entity_aliases", "episodes", "episode_keys", "relationships", "provenance", "forgotten",
-          "forgotten_memories")
+          "forgotten_memories", "entity_rules")
+# What --re-embed imports: the source of truth (the entry log and the operator's forgets, merges and splits).
 _LOG_TABLES = ("sessions", "transcript_cursors", "agent_speakers", "entries", "entry_extraction",
-               "forgotten", "forgotten_memories")  # what --re-embed imports: the source of truth
-_SERIAL = {"entities", "episodes", "relationships", "forgotten", "forgotten_memories"}  # ids the target assigns
+               "forgotten", "forgotten_memories", "entity_rules")
+_SERIAL = {"entities", "episodes", "relationships", "forgotten", "forgotten_memories", "entity_rules"}  # ids the target assigns
 
 ProgressFn = Callable[[str, int], None]
 
