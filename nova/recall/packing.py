@@ -66,15 +66,18 @@ def pack(order, details, fused, paths, content_keys, limit: int, budget: int, co
         if d["tokens"] > left:
             cut(key, f"{d['tokens']} tokens, only {left} left in the budget")
             continue
-        chosen.append(RecallItem(
+        item = RecallItem(
             kind=key[0], id=key[1], text=d["text"], score=round(fused[key], 6), tokens=d["tokens"],
             sources=d["sources"], occurred_at=d.get("occurred_at"), valid_from=d.get("valid_from"),
             valid_to=d.get("valid_to"), paths=paths[key], key=f"{key[0]}:{content_keys[key]}",
-        ))
+        )
         covered |= srcs
+        place = len(chosen)
         if key[0] == "episode":
             verbatim |= srcs
-            left += _drop_derived(chosen, verbatim, decisions)
+            freed, place = _drop_derived(chosen, verbatim, decisions)
+            left += freed
+        chosen.insert(place, item)
         seen_text.add(norm_text)
         left -= d["tokens"]
         if decisions is not None:
@@ -86,17 +89,19 @@ def pack(order, details, fused, paths, content_keys, limit: int, budget: int, co
     return chosen
 
 
-def _drop_derived(chosen: list[RecallItem], verbatim: set, decisions: list | None) -> int:
+def _drop_derived(chosen: list[RecallItem], verbatim: set, decisions: list | None) -> tuple[int, int]:
     """Drop the facts and entities chosen earlier whose every source entry is now in the block verbatim
-    (an episode chosen after them holds those entries' own words); the tokens they free."""
+    (an episode chosen after them holds those entries' own words): ``(tokens freed, where the episode
+    goes)``. The episode takes the place of the first line it replaces, so the block stays best first."""
+    dropped = [n for n, i in enumerate(chosen) if i.kind != "episode"
+               and {(s["session_id"], s["entry_id"]) for s in i.sources} <= verbatim]
     freed = 0
-    for item in [i for i in chosen if i.kind != "episode"
-                 and {(s["session_id"], s["entry_id"]) for s in i.sources} <= verbatim]:
-        chosen.remove(item)
+    for n in reversed(dropped):
+        item = chosen.pop(n)
         freed += item.tokens
         if decisions is not None:
             decisions.append((item.kind, item.id, "cut", "dropped: an episode chosen later holds its entries' own words"))
-    return freed
+    return freed, dropped[0] if dropped else len(chosen)
 
 
 def _vectors(candidates: list[dict], dim: int) -> np.ndarray:
