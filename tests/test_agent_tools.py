@@ -47,10 +47,14 @@ def test_search_cites_the_transcript_entry_and_filters(service, store):
     top = next(r for r in found["results"] if "beagle" in r["text"])
     assert top["sources"] and top["sources"][0]["session_key"] == MAIN
     assert f"nova:entry:{top['sources'][0]['session_id']}/{top['sources'][0]['entry_id']}" in top["citation"]
-    # Time range: the beagle was told on 2026-03-13; Lisbon on 2026-03-14 (the messages' timestamps).
+    # Time range: the beagle was told on 2026-03-13; Lisbon on 2026-03-14 (the messages' timestamps), as a
+    # move "in March": an episode is in a range by when it was said, a fact by its validity (from 1 March).
     before = _search(service, query="Waffles beagle Lisbon", until="2026-03-14")
     assert any("beagle" in r["text"] for r in before["results"])
-    assert not any("Lisbon" in r["text"] for r in before["results"])
+    assert not any("Lisbon" in r["text"] for r in before["results"] if r["kind"] == "episode")
+    assert [r["validFrom"][:10] for r in before["results"] if "Lisbon" in r["text"]] == ["2026-03-01"]
+    early = _search(service, query="Waffles beagle Lisbon", until="2026-03-01")
+    assert early["results"] == []  # nothing was said, or held, before March
     assert _search(service, query="Waffles", since="2030-01-01", kinds=["episode"])["results"] == []
     # A relationship still valid overlaps any later range: "Waffles is a beagle" holds in 2030 too.
     assert any("beagle" in r["text"] for r in _search(service, query="Waffles", since="2030-01-01")["results"])

@@ -58,12 +58,13 @@ def search_memories(conn: psycopg.Connection, embedder: Embedder, agent_id: str,
         return recall(conn, embedder, agent_id, query, limit=limit, budget_tokens=budget_tokens, side_conn=side_conn,
                       kinds=flt.kinds)
     names = _entity_names(conn, agent_id, flt.entity) if flt.entity else []
+    # The filter is applied as recall packs (``admit``): packing drops a fact for the episode it came
+    # from, and that episode may lie outside the range while the fact's validity does not.
     pool = recall(conn, embedder, agent_id, query, limit=limit * POOL_FACTOR, budget_tokens=budget_tokens * POOL_FACTOR,
-                  side_conn=side_conn, kinds=flt.kinds)
+                  side_conn=side_conn, kinds=flt.kinds,
+                  admit=lambda kind, d: _in_range(kind, d, flt) and _names_any(d["text"], names))
     kept, spent = [], 0
     for item in pool:
-        if not _in_range(item, flt) or not _names_any(item, names):
-            continue
         if spent + item.tokens > budget_tokens or len(kept) == limit:
             break
         kept.append(item)
@@ -81,20 +82,21 @@ def _entity_names(conn, agent_id: str, name: str) -> list[str]:
     return sorted({r[0] for r in rows} | {name.strip().lower()}, key=len, reverse=True)
 
 
-def _names_any(item: RecallItem, names: list[str]) -> bool:
+def _names_any(text: str, names: list[str]) -> bool:
     if not names:
         return True
-    text = item.text.lower()
+    text = text.lower()
     return any(n and n in text for n in names)
 
 
-def _in_range(item: RecallItem, flt: SearchFilter) -> bool:
+def _in_range(kind: str, detail: dict, flt: SearchFilter) -> bool:
+    """Whether a candidate (``detail``: nova.recall.details) overlaps the filter's time range."""
     if flt.since is None and flt.until is None:
         return True
-    start = item.valid_from or item.occurred_at
+    start = detail.get("valid_from") or detail.get("occurred_at")
     if start is None:
         return False
-    end = item.valid_to if item.kind == "relationship" else start
+    end = detail.get("valid_to") if kind == "relationship" else start
     if flt.until is not None and start >= flt.until:
         return False
     return not (flt.since is not None and end is not None and end < flt.since)

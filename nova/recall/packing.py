@@ -17,12 +17,14 @@ MMR_LAMBDA = 0.7
 
 
 def pack(order, details, fused, paths, content_keys, limit: int, budget: int, covered: set[tuple[str, str]],
-          dim: int, decisions: list | None = None) -> list[RecallItem]:
+          dim: int, decisions: list | None = None, admit=None) -> list[RecallItem]:
     """Greedy maximal marginal relevance (MMR) over the fused ranking, within the token budget.
 
     Each step takes the candidate with the best ``MMR_LAMBDA * relevance - (1 - MMR_LAMBDA) *
     redundancy``: relevance is its fused score over the best one (0-1], redundancy its highest cosine
     similarity to an item already chosen. Ten paraphrases of one fact thus do not fill the budget.
+    ``admit(kind, detail)``: only candidates it admits are packed (a search's time or entity filter:
+    ``nova.recall.lookup``), decided before any budget is spent.
     When an episode is chosen, the facts and entities chosen before it whose every source entry the block
     now holds verbatim are dropped and their tokens freed (on locomo-dev / locomo-dev2: evidence recall
     0.862 → 0.870 / 0.770 → 0.780, answer-token recall 0.829 → 0.827 / 0.767 → 0.769).
@@ -34,10 +36,12 @@ def pack(order, details, fused, paths, content_keys, limit: int, budget: int, co
     cut = (lambda key, why: decisions.append((key[0], key[1], "cut", why))) if decisions is not None else (lambda *_: None)
     pool = []
     for key in order:
-        if key in details and details[key]["sources"]:
-            pool.append(key)
-        else:
+        if key not in details or not details[key]["sources"]:
             cut(key, "no provenance left (its entries were forgotten or are being rebuilt)")
+        elif admit is not None and not admit(key[0], details[key]):
+            cut(key, "outside the search's filter (time range or entity)")
+        else:
+            pool.append(key)
     if not pool:
         return chosen
     relevance = np.array([fused[k] for k in pool]) / fused[pool[0]]

@@ -33,6 +33,7 @@ each in a module of their own. Every query filters by ``agent_id``: no path retu
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 
 import numpy as np
@@ -67,6 +68,7 @@ def recall(
     now: datetime | None = None,
     side_conn: psycopg.Connection | None = None,
     kinds: frozenset[str] = frozenset(),
+    admit: Callable[[str, dict], bool] | None = None,
 ) -> list[RecallItem]:
     """The best memories of ``agent_id`` for ``query``: at most ``limit`` items, ``budget_tokens`` in all.
 
@@ -78,6 +80,9 @@ def recall(
     the vector path's entity scan run on it in parallel with the rest (about a third less latency).
     ``kinds``: only items of these kinds (episode, relationship, entity) are packed; empty = all.
     (Chosen before packing: a fact whose episode would have covered it is kept when only facts are asked.)
+    ``admit(kind, detail)``: packs only the candidates it admits (``detail``: the candidate's ``text``,
+    ``occurred_at``, ``valid_from``, ``valid_to``); a search filter decided before packing, so a fact is
+    not dropped for an episode the filter would leave out.
 
     Raises:
         ValueError: an empty query or a non-positive budget.
@@ -121,7 +126,7 @@ def recall(
         if decisions is not None:
             decisions.clear()
         items = pack(order[:start + chunk], details, fused, paths, content_keys, limit, budget_tokens,
-                     set(known_sources or ()), dim, decisions)
+                     set(known_sources or ()), dim, decisions, admit)
         if len(items) >= limit or budget_tokens - sum(i.tokens for i in items) < SMALLEST_ITEM_TOKENS:
             break
     clock.lap("pack")
