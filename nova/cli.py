@@ -669,31 +669,11 @@ def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this 
     budget, and calls the hooks report they lost (timed out, service unreachable).
     """
     from nova.memory.dense_fill import last_fill_rate, pending_dense
-    from nova.memory.extract import EXTRACTOR_VERSION
+    from nova.memory.figures import FIGURES, agent_figures
     from nova.recall.telemetry import summary as telemetry_summary
 
     with runtime() as rt, rt.store.connection() as conn:
-        rows = conn.execute(
-            "SELECT a.agent_id,"
-            " (SELECT count(*) FROM entries e WHERE e.agent_id = a.agent_id),"
-            " (SELECT count(*) FROM entries e WHERE e.agent_id = a.agent_id AND e.live),"
-            " (SELECT count(*) FROM entities e WHERE e.agent_id = a.agent_id),"
-            " (SELECT count(*) FROM episodes e WHERE e.agent_id = a.agent_id),"
-            " (SELECT count(*) FROM relationships e WHERE e.agent_id = a.agent_id),"
-            " (SELECT count(*) FROM entry_extraction x WHERE x.agent_id = a.agent_id AND x.status = 'failed'),"
-            " (SELECT count(*) FROM entry_extraction x WHERE x.agent_id = a.agent_id AND x.status = 'dead'),"
-            " (SELECT count(*) FROM entities e WHERE e.agent_id = a.agent_id AND e.extractor_version < %s)"
-            "  + (SELECT count(*) FROM episodes e WHERE e.agent_id = a.agent_id AND e.extractor_version < %s)"
-            "  + (SELECT count(*) FROM relationships e WHERE e.agent_id = a.agent_id AND e.extractor_version < %s),"
-            " (SELECT max(occurred_at) FROM entries e WHERE e.agent_id = a.agent_id),"
-            " (SELECT max(ingested_at) FROM entries e WHERE e.agent_id = a.agent_id)"
-            # Agents seen by catch-up (sessions) or only by the hooks so far (agent_speakers: every
-            # live entry records its speakers).
-            " FROM (SELECT agent_id FROM sessions UNION SELECT agent_id FROM agent_speakers) a"
-            " WHERE %s::text IS NULL OR a.agent_id = %s"
-            " ORDER BY 1",
-            (EXTRACTOR_VERSION, EXTRACTOR_VERSION, EXTRACTOR_VERSION, agent, agent),
-        ).fetchall()
+        rows = agent_figures(conn, agent)
         recalls = telemetry_summary(conn, agent)
         pending = pending_dense(conn, agent)
         rate = last_fill_rate(conn)
@@ -701,7 +681,8 @@ def status(agent: Optional[str] = typer.Option(None, "--agent", help="Only this 
                   "dense pending", "newest entry", "last ingest")
     for r in rows:
         cells = [x.strftime("%Y-%m-%d %H:%M") if hasattr(x, "strftime") else str(x) if x is not None else "-"
-                 for x in (*r[:9], pending.get(r[0], 0), *r[9:])]
+                 for x in (r["agent"], *(r[k] for k in FIGURES[:8]), pending.get(r["agent"], 0),
+                           *(r[k] for k in FIGURES[8:]))]
         table.add_row(*cells)
     # Piped output gets the full table, not one squeezed to 80 columns.
     (out if out.is_terminal else Console(width=160)).print(table)

@@ -37,7 +37,6 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.exceptions import HTTPException
 
 from nova.memory import curation
-from nova.memory.extract import EXTRACTOR_VERSION
 from nova.memory.forget_one import MemoryRef
 from nova.recall.block import render_items
 from nova.recall.items import RecallTrace
@@ -213,7 +212,7 @@ def create_app(rt: Runtime, *, token: str, host: str = "127.0.0.1", state_dir: P
         from nova.memory.dense_fill import pending_dense
         with rt.store.connection() as conn:
             known_agent(conn, agent)
-            figures = views.figures(conn, agent, EXTRACTOR_VERSION)
+            figures = views.figures(conn, agent)
             figures["dense_pending"] = pending_dense(conn, agent).get(agent, 0)
             recalls = telemetry.summary(conn, agent)
             chart = svg.latency_chart(views.latency_by_hour(conn, agent))

@@ -8,6 +8,8 @@ from datetime import datetime
 
 import psycopg
 
+from nova.memory.figures import agent_figures
+
 __all__ = ["PAGE_SIZE", "agents", "agent_exists", "sources", "entry_context", "memories_from_entry", "timeline",
            "timeline_filters", "entities", "entity_kinds", "entity", "relationships_of", "neighbours",
            "duplicate_candidates", "figures", "latency_by_hour"]
@@ -16,15 +18,9 @@ PAGE_SIZE = 50
 
 
 def agents(conn: psycopg.Connection) -> list[dict]:
-    """Every agent the store knows (catch-up's sessions, the hooks' speakers) with its memory counts."""
-    return [{"agent": a, "entries": n, "entities": ent, "episodes": ep, "relationships": rel}
-            for a, n, ent, ep, rel in conn.execute(
-                "SELECT a.agent_id,"
-                " (SELECT count(*) FROM entries e WHERE e.agent_id = a.agent_id),"
-                " (SELECT count(*) FROM entities e WHERE e.agent_id = a.agent_id),"
-                " (SELECT count(*) FROM episodes e WHERE e.agent_id = a.agent_id),"
-                " (SELECT count(*) FROM relationships e WHERE e.agent_id = a.agent_id)"
-                " FROM (SELECT agent_id FROM sessions UNION SELECT agent_id FROM agent_speakers) a ORDER BY 1")]
+    """Every agent the store knows (catch-up's sessions, the hooks' speakers) with its figures
+    (``nova.memory.figures.agent_figures``)."""
+    return agent_figures(conn)
 
 
 def agent_exists(conn: psycopg.Connection, agent: str) -> bool:
@@ -218,25 +214,9 @@ def duplicate_candidates(conn: psycopg.Connection, agent: str, ent: dict, limit:
         {"agent": agent, "id": ent["id"], "norm": ent["norm_name"], "kind": ent["kind"], "limit": limit})]
 
 
-def figures(conn: psycopg.Connection, agent: str, extractor_version: int) -> dict:
-    """``nova status``'s figures for one agent: rows, live entries, failed and dead extractions, stale
-    rows (an older extractor), the newest entry and the last ingest."""
-    row = conn.execute(
-        "SELECT (SELECT count(*) FROM entries WHERE agent_id = %(a)s),"
-        " (SELECT count(*) FROM entries WHERE agent_id = %(a)s AND live),"
-        " (SELECT count(*) FROM entities WHERE agent_id = %(a)s),"
-        " (SELECT count(*) FROM episodes WHERE agent_id = %(a)s),"
-        " (SELECT count(*) FROM relationships WHERE agent_id = %(a)s),"
-        " (SELECT count(*) FROM entry_extraction WHERE agent_id = %(a)s AND status = 'failed'),"
-        " (SELECT count(*) FROM entry_extraction WHERE agent_id = %(a)s AND status = 'dead'),"
-        " (SELECT count(*) FROM entities WHERE agent_id = %(a)s AND extractor_version < %(v)s)"
-        "  + (SELECT count(*) FROM episodes WHERE agent_id = %(a)s AND extractor_version < %(v)s)"
-        "  + (SELECT count(*) FROM relationships WHERE agent_id = %(a)s AND extractor_version < %(v)s),"
-        " (SELECT max(occurred_at) FROM entries WHERE agent_id = %(a)s),"
-        " (SELECT max(ingested_at) FROM entries WHERE agent_id = %(a)s)",
-        {"a": agent, "v": extractor_version}).fetchone()
-    return dict(zip(("entries", "live", "entities", "episodes", "relationships", "failed", "dead", "stale",
-                     "newest_entry", "last_ingest"), row))
+def figures(conn: psycopg.Connection, agent: str) -> dict:
+    """``nova status``'s figures for one agent (``nova.memory.figures.agent_figures``)."""
+    return agent_figures(conn, agent)[0]
 
 
 def latency_by_hour(conn: psycopg.Connection, agent: str, hours: int = 24) -> list[dict]:
