@@ -111,6 +111,12 @@ def test_an_operator_searches_follows_provenance_and_curates(ui, browser, store)
     page.goto(f"{base}/?token={token}")
     assert page.url == f"{base}/"  # the token left the address bar for a cookie
     assert page.get_by_role("link", name=AGENT).is_visible() and page.get_by_role("link", name=OTHER).is_visible()
+    # Each agent's row shows its store figures (the query `nova status` runs), checked against the store;
+    # a fresh catch-up leaves no failed, dead or stale (older extractor) rows.
+    row = page.locator("tr", has=page.get_by_role("link", name=AGENT)).locator("td").all_inner_texts()
+    (entries, episodes), = _one(store, "SELECT (SELECT count(*) FROM entries WHERE agent_id = %s),"
+                                " (SELECT count(*) FROM episodes WHERE agent_id = %s)", AGENT, AGENT)
+    assert (row[1], row[3], row[5], row[6]) == (str(entries), str(episodes), "0 / 0", "0"), row
     _shot(page, "agents")
 
     # Search: the page shows what `nova recall` gives for the same question, item for item.
