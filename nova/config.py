@@ -109,8 +109,10 @@ class ServiceSettings(BaseModel):
 
 
 class Settings(BaseSettings):
+    # An empty variable (NOVA_STATIC_MODEL=, as in a cron line or a unit file) means unset: the default,
+    # not a path "." or an empty DSN.
     model_config = SettingsConfigDict(
-        env_prefix="NOVA_", env_nested_delimiter="__", extra="ignore"
+        env_prefix="NOVA_", env_nested_delimiter="__", extra="ignore", env_ignore_empty=True
     )
 
     home: Path = Field(default_factory=default_home, description="NOVA's data directory")
