@@ -121,6 +121,8 @@ def test_explain_trace_says_why_each_candidate_was_kept_or_cut(store, settings, 
     assert set(trace.paths) == {"vector", "fulltext", "graph", "continuation"} and trace.paths["vector"]
     kept = [(k, i) for k, i, d, _ in trace.decisions if d == "kept"]
     assert kept == [(i.kind, i.id) for i in items]
+    picks = [r.split(",")[0] for _, _, d, r in trace.decisions if d == "kept"]
+    assert picks == [f"pick {n}" for n in range(1, len(picks) + 1)], picks  # counted in the order chosen
     cut = [r for _, _, d, r in trace.decisions if d == "cut"]
     assert cut and all(r for r in cut)   # a tight budget cuts something, and says why
     assert all(trace.texts.get((k, i)) for k, i, _ in trace.paths["vector"])

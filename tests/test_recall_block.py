@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from nova.ingest.catchup import run_catchup
+from nova.recall.items import RecallTrace
 from nova.recall.search import recall
 
 LOCOMO = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo-dev"
@@ -26,14 +27,19 @@ def test_no_fact_repeats_an_episode_in_the_block(store, settings, projector, emb
     run_catchup(store, settings, projector, state)
     questions = [q["question"] for q in map(json.loads, (LOCOMO / "qa.jsonl").read_text().splitlines())
                  if q["agent"] == "locomo-26"][:60]
-    repeated, episodes = [], 0
+    repeated, episodes, drops = [], 0, 0
     with store.connection() as conn:
         for question in questions:
-            items = recall(conn, embedder, "locomo-26", question)
+            trace = RecallTrace()
+            items = recall(conn, embedder, "locomo-26", question, trace=trace)
+            # The explain trace numbers the picks in the order chosen, a dropped line included.
+            picks = [r.split(",")[0] for _, _, d, r in trace.decisions if d == "kept"]
+            assert picks == [f"pick {n}" for n in range(1, len(picks) + 1)], (question, picks)
+            drops += any(r.startswith("dropped:") for _, _, d, r in trace.decisions if d == "cut")
             verbatim = {(s["session_id"], s["entry_id"]) for i in items if i.kind == "episode" for s in i.sources}
             episodes += sum(i.kind == "episode" for i in items)
             repeated += [(question, i.text) for i in items if i.kind != "episode"
                          and {(s["session_id"], s["entry_id"]) for s in i.sources} <= verbatim]
             assert sum(i.tokens for i in items) <= 1000 and len(items) <= 20
-    assert episodes > len(questions)  # blocks hold episodes: the check had something to check
+    assert episodes > len(questions) and drops  # blocks hold episodes, lines were dropped: something to check
     assert not repeated, repeated[:5]

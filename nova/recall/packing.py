@@ -48,6 +48,7 @@ def pack(order, details, fused, paths, content_keys, limit: int, budget: int, co
     vectors = _vectors([details[k] for k in pool], dim)
     redundancy = np.zeros(len(pool))
     open_ = np.ones(len(pool), dtype=bool)
+    picks = 0  # items kept so far, counting those an episode later replaced (the block may be shorter)
     while open_.any() and len(chosen) < limit and left > 0:
         mmr = np.where(open_, MMR_LAMBDA * relevance - (1 - MMR_LAMBDA) * redundancy, -np.inf)
         n = int(np.argmax(mmr))
@@ -82,11 +83,12 @@ def pack(order, details, fused, paths, content_keys, limit: int, budget: int, co
             freed, place = _drop_derived(chosen, verbatim, decisions)
             left += freed
         chosen.insert(place, item)
+        picks += 1
         seen_text.add(norm_text)
         left -= d["tokens"]
         if decisions is not None:
             decisions.append((key[0], key[1], "kept",
-                              f"pick {len(chosen)}: fused rank {n + 1}, relevance {relevance[n]:.2f},"
+                              f"pick {picks}, at {place + 1} in the block: fused rank {n + 1}, relevance {relevance[n]:.2f},"
                               f" redundancy {redundancy[n]:.2f}, {d['tokens']} tokens"))
         # Rounded like every similarity here: the same texts embedded in other batches pick alike.
         redundancy = np.maximum(redundancy, np.round(vectors @ vectors[n], SCORE_DECIMALS))
