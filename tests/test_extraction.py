@@ -148,3 +148,27 @@ def test_what_is_to_come_is_dated_ahead(extractor):
     assert "weekend (the weekend of 6 May 2023)" in dated("How was the weekend?")
     assert "March (March 2023)" in dated("I went to Spain in March.")
     assert "Friday (5 May 2023)" in dated("I told you on Friday that I'd come.")
+
+
+def test_a_speaker_who_gains_an_alias_is_re_embedded(store, projector, embedder):
+    """An entity's text names its aliases ("Priya Raman (person, aka Priya)"), so its vector and token
+    count must follow when a speaker is later known by another name. Before, a speaker was embedded
+    only when created: its row kept the text without the alias."""
+    from nova.memory.entry_log import LoggedEntry, append_entries
+    from nova.memory.texts import entity_text
+
+    def turn(n: int, speaker: str, text: str) -> LoggedEntry:
+        return LoggedEntry("a1", "s1", f"e{n}", n, "agent:main:main", "user", speaker, "assistant", text,
+                           datetime(2026, 3, n, tzinfo=timezone.utc))
+
+    with store.connection() as conn:
+        for n, speaker, text in ((1, "Priya Raman", "I adopted a greyhound."), (2, "Priya", "She loves the beach.")):
+            append_entries(conn, [(turn(n, speaker, text), None, None)], source_file="t.jsonl")
+            projector.project(conn, "a1", [turn(n, speaker, text)])
+        (name, kind, summary, tokens, aliases), = conn.execute(
+            "SELECT e.name, e.kind, e.summary, e.tokens, array_agg(a.alias ORDER BY a.alias) FROM entities e"
+            " JOIN entity_aliases a ON a.agent_id = e.agent_id AND a.entity_id = e.id"
+            " WHERE e.agent_id = 'a1' AND e.norm_name = 'priya raman' GROUP BY 1, 2, 3, 4").fetchall()
+        conn.rollback()
+    assert aliases == ["Priya", "Priya Raman"]  # the second turn's speaker resolved to the first's entity
+    assert tokens == embedder.count_tokens([entity_text(name, kind, summary, aliases)])[0]

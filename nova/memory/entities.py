@@ -48,6 +48,7 @@ class EntityResolver:
         self._cache: dict[str, int] = {}
         self._cached_order: list[str] = []  # names in the order they entered the cache (for rollback_to)
         self.created = 0
+        self.aliased = 0  # aliases added to an existing entity: its text (and so its vector) changed
         self.rules = EntityRules.load(conn, agent_id)
 
     def savepoint(self) -> tuple[int, int]:
@@ -192,8 +193,9 @@ class EntityResolver:
         return row[0]
 
     def _add_alias(self, entity_id: int, norm: str, name: str) -> None:
-        self.conn.execute(
+        added = self.conn.execute(
             "INSERT INTO entity_aliases (agent_id, alias_norm, entity_id, alias) VALUES (%s, %s, %s, %s)"
             " ON CONFLICT DO NOTHING",
             (self.agent_id, norm, entity_id, name),
-        )
+        ).rowcount
+        self.aliased += added

@@ -132,9 +132,11 @@ class Projector:
                    written: ChangedRows, counts: WriteCounts, forgotten: ForgottenMemoryRules) -> None:
         # Speakers exist before anyone mentions them by first name or nickname.
         for name in (entry.speaker, entry.addressee):
-            known = resolver.created
+            known = resolver.created, resolver.aliased
             entity_id = resolver.resolve(name, "person", seen_at=entry.occurred_at)
-            if resolver.created > known:  # a new person gets its vectors like any entity
+            # A new person gets its vectors like any entity; a known one is re-embedded when it gained
+            # an alias ("Dan" for Daniel): its text names up to three, and its vector and token count follow it.
+            if (resolver.created, resolver.aliased) != known:
                 written.entities.add(entity_id)
         write_entry(conn, resolver, entry, result, written, counts, self.extractor.version, forgotten)
 
