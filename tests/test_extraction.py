@@ -162,9 +162,9 @@ def test_a_speaker_who_gains_an_alias_is_re_embedded(store, projector, embedder)
                            datetime(2026, 3, n, tzinfo=timezone.utc))
 
     with store.connection() as conn:
-        for n, speaker, text in ((1, "Priya Raman", "I adopted a greyhound."), (2, "Priya", "She loves the beach.")):
-            append_entries(conn, [(turn(n, speaker, text), None, None)], source_file="t.jsonl")
-            projector.project(conn, "a1", [turn(n, speaker, text)])
+        for entry in (turn(1, "Priya Raman", "I adopted a greyhound."), turn(2, "Priya", "She loves the beach.")):
+            append_entries(conn, [(entry, None, None)], source_file="t.jsonl")
+            projector.project(conn, "a1", [entry])
         (name, kind, summary, tokens, aliases), = conn.execute(
             "SELECT e.name, e.kind, e.summary, e.tokens, array_agg(a.alias ORDER BY a.alias) FROM entities e"
             " JOIN entity_aliases a ON a.agent_id = e.agent_id AND a.entity_id = e.id"

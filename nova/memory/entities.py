@@ -48,7 +48,7 @@ class EntityResolver:
         self._cache: dict[str, int] = {}
         self._cached_order: list[str] = []  # names in the order they entered the cache (for rollback_to)
         self.created = 0
-        self.aliased = 0  # aliases added to an existing entity: its text (and so its vector) changed
+        self.aliased = 0  # alias rows written (a new entity's first, or one more of a known one): its text changed
         self.rules = EntityRules.load(conn, agent_id)
 
     def savepoint(self) -> tuple[int, int]:

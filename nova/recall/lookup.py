@@ -24,8 +24,9 @@ from nova.recall.search import recall
 __all__ = ["SearchFilter", "search_memories", "cite", "memory_detail", "transcript_excerpt", "entity_facts",
            "POOL_FACTOR"]
 
-# A filtered search recalls this many times the asked-for items (and budget) before it filters, so a
-# narrow filter still fills its answer; a principled bound, not tuned on benchmark questions.
+# A filtered search packs this many times the asked-for items (and budget), admitting only what the
+# filter keeps, and answers with the first of them: a narrow filter admits few of the best candidates,
+# and the deeper list still fills its answer; a principled bound, not tuned on benchmark questions.
 POOL_FACTOR = 4
 
 
@@ -45,8 +46,8 @@ class SearchFilter:
 def search_memories(conn: psycopg.Connection, embedder: Embedder, agent_id: str, query: str, flt: SearchFilter, *,
                     limit: int, budget_tokens: int, side_conn: psycopg.Connection | None = None) -> list[RecallItem]:
     """Recall (nova.recall.search.recall, of ``flt.kinds`` only) for ``query``; with a time range or an
-    entity, from a pool ``POOL_FACTOR`` times larger, filtered: at most ``limit`` items, ``budget_tokens``
-    in all, best first.
+    entity, packed from a pool ``POOL_FACTOR`` times larger of what the filter admits: at most ``limit``
+    items, ``budget_tokens`` in all, best first.
 
     Raises:
         ValueError: an empty query, non-positive limits, or an unknown kind.
