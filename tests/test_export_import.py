@@ -18,7 +18,6 @@ from nova.memory.export_import import ImportError_, export_agents, import_file
 from nova.memory.forget_one import MemoryRef, forget_memory
 from nova.recall.search import recall
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 QUESTIONS = ["Where does Ana live?", "What instrument is being learned?", "When did the cello lessons start?",
              "Who is the sister?", "What happened in March?"]
 
@@ -167,19 +166,18 @@ def test_re_embed_rebuilds_from_the_entry_log(store, target, settings, projector
                             " WHERE a.agent_id = 'main' AND a.alias_norm = 'api'").fetchone() == ("Lisbon",)
 
 
-def test_dev_conversations_move_through_the_cli(settings, target, embedder, tmp_path):
-    """The public CLI on the LoCoMo dev set: catch-up, export, import into a fresh store, and
-    `nova recall --json` on every dev question gives the same bytes in both."""
-    state = DATA / "locomo-dev"
-    if not state.is_dir():
-        pytest.skip(f"{state} is not beside the repo (the LoCoMo dev data)")
+def test_dev_conversations_move_through_the_cli(settings, target, embedder, tmp_path, dialogue_state):
+    """The public CLI on the tests' own conversation corpus (tests/dialogue_corpus.py): catch-up,
+    export, import into a fresh store, and `nova recall --json` on every corpus question gives the
+    same bytes in both."""
+    state = dialogue_state
     qs = [json.loads(line) for line in (state / "qa.jsonl").read_text().splitlines()]
     env = {"NOVA_HOME": str(settings.home), "NOVA_DATABASE_URL": settings.database_url, "PATH": "/usr/bin:/bin"}
     moved = dict(env, NOVA_DATABASE_URL=target.dsn, NOVA_HOME=str(tmp_path / "home2"))
     nova = lambda *a, env=env: subprocess.run([sys.executable, "-m", "nova.cli", *a], env=env, cwd=ROOT,
                                               capture_output=True, text=True, timeout=900)
     assert nova("catchup", "--openclaw-dir", str(state)).returncode == 0
-    export = tmp_path / "locomo-dev.jsonl"
+    export = tmp_path / "corpus.jsonl"
     done = nova("export", "--output", str(export))
     assert done.returncode == 0 and export.exists(), done.stderr
     imported = nova("import", str(export), "--json", env=moved)

@@ -20,13 +20,11 @@ from nova.memory.projection import Projector
 
 from test_reextract import memories
 
-LOCOMO = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo-dev"
 
-
-def _two_copies(tmp_path: Path) -> Path:
-    """One LoCoMo conversation (about 400 transcript entries) as two agents' transcripts."""
+def _two_copies(tmp_path: Path, dialogue: Path) -> Path:
+    """One conversation of the tests' corpus (about 350 transcript entries) as two agents' transcripts."""
     state = tmp_path / "state"
-    source = LOCOMO / "agents" / "locomo-26"
+    source = dialogue / "agents" / "friends-1"
     for agent in ("inproc", "workers"):
         shutil.copytree(source, state / "agents" / agent)
     return state
@@ -36,8 +34,8 @@ def _without_agent(rows: dict[str, list]) -> dict[str, list]:
     return {table: sorted(r[1:] for r in found) for table, found in rows.items()}
 
 
-def test_workers_extract_the_same_memories_as_one_process(store, settings, projector, tmp_path):
-    state = _two_copies(tmp_path)
+def test_workers_extract_the_same_memories_as_one_process(store, settings, projector, tmp_path, dialogue_state):
+    state = _two_copies(tmp_path, dialogue_state)
     alone = run_catchup(store, settings.model_copy(update={"extraction_workers": 0}), projector, state,
                         agents=["inproc"])
     ahead = run_catchup(store, settings.model_copy(update={"extraction_workers": 1}), projector, state,
@@ -64,8 +62,8 @@ class _DiesInWorker:
         return self.inner.extract_batch(items)
 
 
-def test_a_worker_that_dies_costs_only_speed(store, settings, projector, tmp_path, caplog):
-    state = _two_copies(tmp_path)
+def test_a_worker_that_dies_costs_only_speed(store, settings, projector, tmp_path, caplog, dialogue_state):
+    state = _two_copies(tmp_path, dialogue_state)
     run_catchup(store, settings.model_copy(update={"extraction_workers": 0}), projector, state, agents=["inproc"])
     dying = Projector(_DiesInWorker(projector.extractor, os.getpid()), projector.embedder)
     with caplog.at_level(logging.WARNING, logger="nova.memory.extract_ahead"):

@@ -1,5 +1,5 @@
 """The memory browser (``nova ui``) tested as a person would use it: a real ``nova ui`` process on the
-LoCoMo dev store made by ``nova catchup``, driven by Playwright in Debian's Chromium with JavaScript
+store ``nova catchup`` makes of the tests' own corpus (tests/dialogue_corpus.py), driven by Playwright in Debian's Chromium with JavaScript
 off. It searches, opens a provenance trail, merges two entities, splits a wrong name off one and
 forgets a memory, then checks each effect in the store, in ``nova recall`` and after ``nova
 reextract``. Every page is screenshotted; with ``NOVA_UI_SHOTS=docs/ui`` the shots are written there
@@ -25,10 +25,12 @@ import httpx
 import pytest
 
 from conftest import ROOT
+from dialogue_corpus import questions as corpus_questions
 
-DATA = ROOT.parent / "shared" / "data" / "locomo-dev"
 SHOTS = os.environ.get("NOVA_UI_SHOTS")  # a folder, relative to the repo: docs/ui refreshes the docs' shots
-AGENT, OTHER = "locomo-26", "locomo-30"
+AGENT, OTHER = "friends-1", "friends-2"
+# Daniel (the user, "Dan" to his friend) talks with Jennifer, whom he also calls "Jenny".
+USER, NICKNAME, FRIEND, OTHER_NAME = "Daniel", "Dan", "Jennifer", "Jenny"
 
 
 def _free_port() -> int:
@@ -38,31 +40,30 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def dev_store(settings):
-    """The LoCoMo dev conversations caught up by the CLI into the test's database; the env for more commands."""
-    if not DATA.is_dir():
-        pytest.fail(f"{DATA} is missing: the LoCoMo dev data lives in shared/data beside the repo")
+def dev_store(settings, dialogue_state):
+    """The corpus's conversations caught up by the CLI into the test's database; the env for more commands."""
     env = {**os.environ, "NOVA_HOME": str(settings.home), "NOVA_DATABASE_URL": settings.database_url,
            "NOVA_TELEMETRY_SAMPLE_RATE": "1"}
-    done = subprocess.run([sys.executable, "-m", "nova.cli", "catchup", "--openclaw-dir", str(DATA)], env=env,
+    done = subprocess.run([sys.executable, "-m", "nova.cli", "catchup", "--openclaw-dir", str(dialogue_state)], env=env,
                           cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
-    return env
+    return env, dialogue_state
 
 
 @pytest.fixture
 def ui(dev_store):
     """A running ``nova ui``: (base URL, token, env); stopped by its pid afterwards."""
+    env, state = dev_store
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "nova.cli", "ui", "--port", str(port), "--openclaw-dir", str(DATA)],
-                            env=dev_store, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "nova.cli", "ui", "--port", str(port), "--openclaw-dir", str(state)],
+                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         line, deadline = "", time.monotonic() + 180
         while "open http" not in line:
             assert time.monotonic() < deadline and proc.poll() is None, f"nova ui did not start: {line}"
             line = proc.stdout.readline()
         url = re.search(r"(http://\S+)", line).group(1)
-        yield url.split("/?token=")[0], url.split("token=")[1], dev_store
+        yield url.split("/?token=")[0], url.split("token=")[1], env
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -105,7 +106,7 @@ def _shot(page, name: str) -> None:
         (folder / f"{name}.png").write_bytes(png)
 
 
-def test_an_operator_searches_follows_provenance_and_curates(ui, browser, store):
+def test_an_operator_searches_follows_provenance_and_curates(ui, browser, store, dialogue_state):
     base, token, env = ui
     page = browser.new_page(viewport={"width": 1200, "height": 900}, java_script_enabled=False)
     page.goto(f"{base}/?token={token}")
@@ -120,7 +121,8 @@ def test_an_operator_searches_follows_provenance_and_curates(ui, browser, store)
     _shot(page, "agents")
 
     # Search: the page shows what `nova recall` gives for the same question, item for item.
-    question = "When did Caroline go to the LGBTQ support group?"
+    question = f"When did {USER} go to the pottery workshop?"
+    assert question in {q["question"] for q in corpus_questions(dialogue_state, AGENT)}
     page.get_by_role("link", name=AGENT).click()
     page.get_by_role("searchbox").fill(question)
     page.get_by_role("button", name="Recall").click()
@@ -148,40 +150,40 @@ def test_an_operator_searches_follows_provenance_and_curates(ui, browser, store)
     _shot(page, "entry")
 
     # Timeline by person.
-    caroline = _one(store, "SELECT id FROM entities WHERE agent_id = %s AND name = 'Caroline'", AGENT)[0][0]
+    user = _one(store, "SELECT id FROM entities WHERE agent_id = %s AND name = %s", AGENT, USER)[0][0]
     page.goto(f"{base}/a/{AGENT}/timeline")
-    page.locator("select[name=person]").select_option(str(caroline))
+    page.locator("select[name=person]").select_option(str(user))
     page.get_by_role("button", name="Filter").click()
-    assert f"person={caroline}" in page.url and page.locator(".item").count() > 0
+    assert f"person={user}" in page.url and page.locator(".item").count() > 0
     _shot(page, "timeline")
 
-    # Merge: "Mell" is Melanie misspelt. The entity page offers it; one click merges.
-    page.goto(f"{base}/a/{AGENT}/entities?name=mel")
+    # Merge: "Jenny" is Jennifer under another name. The entity page offers it; one click merges.
+    page.goto(f"{base}/a/{AGENT}/entities?name={FRIEND[:3].lower()}")
     _shot(page, "entities")
-    page.get_by_role("link", name="Melanie", exact=True).click()
-    page.get_by_role("button", name="Merge into Melanie").and_(page.get_by_title(re.compile("^Mell and"))).click()
+    page.get_by_role("link", name=FRIEND, exact=True).click()
+    page.get_by_role("button", name=f"Merge into {FRIEND}").and_(page.get_by_title(re.compile(f"^{OTHER_NAME} and"))).click()
     assert "/job/" in page.url and page.locator("progress").count() == 1  # the rebuild's page, reloading itself
-    someone = _one(store, "SELECT min(id) FROM entities WHERE agent_id = %s AND id <> %s", AGENT, caroline)[0][0]
-    second = httpx.post(f"{base}/a/{AGENT}/entity/{caroline}/merge", data={"token": token, "other": str(someone)},
+    someone = _one(store, "SELECT min(id) FROM entities WHERE agent_id = %s AND id <> %s", AGENT, user)[0][0]
+    second = httpx.post(f"{base}/a/{AGENT}/entity/{user}/merge", data={"token": token, "other": str(someone)},
                         cookies={"nova_ui": token})
     assert second.status_code == 409  # one rebuild at a time
     page.wait_for_url(re.compile(r"/entity/\d+\?note="), timeout=300_000)
     assert "Merged entity" in page.locator(".note").inner_text()
-    assert "Mell" in page.locator("table").nth(1).inner_text()  # among Melanie's names now
+    assert OTHER_NAME in page.locator("table").nth(1).inner_text()  # among Jennifer's names now
     _shot(page, "entity")
-    assert _one(store, "SELECT count(*) FROM entities WHERE agent_id = %s AND name = 'Mell'", AGENT)[0][0] == 0
+    assert _one(store, "SELECT count(*) FROM entities WHERE agent_id = %s AND name = %s", AGENT, OTHER_NAME)[0][0] == 0
     merged_into = _one(store, "SELECT e.name FROM entity_aliases a JOIN entities e ON e.id = a.entity_id"
-                              " WHERE a.agent_id = %s AND a.alias = 'Mell'", AGENT)
-    assert merged_into == [("Melanie",)]
+                              " WHERE a.agent_id = %s AND a.alias = %s", AGENT, OTHER_NAME)
+    assert merged_into == [(FRIEND,)]
 
-    # Split: "Caro" is someone else than Caroline here.
-    page.goto(f"{base}/a/{AGENT}/entity/{_one(store, 'SELECT id FROM entities WHERE agent_id = %s AND name = %s', AGENT, 'Caroline')[0][0]}")
-    page.locator("form", has=page.locator("input[name=alias][value=Caro]")).get_by_role("button").click()
+    # Split: "Dan" is someone else than Daniel here.
+    page.goto(f"{base}/a/{AGENT}/entity/{_one(store, 'SELECT id FROM entities WHERE agent_id = %s AND name = %s', AGENT, USER)[0][0]}")
+    page.locator("form", has=page.locator(f"input[name=alias][value={NICKNAME}]")).get_by_role("button").click()
     page.wait_for_url(re.compile(r"/entity/\d+\?note="), timeout=300_000)
-    assert "Split 'Caro'" in page.locator(".note").inner_text()
-    assert page.locator("h1").inner_text().split()[0] == "Caro"
+    assert f"Split '{NICKNAME}'" in page.locator(".note").inner_text()
+    assert page.locator("h1").inner_text().split()[0] == NICKNAME
     assert _one(store, "SELECT e.name FROM entity_aliases a JOIN entities e ON e.id = a.entity_id"
-                       " WHERE a.agent_id = %s AND a.alias = 'Caro'", AGENT) == [("Caro",)]
+                       " WHERE a.agent_id = %s AND a.alias = %s", AGENT, NICKNAME) == [(NICKNAME,)]
 
     # Forget: the first fact recalled for the question goes, and recall no longer returns it.
     page.goto(f"{base}/a/{AGENT}/search?q={question}")
@@ -198,7 +200,7 @@ def test_an_operator_searches_follows_provenance_and_curates(ui, browser, store)
     assert page.locator("tr").count() == 4
     _shot(page, "audit")
     for (target, actor) in _one(store, "SELECT target::text, actor FROM curation_audit WHERE agent_id = %s", AGENT):
-        assert not re.search(r"Mel|Caro|support", target + actor), target
+        assert not re.search(rf"{FRIEND[:4]}|{OTHER_NAME}|{USER}|pottery", target + actor), target
 
     # Health: the figures, and a latency chart of the searches above (sampled at 1 in this test).
     page.goto(f"{base}/a/{AGENT}/health")
@@ -208,9 +210,9 @@ def test_an_operator_searches_follows_provenance_and_curates(ui, browser, store)
     # A re-extraction from the entry log keeps all three curations.
     _nova(env, "reextract", "--agent", AGENT)
     assert _one(store, "SELECT e.name FROM entity_aliases a JOIN entities e ON e.id = a.entity_id"
-                       " WHERE a.agent_id = %s AND a.alias IN ('Mell', 'Caro') ORDER BY a.alias", AGENT) \
-        == [("Caro",), ("Melanie",)]
-    assert _one(store, "SELECT count(*) FROM entities WHERE agent_id = %s AND name = 'Mell'", AGENT)[0][0] == 0
+                       " WHERE a.agent_id = %s AND a.alias IN (%s, %s) ORDER BY a.alias", AGENT, NICKNAME, OTHER_NAME) \
+        == sorted([(NICKNAME,), (FRIEND,)])
+    assert _one(store, "SELECT count(*) FROM entities WHERE agent_id = %s AND name = %s", AGENT, OTHER_NAME)[0][0] == 0
     assert gone_text not in _recall_texts(env, question)
     assert not _one(store, "SELECT 1 FROM relationships WHERE agent_id = %s AND fact = %s", AGENT, gone_text)
 
@@ -241,7 +243,7 @@ def test_the_page_keeps_agents_apart_and_refuses_bad_writes(ui, store):
     # Another agent's memories are not reachable from this agent's pages.
     assert authed.get(f"/a/{AGENT}/entity/{other_entity}").status_code == 404
     assert authed.get(f"/a/{AGENT}/entry/{other_entry}").status_code == 404
-    page = authed.get(f"/a/{AGENT}/search", params={"q": "What did Jon and Gina talk about?"})
+    page = authed.get(f"/a/{AGENT}/search", params={"q": "What did Katherine and Rebecca talk about?"})
     assert page.status_code == 200
     sessions = {s for (s,) in _one(store, "SELECT DISTINCT session_id FROM entries WHERE agent_id = %s", AGENT)}
     linked = {unquote(s) for s in re.findall(rf"/a/{AGENT}/entry/([^/]+)/", page.text)}
