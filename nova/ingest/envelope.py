@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from nova.memory.prompt_tags import INJECTED_TAGS, strip_stray_tags
+
 __all__ = ["Envelope", "parse_envelope", "strip_injected_blocks", "is_synthetic_turn"]
 
 _TS = (
@@ -27,16 +29,24 @@ _ELAPSED = re.compile(r"\s\+\d+\s?[a-z]+$")
 _ID_MARK = re.compile(r"\s+id:\S.*$", re.IGNORECASE)
 _HANDLE = re.compile(r"\s*\(@[^)]*\)\s*$")
 
-# Fixed-offset abbreviations we can trust; anything else keeps the wall time as UTC.
+# Zone abbreviations and their UTC offsets in hours. OpenClaw's envelope writes the zone as
+# Intl.DateTimeFormat's short name for the host's locale: "GMT+10" in most locales (read by offset
+# below), an abbreviation in some ("AEST"). An abbreviation not listed here gives no time at all, and
+# the entry keeps its transcript timestamp (always UTC): read as UTC, "AEST" was 10 hours off. IST is
+# India's (the common reading; Israel and Ireland write IST too, and an operator there sees it here).
 _TZ_OFFSETS = {
-    "UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7,
-    "MDT": -6, "PST": -8, "PDT": -7, "CET": 1, "CEST": 2, "BST": 1, "IST": 5.5, "JST": 9,
+    "UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "WEST": 1, "BST": 1, "IST": 5.5, "CET": 1, "CEST": 2,
+    "MET": 1, "MEST": 2, "EET": 2, "EEST": 3, "MSK": 3, "TRT": 3, "GST": 4, "PKT": 5, "NPT": 5.75,
+    "ICT": 7, "WIB": 7, "HKT": 8, "SGT": 8, "PHT": 8, "AWST": 8, "JST": 9, "KST": 9, "ACST": 9.5,
+    "ACDT": 10.5, "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13, "HST": -10, "AKST": -9, "AKDT": -8,
+    "PST": -8, "PDT": -7, "MST": -7, "MDT": -6, "CST": -6, "CDT": -5, "EST": -5, "EDT": -4,
+    "AST": -4, "ADT": -3, "NST": -3.5, "NDT": -2.5, "BRT": -3, "ART": -3,
 }
 
 # Memory blocks injected into prompts (NOVA's own and OpenClaw memory plugins'): extracting
 # them again would store recalled memories as new ones (mem0#4573).
 _INJECTED = re.compile(
-    r"<(nova-memory|relevant-memories|relevant_memories|memory-context)\b[^>]*>.*?</\1>\s*",
+    r"<(" + "|".join(map(re.escape, INJECTED_TAGS)) + r")\b[^>]*>.*?</\1\s*>\s*",
     re.DOTALL | re.IGNORECASE,
 )
 
@@ -63,7 +73,8 @@ class Envelope:
 
 
 def _envelope_time(date: str, time: str, tz: str | None) -> datetime | None:
-    """The envelope's wall-clock date and time with its GMT/UTC offset, as UTC; None when unreadable."""
+    """The envelope's wall-clock date and time with its GMT/UTC offset, as UTC; None when unreadable
+    or in a zone not in ``_TZ_OFFSETS``."""
     try:
         fmt = "%Y-%m-%d %H:%M:%S" if time.count(":") == 2 else "%Y-%m-%d %H:%M"
         wall = datetime.strptime(f"{date} {time}", fmt)
@@ -74,8 +85,10 @@ def _envelope_time(date: str, time: str, tz: str | None) -> datetime | None:
         m = re.fullmatch(r"(?:GMT|UTC)?([+-])(\d{1,2}):?(\d{2})?", tz)
         if m:
             offset = (1 if m.group(1) == "+" else -1) * (int(m.group(2)) + int(m.group(3) or 0) / 60)
+        elif tz.upper() in _TZ_OFFSETS:
+            offset = _TZ_OFFSETS[tz.upper()]
         else:
-            offset = _TZ_OFFSETS.get(tz.upper(), 0)
+            return None  # an unknown zone: the transcript entry's own timestamp is used
     return (wall - timedelta(hours=offset)).replace(tzinfo=timezone.utc)
 
 
@@ -106,9 +119,10 @@ def parse_envelope(text: str) -> Envelope | None:
 
 
 def strip_injected_blocks(text: str) -> str:
-    """Remove injected memory blocks (``<nova-memory>…</nova-memory>`` and the like) and the
+    """Remove injected memory blocks (``<nova-memory>…</nova-memory>`` and the like), then any
+    stray tag of theirs (stored, one would close a block that recall renders it into), and the
     runtime line OpenClaw appends to a session's first prompt (``Runtime: agent=… | session=…``)."""
-    return _RUNTIME_LINE.sub("", _INJECTED.sub("", text)).strip()
+    return _RUNTIME_LINE.sub("", strip_stray_tags(_INJECTED.sub("", text))).strip()
 
 
 def is_synthetic_turn(text: str) -> bool:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from nova.memory.prompt_tags import BLOCK_TAG, neutralise_tags
 from nova.recall.items import RecallItem
 
 __all__ = ["BLOCK_TAG", "render_block", "render_items"]
 
-BLOCK_TAG = "nova-memory"  # extraction strips blocks with this tag: recalled text is never re-stored
-
 
 def render_block(lines: list[str]) -> str:
-    """The block a hook injects: tagged so it is never extracted back into memory."""
+    """The block a hook injects: tagged so it is never extracted back into memory. A tag inside a
+    line is neutralised (``nova.memory.prompt_tags``), so the block is always exactly one block."""
     if not lines:
         return ""
-    body = "\n".join(f"- {line}" for line in lines)
+    body = "\n".join(f"- {neutralise_tags(line)}" for line in lines)
     return f"<{BLOCK_TAG}>\nRelevant memories (NOVA):\n{body}\n</{BLOCK_TAG}>"
 
 

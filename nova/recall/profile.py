@@ -23,7 +23,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from nova.memory.names import normalize_name
-from nova.recall.block import BLOCK_TAG
+from nova.memory.prompt_tags import BLOCK_TAG, neutralise_tags
 from nova.memory.texts import entity_text, relationship_text
 from nova.memory.speakers import Speakers
 
@@ -132,7 +132,7 @@ def _render(sections: list[tuple[str, list[str]]], max_chars: int) -> str:
     out = head
     seen: set[str] = set()
     for title, lines in sections:
-        lines = [line for line in lines if not (line in seen or seen.add(line))]  # one fact, one line
+        lines = [neutralise_tags(line) for line in lines if not (line in seen or seen.add(line))]  # one fact, one line
         block = f"\n## {title}\n" + "".join(f"- {line}\n" for line in lines)
         while len(out) + len(block) + len(tail) > max_chars and lines:
             lines = lines[:-1]  # drop the least important lines of this section to fit the cap
