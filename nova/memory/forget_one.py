@@ -30,7 +30,7 @@ __all__ = ["MemoryRef", "ForgottenMemory", "ForgottenMemoryRules", "forget_memor
            "entry_hash", "MEMORY_KINDS"]
 
 MEMORY_KINDS = ("relationship", "episode")
-_REF = re.compile(r"^(?:nova:)?(relationship|episode):(\d{1,18})$")
+_REF = re.compile(r"^(?:nova:)?(relationship|episode):([0-9]{1,18})$")
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ def create_app(rt: Runtime, *, token: str | None = None, start_worker: bool = Tr
     )
     app.state.nova = ctx
 
-    app.add_middleware(NoteArrival, activity=ctx.activity)
+    app.add_middleware(NoteArrival, activity=ctx.activity, token=token)
     app.include_router(router)
     app.include_router(memory_router)
 

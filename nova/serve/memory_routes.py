@@ -14,6 +14,8 @@ budget, with a citation (``nova:entry:<session_id>/<entry_id>``) per memory.
 
 from __future__ import annotations
 
+import re
+
 import time
 from datetime import datetime, timezone
 
@@ -41,6 +43,9 @@ def _time(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+_ID = re.compile(r"[0-9]{1,18}")
 
 
 @router.post("/v1/memory/search", response_model=ToolOut, dependencies=[Depends(authorised)])
@@ -84,7 +89,8 @@ def memory_get(req: MemoryGetIn, ctx: ServiceContext = Depends(service)) -> Tool
             entries = transcript_excerpt(conn, agent, session_id, entry_id, req.around) if entry_id else None
             detail = None if entries is None else {"ref": req.ref, "entries": entries}
         else:
-            detail = memory_detail(conn, agent, kind, int(rest)) if rest.isdigit() else None
+            # ASCII digits of a bigint only: "²".isdigit() is true, and int() of it raised (a 503).
+            detail = memory_detail(conn, agent, kind, int(rest)) if _ID.fullmatch(rest) else None
     if detail is None:
         return ToolOut(status="not_found", reason=f"this agent has no {req.ref}")
     return ToolOut(status="ok", detail=detail, text=_render_detail(detail))
