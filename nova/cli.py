@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -598,7 +599,10 @@ def export_cmd(
                 report = export_agents(conn, agent, sys.stdout)
             else:
                 partial = output.with_name(output.name + ".partial")
-                with partial.open("w", encoding="utf-8") as f:
+                partial.unlink(missing_ok=True)
+                # 0600 whatever the umask: the file holds every memory of the agents, like the store (0700).
+                fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with open(fd, "w", encoding="utf-8") as f:
                     report = export_agents(conn, agent, f, progress=lambda t, n: err.print(f"  {t}: {n} rows"))
                 partial.replace(output)  # a failed export leaves no file that looks complete
         except ValueError as e:
@@ -620,6 +624,7 @@ def import_cmd(
     row counts are verified before anything commits. Importing the same file again does nothing; an agent
     that already has memories here is refused. Exit codes: 0 done, 2 error."""
     from nova.memory.export_import import ImportError_, import_file
+    from nova.memory.redact import Redactor
 
     seen: dict[str, int] = {}
 
@@ -631,7 +636,8 @@ def import_cmd(
     with runtime() as rt:
         try:
             report = import_file(rt.store, file, embedding_model=rt.settings.embedding_model, re_embed=re_embed,
-                                 projector_factory=lambda: rt.projector, progress=note)
+                                 projector_factory=lambda: rt.projector, progress=note,
+                                 redactor=Redactor(rt.settings.redaction))
         except (ImportError_, RuntimeError) as e:
             err.print(f"[red]error:[/red] {e}")
             raise typer.Exit(2) from None

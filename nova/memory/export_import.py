@@ -38,11 +38,13 @@ import hashlib
 import json
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Callable
 
 import psycopg
 
+from nova.memory.redact import Redactor
 from nova.store.locks import OPERATOR_WAIT_S, agent_lock
 from nova.store.migrations import clear_static_vectors, ensure_vector_indexes, stored_embedding_model, stored_static_model
 
@@ -180,21 +182,32 @@ def read_ends(path: Path) -> tuple[str, dict, dict | None]:
 
 
 def import_file(store, path: Path, *, embedding_model: str, re_embed: bool = False, projector_factory=None,
-                progress: ProgressFn | None = None, wait_s: float = OPERATOR_WAIT_S) -> ImportReport:
+                progress: ProgressFn | None = None, wait_s: float = OPERATOR_WAIT_S,
+                redactor: Redactor | None = None) -> ImportReport:
     """Import the export at ``path``; see the module docstring. ``embedding_model``: this store's
     configured model name (``settings.embedding_model``); ``projector_factory()``: the projector
     ``re_embed`` rebuilds with.
 
     Raises:
         ImportError_: not an export, another format version, no manifest, a checksum or row-count
-            mismatch (nothing is committed), another embedding model without ``re_embed``, or an agent
-            that already has other memories here.
+            mismatch (nothing is committed), another embedding model without ``re_embed``, an agent
+            that already has other memories here, or a row the header does not vouch for: of an
+            agent the header does not name, citing an id the file does not hold, or dated in the
+            future (the file is untrusted input: its checksum can be recomputed by whoever edits it).
+
+    Every entry's text goes through ``redactor`` (default: ``Redactor()``, the default rules) as if
+    it were read from a transcript here.
         RuntimeError: another writer holds an agent for longer than ``wait_s``.
     """
     header_line, header, manifest = read_ends(path)
     if manifest is None:
         raise ImportError_(f"{path} ends without its manifest (truncated?): nothing was imported")
-    agents, model = header["agents"], header["embedding_model"]
+    agents, model = header.get("agents"), header.get("embedding_model")
+    if not (isinstance(agents, list) and agents and all(isinstance(a, str) and a for a in agents)
+            and isinstance(model, str)):
+        raise ImportError_(f"{path}: the header names no agents or no embedding model: nothing was imported")
+    redactor = redactor or Redactor()
+    vouched = _Vouched(frozenset(agents), datetime.now(timezone.utc) + _CLOCK_SKEW, redactor)
     model_name, _, dim = model.rpartition("|")
     report = ImportReport(agents)
     marker = f"import:{manifest['sha256']}"
@@ -238,10 +251,10 @@ def import_file(store, path: Path, *, embedding_model: str, re_embed: bool = Fal
                     digest.update(line.encode())
                     obj = json.loads(line)
                     if obj["t"] != current or len(batch) >= 2000:
-                        _insert(conn, current, batch, columns, ids, report, wanted, progress)
+                        _insert(conn, current, batch, columns, ids, report, wanted, progress, vouched)
                         current, batch = obj["t"], []
                     batch.append(obj["r"])
-            _insert(conn, current, batch, columns, ids, report, wanted, progress)
+            _insert(conn, current, batch, columns, ids, report, wanted, progress, vouched)
             if not seen_manifest or manifest["sha256"] != digest.hexdigest():
                 raise ImportError_("checksum mismatch (the file was changed or damaged): nothing was imported")
             expected = {t: n for t, n in manifest["rows"].items() if t in wanted}
@@ -274,14 +287,74 @@ def _adopt_static_vectors(conn, static_model: str | None, agents: list[str], wan
         clear_static_vectors(conn, agents)
 
 
+@dataclass(frozen=True)
+class _Vouched:
+    """What the header vouches for: its agents, and times up to now (plus clock skew)."""
+
+    agents: frozenset[str]
+    latest: datetime
+    redactor: Redactor
+
+    def check(self, table: str, r: dict) -> None:
+        """Raises ImportError_ for a row of another agent or one dated in the future; redacts an entry."""
+        if not isinstance(r, dict) or r.get("agent_id") not in self.agents:
+            agent = r.get("agent_id") if isinstance(r, dict) else None
+            raise ImportError_(f"a {table} row belongs to agent {agent!r}, which the file's header does not name:"
+                               " nothing was imported")
+        for column, value in r.items():
+            if column in _RECORD_TIMES and isinstance(value, str):
+                try:
+                    when = datetime.fromisoformat(value)
+                except ValueError:
+                    raise ImportError_(f"a {table} row's {column} is not a time ({value[:40]!r}):"
+                                       " nothing was imported") from None
+                if when.tzinfo is not None and when > self.latest:
+                    raise ImportError_(f"a {table} row's {column} is in the future ({value}): nothing was imported")
+        if table == "entries" and isinstance(r.get("text"), str):
+            r["text"] = self.redactor(r["text"])
+
+
+_CLOCK_SKEW = timedelta(days=1)
+# When NOVA wrote or forgot something (not when it happened, which may lie ahead: "next month"). A
+# forget dated 9999 would count every later transcript entry as forgotten.
+_RECORD_TIMES = frozenset({"before", "forgotten_at", "ingested_at", "created_at", "updated_at", "finished_at"})  # a store whose clock ran ahead of this one's by less is not refused
+
+
 def _insert(conn, table: str | None, rows: list[dict], columns: dict[str, list[str]], ids: dict[str, dict[int, int]],
-            report: ImportReport, wanted: tuple[str, ...], progress: ProgressFn | None) -> None:
+            report: ImportReport, wanted: tuple[str, ...], progress: ProgressFn | None, vouched: _Vouched) -> None:
     """Insert one table's batch with the target's ids: serial ids are assigned here and every
-    reference to an entity, episode or relationship is rewritten to them."""
+    reference to an entity, episode or relationship is rewritten to them. Each row is checked
+    against the header first (``_Vouched``)."""
     if table is None or not rows or table not in wanted:
         return
     if table not in columns:
         raise ImportError_(f"the export has rows of table {table!r}, which this NOVA does not know")
+    for r in rows:
+        vouched.check(table, r)
+    try:
+        _rewrite_ids(table, rows, ids)
+    except (KeyError, TypeError) as e:
+        raise ImportError_(f"a {table} row cites {e} that the file does not hold: nothing was imported") from None
+    if table in _SERIAL:  # this store's ids, drawn from its sequence in one query
+        new_ids = [r[0] for r in conn.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", (table, len(rows)))]
+        for r, new_id in zip(rows, new_ids, strict=True):
+            if r.get("id") in ids[table]:
+                raise ImportError_(f"two {table} rows have id {r.get('id')}: nothing was imported")
+            ids[table][r.get("id")] = new_id
+            r["id"] = new_id
+    names = ", ".join(columns[table])
+    # One statement per batch: one round trip, and the lexeme-count triggers fire once per batch.
+    conn.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM json_populate_recordset(NULL::{table}, %s::json)",
+                 (json.dumps(rows),))
+    report.rows[table] = report.rows.get(table, 0) + len(rows)
+    if progress:
+        progress(table, len(rows))
+
+
+def _rewrite_ids(table: str, rows: list[dict], ids: dict[str, dict[int, int]]) -> None:
+    """Every reference to an entity, episode or relationship rewritten to this store's id (KeyError:
+    one the file holds no row for)."""
     kind_table = {"entity": "entities", "episode": "episodes", "relationship": "relationships"}
     for r in rows:
         if table == "entity_aliases":
@@ -295,16 +368,3 @@ def _insert(conn, table: str | None, rows: list[dict], columns: dict[str, list[s
                 r["object_key"] = f"#{r['object_id']}"
         elif table == "provenance":
             r["item_id"] = ids[kind_table[r["item_kind"]]][r["item_id"]]
-    if table in _SERIAL:  # this store's ids, drawn from its sequence in one query
-        new_ids = [r[0] for r in conn.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", (table, len(rows)))]
-        for r, new_id in zip(rows, new_ids, strict=True):
-            ids[table][r["id"]] = new_id
-            r["id"] = new_id
-    names = ", ".join(columns[table])
-    # One statement per batch: one round trip, and the lexeme-count triggers fire once per batch.
-    conn.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM json_populate_recordset(NULL::{table}, %s::json)",
-                 (json.dumps(rows),))
-    report.rows[table] = report.rows.get(table, 0) + len(rows)
-    if progress:
-        progress(table, len(rows))
