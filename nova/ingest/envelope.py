@@ -28,6 +28,7 @@ _ENVELOPE = re.compile(
 _ELAPSED = re.compile(r"\s\+\d+\s?[a-z]+$")
 _ID_MARK = re.compile(r"\s+id:\S.*$", re.IGNORECASE)
 _HANDLE = re.compile(r"\s*\(@[^)]*\)\s*$")
+_SPEAKER_LABEL = re.compile(r"^[^\s:][^:\n]{0,63}: ")  # "Marco: …", a group member's label before the body
 
 # Zone abbreviations and their UTC offsets in hours. OpenClaw's envelope writes the zone as
 # Intl.DateTimeFormat's short name for the host's locale: "GMT+10" in most locales (read by offset
@@ -70,6 +71,10 @@ class Envelope:
     sender: str | None
     sent_at: datetime | None
     body: str
+    # A group chat's id: OpenClaw labels a group "<label> id:<groupId>" and puts the speaker's own
+    # label before the body ("Marco: …"; formatInboundFromLabel / formatInboundEnvelope in
+    # dist/envelope-*.mjs). A direct chat's body label is the sender's, which is stripped above.
+    group_id: str | None = None
 
 
 def _envelope_time(date: str, time: str, tz: str | None) -> datetime | None:
@@ -103,18 +108,23 @@ def parse_envelope(text: str) -> Envelope | None:
         return None
     sender = (m.group("from") or "").strip()
     sender = _ELAPSED.sub("", sender)
+    marked = _ID_MARK.search(sender)
     sender = _ID_MARK.sub("", sender)
     sender = _HANDLE.sub("", sender).strip() or None
     body = text[m.end():]
+    group_id = None
     if sender and body.startswith(sender + ": "):
         body = body[len(sender) + 2:]
     elif body.startswith("(self): "):
         body = body[len("(self): "):]
+    elif marked and _SPEAKER_LABEL.match(body):
+        group_id = marked.group(0).strip()[3:].split()[0]
     return Envelope(
         channel=m.group("channel"),
         sender=sender,
         sent_at=_envelope_time(m.group("date"), m.group("time"), m.group("tz")),
         body=body,
+        group_id=group_id,
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from fnmatch import fnmatchcase
 
@@ -60,11 +60,13 @@ class SessionFilter:
 def infer_session_key(
     agent_id: str, session_id: str, header: SessionHeader | None, first: TranscriptEntry | None
 ) -> str | None:
-    """Guess a key from a transcript's content: a sub-agent's or cron run's tell-tale shape.
+    """Guess a key from a transcript's content: a sub-agent's, cron run's or group chat's tell-tale shape.
 
     Sub-agents: a ``parentSession`` in the header, or a first prompt starting
     ``[Subagent Task]``; cron runs: a first prompt starting ``[cron:<jobId> ...]`` (both as
-    OpenClaw writes them, dist/*). None when nothing tells.
+    OpenClaw writes them, dist/*); group chats: a first message whose envelope names a group
+    (``[Telegram Book Club id:-100777 …] Marco: …``) gives ``agent:<id>:<channel>:group:<groupId>``,
+    which the default filters keep out. None when nothing tells.
     """
     if header is not None and header.parent_session:
         return f"agent:{agent_id}:subagent:{session_id}"
@@ -74,22 +76,32 @@ def infer_session_key(
             return f"agent:{agent_id}:cron:{m.group('job')}"
         if _SUBAGENT_PROMPT.match(first.text):
             return f"agent:{agent_id}:subagent:{session_id}"
+        if first.group_id and first.channel:
+            return f"agent:{agent_id}:{first.channel.lower()}:group:{first.group_id}"
     return None
 
 
 @dataclass(frozen=True)
 class ForgetRules:
     """An agent's recorded ``nova forget`` scopes (table ``forgotten``), as (session-key glob or None,
-    cut-off): entries they cover are never logged again, by catch-up or by the memory-extract hook."""
+    cut-off), and the session ids they emptied (table ``forgotten_sessions``, id → cut-off): entries
+    they cover are never logged again, by catch-up or by the memory-extract hook, whatever key their
+    transcript is filed under by then."""
 
     rules: tuple[tuple[str | None, datetime], ...] = ()
+    sessions: dict[str, datetime] = field(default_factory=dict)
 
     @classmethod
     def load(cls, conn: psycopg.Connection, agent_id: str) -> "ForgetRules":
         return cls(tuple(conn.execute(
-            "SELECT session_key, before FROM forgotten WHERE agent_id = %s", (agent_id,)).fetchall()))
+            "SELECT session_key, before FROM forgotten WHERE agent_id = %s", (agent_id,)).fetchall()),
+            dict(conn.execute("SELECT session_id, before FROM forgotten_sessions WHERE agent_id = %s",
+                              (agent_id,)).fetchall()))
 
-    def covers(self, session_key: str, occurred_at: datetime | None) -> bool:
+    def covers(self, session_key: str, occurred_at: datetime | None, session_id: str | None = None) -> bool:
+        tomb = self.sessions.get(session_id) if session_id is not None else None
+        if tomb is not None and (occurred_at is None or occurred_at < tomb):
+            return True
         return any(
             (glob is None or fnmatchcase(session_key, glob)) and (occurred_at is None or occurred_at < before)
             for glob, before in self.rules

@@ -34,7 +34,7 @@ from nova.memory.redact import Redactor
 from nova.store.locks import session_log_lock
 from nova.memory.speakers import Speakers, entry_speakers
 
-__all__ = ["LiveMessage", "agent_of_session_key", "log_live_entry", "adopt_live_entry", "has_live_entries"]
+__all__ = ["ForgottenScope", "LiveMessage", "agent_of_session_key", "log_live_entry", "adopt_live_entry", "has_live_entries"]
 
 LIVE_SEQ_BASE = 1 << 30          # provisional seq: after every real transcript line
 MATCH_WINDOW = timedelta(minutes=30)  # how far apart the hook's and the transcript's times may be
@@ -81,22 +81,28 @@ def message_text(raw: str) -> str:
     return _normalise(env.body if env else text)
 
 
+class ForgottenScope(Exception):
+    """The message falls in a recorded ``nova forget`` scope: it is not logged (not a duplicate)."""
+
+
 def log_live_entry(conn: psycopg.Connection, agent_id: str, session_id: str | None, msg: LiveMessage,
                    speakers: Speakers, redactor: Redactor) -> LoggedEntry | None:
     """Insert a live user entry (status ``pending``), secrets redacted; None when there is nothing new to store.
 
     Runs in the caller's transaction and takes ``nova.store.locks.session_log_lock`` until it ends.
 
-    Nothing is stored for an empty text, a message already logged live (same id), one that
-    catch-up already read from the transcript (same session key and text, close in time), or
-    one a ``nova forget`` scope covers.
+    Nothing is stored (None) for an empty text, a message already logged live (same id), or one
+    that catch-up already read from the transcript (same session key and text, close in time).
+
+    Raises:
+        ForgottenScope: a ``nova forget`` scope covers the message; nothing is stored.
     """
     text = redactor(message_text(msg.text))
     if not text:
         return None
     session_log_lock(conn, agent_id, msg.session_key)  # catch-up may be logging this message's transcript line
-    if ForgetRules.load(conn, agent_id).covers(msg.session_key, msg.occurred_at):
-        return None
+    if ForgetRules.load(conn, agent_id).covers(msg.session_key, msg.occurred_at, session_id):
+        raise ForgottenScope(f"a nova forget covers session {msg.session_key}: not remembered")
     if _transcript_twin(conn, agent_id, msg.session_key, text, msg.occurred_at):
         return None
     session_id = session_id or f"{LIVE_ENTRY_PREFIX}{msg.session_key}"
@@ -132,7 +138,7 @@ def has_live_entries(conn: psycopg.Connection, agent_id: str, session_key: str) 
 
 
 def adopt_live_entry(conn: psycopg.Connection, entry: LoggedEntry, parent_id: str | None, channel: str | None,
-                     source_file: str) -> str | None:
+                     source_file: str, claimed_later: frozenset[str] = frozenset()) -> str | None:
     """Re-key the live twin of transcript ``entry`` to the transcript's ids.
 
     Returns the twin's extraction status (``done``, or ``pending``/``failed`` when the service
@@ -140,19 +146,22 @@ def adopt_live_entry(conn: psycopg.Connection, entry: LoggedEntry, parent_id: st
 
     A twin is an unreconciled live user entry of the same agent and session key whose text
     equals the transcript text (or ends it: channels may prepend quoted context), within
-    ``MATCH_WINDOW`` of it. Its episodes move with it, their seq range recomputed.
+    ``MATCH_WINDOW`` of it. Its episodes move with it, their seq range recomputed. A live entry whose
+    text is in ``claimed_later`` (the normalised texts of user entries later in the same read) is
+    never adopted by suffix: it is the later entry's twin.
     """
     if entry.role != "user":
         return None
     text = _normalise(entry.text)
     twin = conn.execute(
         "SELECT session_id, entry_id FROM entries WHERE agent_id = %s AND session_key = %s AND live"
-        " AND role = 'user' AND (text = %s OR (length(text) >= 12 AND right(%s, length(text)) = text))"
+        " AND role = 'user' AND (text = %s OR (length(text) >= 12 AND right(%s, length(text)) = text"
+        "      AND NOT text = ANY(%s)))"
         " AND (%s::timestamptz IS NULL OR occurred_at IS NULL"
         "      OR occurred_at BETWEEN %s::timestamptz - %s AND %s::timestamptz + %s)"
-        " ORDER BY seq LIMIT 1 FOR UPDATE",
-        (entry.agent_id, entry.session_key, text, text, entry.occurred_at, entry.occurred_at, MATCH_WINDOW,
-         entry.occurred_at, MATCH_WINDOW),
+        " ORDER BY text = %s DESC, seq LIMIT 1 FOR UPDATE",  # an exact twin before a suffix one
+        (entry.agent_id, entry.session_key, text, text, sorted(claimed_later), entry.occurred_at, entry.occurred_at,
+         MATCH_WINDOW, entry.occurred_at, MATCH_WINDOW, text),
     ).fetchone()
     if twin is None or conn.execute(
         "SELECT 1 FROM entries WHERE agent_id = %s AND session_id = %s AND entry_id = %s",

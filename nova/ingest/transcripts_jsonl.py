@@ -109,6 +109,7 @@ class TranscriptEntry:
     parent_id: str | None
     sender: str | None = None   # from the channel envelope
     channel: str | None = None
+    group_id: str | None = None  # the envelope's group chat id (nova.ingest.envelope.Envelope.group_id)
 
 
 @dataclass
@@ -238,11 +239,11 @@ def parse_line(line: bytes, seq: int, stats: ReadStats) -> TranscriptEntry | Ses
         return None
     text = strip_injected_blocks(_text_of(message.get("content")))
     occurred = _timestamp(obj.get("timestamp")) or _timestamp(message.get("timestamp"))
-    sender = channel = None
+    sender = channel = group_id = None
     if role == "user":
         env = parse_envelope(text)
         if env is not None:
-            text, sender, channel = env.body.strip(), env.sender, env.channel
+            text, sender, channel, group_id = env.body.strip(), env.sender, env.channel, env.group_id
             occurred = env.sent_at or occurred
     if not text:
         stats.skipped["no_text"] += 1
@@ -260,6 +261,7 @@ def parse_line(line: bytes, seq: int, stats: ReadStats) -> TranscriptEntry | Ses
         parent_id=parent if isinstance(parent, str) else None,
         sender=sender,
         channel=channel,
+        group_id=group_id,
     )
 
 

@@ -55,10 +55,10 @@ FORMAT, VERSION = "nova-export", 1
 # Import order: every table after those it references.
 TABLES = ("sessions", "transcript_cursors", "agent_speakers", "entries", "entry_extraction", "entities",
           "entity_aliases", "episodes", "episode_keys", "relationships", "provenance", "forgotten",
-          "forgotten_memories", "entity_rules")
+          "forgotten_memories", "forgotten_sessions", "entity_rules")
 # What --re-embed imports: the source of truth (the entry log and the operator's forgets, merges and splits).
 _LOG_TABLES = ("sessions", "transcript_cursors", "agent_speakers", "entries", "entry_extraction",
-               "forgotten", "forgotten_memories", "entity_rules")
+               "forgotten", "forgotten_memories", "forgotten_sessions", "entity_rules")
 _SERIAL = {"entities", "episodes", "relationships", "forgotten", "forgotten_memories", "entity_rules"}  # ids the target assigns
 
 ProgressFn = Callable[[str, int], None]
@@ -147,7 +147,7 @@ def export_agents(conn: psycopg.Connection, agents: list[str] | None, out: IO[st
 
 
 # Each table in its key order: the same store exports the same bytes.
-_ORDER = {"sessions": "agent_id, session_id", "transcript_cursors": "agent_id, file_name",
+_ORDER = {"sessions": "agent_id, session_id", "forgotten_sessions": "agent_id, session_id", "transcript_cursors": "agent_id, file_name",
           "agent_speakers": "agent_id, name", "entries": "agent_id, session_id, seq, entry_id",
           "entry_extraction": "agent_id, session_id, entry_id", "entity_aliases": "agent_id, alias_norm, entity_id",
           "episode_keys": "agent_id, session_id, entry_id",

@@ -15,9 +15,10 @@ the bytes stay in free space until overwritten. ``vacuum="full"`` runs ``VACUUM 
 which rewrites each table and its indexes so the bytes leave the data files, holding an exclusive
 lock on the table it rewrites (HNSW rebuilds take the longest; see docs/security.md for figures).
 
-A scope is recorded in table ``forgotten`` (agent, glob, cut-off; no content): catch-up and the
-memory-extract hook skip entries it covers, so a transcript still on disk is not remembered
-again. Transcripts themselves are OpenClaw's files; docs/security.md says how to delete them.
+A scope is recorded in table ``forgotten`` (agent, glob, cut-off; no content), and the session
+ids it emptied in ``forgotten_sessions``: catch-up and the memory-extract hook skip entries they
+cover, so a transcript still on disk is not remembered again, under its key or any other it may
+later be filed under. Transcripts themselves are OpenClaw's files; docs/security.md says how to delete them.
 """
 
 from __future__ import annotations
@@ -74,9 +75,10 @@ VACUUM_MODES = ("plain", "full", "off")
 
 
 def forget(store, scope: ForgetScope, *, projector_factory=None, vacuum: str = "plain", progress=None,
-           redactor=None, wait_s: float = OPERATOR_WAIT_S) -> ForgetReport:
+           redactor=None, wait_s: float = OPERATOR_WAIT_S, after_commit=None) -> ForgetReport:
     """Forget ``scope``; see the module docstring. ``vacuum``: one of ``VACUUM_MODES``; ``wait_s``: how
-    long to wait for another writer of the agent (a catch-up run) to finish.
+    long to wait for another writer of the agent (a catch-up run) to finish. ``after_commit()`` runs
+    once the forget has committed, before the vacuum (the CLI tells the service there).
 
     ``projector_factory()`` gives the projector a narrow scope rebuilds with (models load only then).
 
@@ -107,11 +109,24 @@ def forget(store, scope: ForgetScope, *, projector_factory=None, vacuum: str = "
                 report.entries = conn.execute("SELECT count(*) FROM entries WHERE agent_id = %s", (agent,)).fetchone()[0]
                 for table in agent_tables(conn):
                     report.rows[table] = conn.execute(f"DELETE FROM {table} WHERE agent_id = %s", (agent,)).rowcount
+                # The one rule recorded below covers every entry before now, in any session: the earlier
+                # records (session keys that name peers, hashes of fact texts) are no longer needed.
+                for table in ("forgotten", "forgotten_memories", "forgotten_sessions"):
+                    conn.execute(f"DELETE FROM {table} WHERE agent_id = %s", (agent,))
             else:
                 keys = session_keys_matching(conn, agent, scope.session_key)
-                report.entries = conn.execute(
+                emptied = conn.execute(
                     "DELETE FROM entries WHERE agent_id = %s AND session_key = ANY(%s)"
-                    " AND (occurred_at IS NULL OR occurred_at < %s)", (agent, keys, cut_off)).rowcount
+                    " AND (occurred_at IS NULL OR occurred_at < %s) RETURNING session_id",
+                    (agent, keys, cut_off)).fetchall()
+                report.entries = len(emptied)
+                # Tombstones by session id: the transcript may come back under another key (rotated out of
+                # sessions.json, renamed, copied to the SQLite store), and must stay forgotten there too.
+                conn.cursor().executemany(
+                    "INSERT INTO forgotten_sessions (agent_id, session_id, before) VALUES (%s, %s, %s)"
+                    " ON CONFLICT (agent_id, session_id) DO UPDATE SET before = greatest(forgotten_sessions.before,"
+                    " EXCLUDED.before), forgotten_at = now()",
+                    [(agent, sid, cut_off) for sid in sorted({r[0] for r in emptied})])
                 if scope.before is None:  # whole sessions: their registrations and cursors go too
                     gone = [s for (s,) in conn.execute(
                         "SELECT session_id FROM sessions s WHERE agent_id = %s AND session_key = ANY(%s)"
@@ -125,6 +140,8 @@ def forget(store, scope: ForgetScope, *, projector_factory=None, vacuum: str = "
                     "DELETE FROM agent_speakers s WHERE agent_id = %s AND NOT EXISTS (SELECT 1 FROM entries e"
                     " WHERE e.agent_id = s.agent_id AND (e.speaker = s.name OR e.addressee = s.name))", (agent,))
                 conn.execute("DELETE FROM reextract_progress WHERE agent_id = %s", (agent,))
+                # Profiles served to sessions may quote what is forgotten: gone in the same commit.
+                conn.execute("DELETE FROM session_profiles WHERE agent_id = %s", (agent,))
                 change, rebuilt = AgentChange(agent), ReextractReport(dry_run=False)
                 rebuild_agent(conn, projector, agent, Scope((agent,)), 256, change, rebuilt, progress, redactor)
                 report.rebuilt_entries = change.entries
@@ -134,6 +151,8 @@ def forget(store, scope: ForgetScope, *, projector_factory=None, vacuum: str = "
             # bootstraps meanwhile are served from what is committed.
             conn.execute("INSERT INTO forgotten (agent_id, session_key, before, forgotten_at)"
                          " VALUES (%s, %s, %s, clock_timestamp())", (agent, scope.session_key, cut_off))
+    if after_commit is not None:
+        after_commit()
     if vacuum != "off":
         vacuum_started = time.monotonic()
         with store.connection() as conn:

@@ -14,7 +14,7 @@ from fastapi import HTTPException
 
 from nova.ingest.envelope import is_synthetic_turn
 from nova.ingest.filters import SessionFilter
-from nova.ingest.live import LiveMessage, agent_of_session_key, log_live_entry, message_text
+from nova.ingest.live import ForgottenScope, LiveMessage, agent_of_session_key, log_live_entry, message_text
 from nova.recall import telemetry
 from nova.recall.block import render_items
 from nova.recall.items import RecallItem, RecallTrace
@@ -130,6 +130,8 @@ class ServiceContext:
                 conn.execute(f"SET LOCAL lock_timeout = '{_LOG_LOCK_TIMEOUT}'")
                 entry = log_live_entry(conn, agent, self.session_ids(agent, req.session_key), msg,
                                        self.speakers(agent), self.redactor)
+        except ForgottenScope as e:
+            return Accepted(status="skipped", reason=str(e))
         except psycopg.errors.LockNotAvailable:
             return Accepted(status="busy", reason="another writer is logging this session; catch-up reads the"
                             " message from the transcript")

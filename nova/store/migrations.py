@@ -33,7 +33,7 @@ VECTOR_TABLES = ("entities", "episode_keys", "relationships")  # each has an HNS
 AGENT_TABLES = ("agent_speakers", "entities", "entity_aliases", "entity_rules", "entries", "entry_extraction", "episode_keys",
                 "episodes", "lexeme_frequencies", "provenance", "recall_telemetry", "reextract_progress", "relationships",
                 "session_profiles", "sessions", "transcript_cursors")
-FORGET_RECORDS = ("curation_audit", "forgotten", "forgotten_memories")
+FORGET_RECORDS = ("curation_audit", "forgotten", "forgotten_memories", "forgotten_sessions")
 
 
 def migration_files() -> list[tuple[int, str, str]]:
