@@ -273,7 +273,8 @@ def recall(
     limit: Optional[int] = typer.Option(None, "--limit", help="At most this many items (default 20)."),
     budget_tokens: Optional[int] = typer.Option(None, "--budget-tokens", help="Token budget (default 1000)."),
     queries: Optional[Path] = typer.Option(
-        None, "--queries", help='JSONL file of {"id": ..., "query": ...} lines: one output line per query.'
+        None, "--queries", help='JSONL file of {"id": ..., "query": ..., "as_of": optional ISO time} lines: one'
+        ' output line per query.'
     ),
     as_json: bool = typer.Option(
         False, "--json", help="JSON output: items with kind, key, text, score, tokens, sources. Two stores holding "
@@ -282,6 +283,9 @@ def recall(
     explain: bool = typer.Option(
         False, "--explain", help="Show every stage: each path's candidates and scores, the RRF fusion, and why "
         "each candidate was kept or cut; with --json, the trace is in the 'explain' field."),
+    as_of: Optional[str] = typer.Option(
+        None, "--as-of", help="Recall as if asked at this ISO time (2026-12-01T21:03Z): 'last Saturday' counts from"
+        " it, and nothing said after it is used. A --queries line's own \"as_of\" overrides it."),
 ) -> None:
     """Recall an agent's memories relevant to QUERY (hybrid vector + full-text + graph, RRF)."""
     from nova.recall.items import RecallTrace
@@ -291,7 +295,8 @@ def recall(
     if (query is None) == (queries is None):
         err.print("[red]error:[/red] give either a QUERY or --queries FILE")
         raise typer.Exit(2) from None
-    batch = _read_queries(queries) if queries else [{"id": None, "query": query}]
+    asked_at = _time_option(as_of, "--as-of")
+    batch = _read_queries(queries) if queries else [{"id": None, "query": query, "as_of": None}]
     with runtime() as rt:
         lim = limit or rt.settings.recall_limit
         budget = budget_tokens or rt.settings.recall_budget_tokens
@@ -303,7 +308,7 @@ def recall(
                 trace = RecallTrace() if explain else None
                 try:
                     items = do_recall(conn, embedder, agent, q["query"], limit=lim, budget_tokens=budget, query_vector=vec,
-                                      trace=trace, side_conn=side)
+                                      trace=trace, side_conn=side, as_of=q["as_of"] or asked_at)
                 except ValueError as e:
                     err.print(f"[red]error:[/red] {e}")
                     raise typer.Exit(2) from None
@@ -353,6 +358,8 @@ def _print_trace(trace) -> None:
 
 
 def _read_queries(path: Path) -> list[dict]:
+    from nova.memory.dates import parse_iso_time
+
     batch = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -365,11 +372,15 @@ def _read_queries(path: Path) -> list[dict]:
         try:
             obj = json.loads(line)
             if not isinstance(obj, dict) or not isinstance(obj.get("query"), str) or not obj["query"].strip():
-                raise ValueError('expected {"id": ..., "query": "non-empty text"}')
+                raise ValueError('expected {"id": ..., "query": "non-empty text", "as_of": optional ISO time}')
+            when = obj.get("as_of")
+            if when is not None and not isinstance(when, str):
+                raise ValueError('"as_of" must be an ISO time like 2026-12-01T21:03:00Z')
+            when = parse_iso_time(when) if when else None
         except ValueError as e:
             err.print(f"[red]error:[/red] {path}:{n}: {e}")
             raise typer.Exit(2) from None
-        batch.append({"id": obj.get("id"), "query": obj["query"]})
+        batch.append({"id": obj.get("id"), "query": obj["query"], "as_of": when})
     return batch
 
 
@@ -510,14 +521,17 @@ def forget(
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True, disable=as_json or not err.is_terminal) as bar:
             task = bar.add_task(f"rebuilding {agent}", total=None)
+            told: list = []  # the service drops what it holds as soon as the forget commits, not after the vacuum
             try:
                 report = do_forget(rt.store, scope, projector_factory=lambda: rt.projector, vacuum=vacuum,
                                    redactor=rt.redactor,
-                                   progress=lambda _d, n: bar.advance(task, n))
+                                   progress=lambda _d, n: bar.advance(task, n),
+                                   after_commit=lambda: told.append(ask_service(rt.settings, "/v1/forgotten",
+                                                                                {"agentId": agent})))
             except RuntimeError as e:
                 err.print(f"[red]error:[/red] {e}")
                 raise typer.Exit(2) from None
-        notified = ask_service(rt.settings, "/v1/forgotten", {"agentId": agent})
+        notified = told[0] if told else None
     summary = {"agent": agent, "session_key": session_key, "before": before, "entries_deleted": report.entries,
                "rows_deleted": report.rows, "entries_rebuilt": report.rebuilt_entries, "vacuum": report.vacuumed,
                "service_notified": notified is not None, "seconds": round(report.seconds, 2)}
@@ -535,7 +549,8 @@ def forget(
 def _forget_one(agent: str, memory: str | None, list_memories: bool, restore: list[int], yes: bool,
                 as_json: bool) -> None:
     """``nova forget --memory / --list-memories / --restore-memory`` (nova.memory.forget_one)."""
-    from nova.memory.forget_one import MemoryRef, forget_memory, restore_memory
+    from nova.memory.forget_one import MemoryBusy, MemoryRef, forget_memory, restore_memory
+    from nova.store.locks import OPERATOR_WAIT_S
     from nova.serve.client import ask_service
 
     ref = None
@@ -570,7 +585,11 @@ def _forget_one(agent: str, memory: str | None, list_memories: bool, restore: li
             if n == 0:
                 raise typer.Exit(2)
             return
-        gone = forget_memory(conn, rt.embedder, agent, ref, via="cli")
+        try:
+            gone = forget_memory(conn, rt.embedder, agent, ref, via="cli", wait_s=OPERATOR_WAIT_S)
+        except MemoryBusy as e:
+            err.print(f"[red]error:[/red] {e}")
+            raise typer.Exit(2) from None
     if gone is None:
         err.print(f"[red]error:[/red] agent {agent} has no {ref}")
         raise typer.Exit(2)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import dataclass
 
 import psycopg
@@ -25,8 +26,9 @@ import psycopg
 from nova.memory.embed import ingest_vectors
 from nova.memory.entities import aliases_of
 from nova.memory.texts import entity_text
+from nova.store.locks import try_agent_xact_lock
 
-__all__ = ["MemoryRef", "ForgottenMemory", "ForgottenMemoryRules", "forget_memory", "restore_memory", "fact_hash",
+__all__ = ["MemoryBusy", "MemoryRef", "ForgottenMemory", "ForgottenMemoryRules", "forget_memory", "restore_memory", "fact_hash",
            "entry_hash", "MEMORY_KINDS"]
 
 MEMORY_KINDS = ("relationship", "episode")
@@ -94,18 +96,34 @@ class ForgottenMemoryRules:
         return bool(self._entries) and entry_hash(session_id, entry_id) in self._entries
 
 
+class MemoryBusy(RuntimeError):
+    """Another writer (a rebuild: forget, merge, split, re-extraction, catch-up) holds the agent."""
+
+
 def forget_memory(conn: psycopg.Connection, embedder, agent_id: str, ref: MemoryRef, *, via: str,
-                  session_key: str | None = None) -> ForgottenMemory | None:
+                  session_key: str | None = None, wait_s: float = 2.0) -> ForgottenMemory | None:
     """Delete ``ref`` of ``agent_id`` with its provenance and record the rule, in one transaction.
     An entity whose summary was the forgotten fact loses the summary (and is re-embedded with
     ``embedder``). Returns None when the agent has no such memory (another agent's id included).
 
+    It takes the agent's writer lock (``nova.store.locks``) for its transaction, waiting at most
+    ``wait_s`` seconds: behind a rebuild it would otherwise block on the rows the rebuild holds, then
+    find the id gone (the rebuild makes the memory again under a new one) and answer "not found",
+    while each waiting call held a connection of the service's pool.
+
     Raises:
         ValueError: ``via`` is not cli, tool or ui (``nova ui``).
+        MemoryBusy: another writer still holds the agent after ``wait_s`` (try again when it is done).
     """
     if via not in ("cli", "tool", "ui"):
         raise ValueError(f"via must be cli, tool or ui, not {via!r}")
     with conn.transaction():
+        deadline = time.monotonic() + wait_s
+        while not try_agent_xact_lock(conn, agent_id):
+            if time.monotonic() >= deadline:
+                raise MemoryBusy(f"a rebuild of agent {agent_id} is running (forget, merge, split, re-extraction"
+                                 " or catch-up); try again when it is done")
+            time.sleep(0.1)
         if ref.kind == "relationship":
             row = conn.execute("DELETE FROM relationships WHERE agent_id = %s AND id = %s RETURNING fact",
                                (agent_id, ref.id)).fetchone()
@@ -128,6 +146,8 @@ def forget_memory(conn: psycopg.Connection, embedder, agent_id: str, ref: Memory
             reworded = []
         conn.execute("DELETE FROM provenance WHERE agent_id = %s AND item_kind = %s AND item_id = %s",
                      (agent_id, ref.kind, ref.id))
+        # A profile held for a session may quote the memory: gone in the same commit.
+        conn.execute("DELETE FROM session_profiles WHERE agent_id = %s", (agent_id,))
         for kind, key_hash in hashes:
             conn.execute(
                 # At the clock's time, as nova forget records its scopes: profiles served before the

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -164,9 +165,11 @@ class ProfileCache:
         self.min_changes = min_changes
 
     def settle(self, conn: psycopg.Connection, agent_id: str, session_key: str, session_id: str | None,
-               fresh: Profile) -> tuple[Profile, str]:
+               fresh: Profile, built_at: datetime | None = None) -> tuple[Profile, str]:
         """The profile to serve and why: ``new``, ``reset``, ``changed`` or ``stable``.
 
+        ``built_at``: when ``fresh`` started to be read from the store (the database's clock); it is
+        stored as the profile's time, so a forget that committed while it was built makes it stale.
         Commits on ``conn`` when the served profile changed."""
         held = _load(conn, agent_id, session_key)
         if held is None:
@@ -179,7 +182,7 @@ class ProfileCache:
             return held.profile, "stable"
         # A refresh without a session id from the hook keeps the one held.
         _save(conn, agent_id, session_key,
-              _Held(session_id if session_id is not None else (held.session_id if held else None), fresh))
+              _Held(session_id if session_id is not None else (held.session_id if held else None), fresh), built_at)
         return fresh, reason
 
     def invalidate(self, conn: psycopg.Connection, agent_id: str, session_key: str) -> bool:
@@ -200,6 +203,7 @@ def _load(conn: psycopg.Connection, agent_id: str, session_key: str) -> _Held | 
         # forgotten: nova.memory.forget_one) may show what it forgot.
         " AND served_at > GREATEST("
         "  (SELECT max(forgotten_at) FROM forgotten f WHERE f.agent_id = p.agent_id),"
+        "  (SELECT max(forgotten_at) FROM forgotten_sessions s WHERE s.agent_id = p.agent_id),"
         "  (SELECT max(forgotten_at) FROM forgotten_memories m WHERE m.agent_id = p.agent_id), '-infinity')",
         (agent_id, session_key)).fetchone()
     conn.commit()
@@ -209,12 +213,16 @@ def _load(conn: psycopg.Connection, agent_id: str, session_key: str) -> _Held | 
     return _Held(session_id, Profile(text, frozenset((k, int(i)) for k, i in items), frozenset(user_facts)))
 
 
-def _save(conn: psycopg.Connection, agent_id: str, session_key: str, held: _Held) -> None:
+def _save(conn: psycopg.Connection, agent_id: str, session_key: str, held: _Held,
+          built_at: datetime | None = None) -> None:
+    """Store what is served, dated when it was built (not saved: a forget committed in between makes
+    it stale; ``now()`` here was the save's own start)."""
     with conn.transaction():
         conn.execute(
-            "INSERT INTO session_profiles (agent_id, session_key, session_id, text, items, user_facts)"
-            " VALUES (%s, %s, %s, %s, %s, %s)"
+            "INSERT INTO session_profiles (agent_id, session_key, session_id, text, items, user_facts, served_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, coalesce(%s, now()))"
             " ON CONFLICT (agent_id, session_key) DO UPDATE SET session_id = EXCLUDED.session_id,"
-            "  text = EXCLUDED.text, items = EXCLUDED.items, user_facts = EXCLUDED.user_facts, served_at = now()",
+            "  text = EXCLUDED.text, items = EXCLUDED.items, user_facts = EXCLUDED.user_facts,"
+            "  served_at = EXCLUDED.served_at",
             (agent_id, session_key, held.session_id, held.profile.text,
-             Jsonb(sorted([k, i] for k, i in held.profile.items)), sorted(held.profile.user_facts)))
+             Jsonb(sorted([k, i] for k, i in held.profile.items)), sorted(held.profile.user_facts), built_at))

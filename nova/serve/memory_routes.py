@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 
 from fastapi import APIRouter, Depends
 
-from nova.memory.forget_one import MemoryRef, forget_memory
+from nova.memory.forget_one import MemoryBusy, MemoryRef, forget_memory
 from nova.recall.lookup import SearchFilter, cite, entity_facts, memory_detail, search_memories, transcript_excerpt
 from nova.serve.context import ServiceContext
 from nova.serve.models import EntityIn, MemoryForgetIn, MemoryGetIn, MemorySearchIn, SessionRequest, ToolOut
@@ -117,8 +117,11 @@ def memory_forget(req: MemoryForgetIn, ctx: ServiceContext = Depends(service)) -
     if skipped is not None:
         return skipped
     ref = MemoryRef.parse(req.ref)
-    with ctx.rt.store.connection() as conn:
-        gone = forget_memory(conn, ctx.rt.embedder, agent, ref, via="tool", session_key=req.session_key)
+    try:
+        with ctx.rt.store.connection() as conn:
+            gone = forget_memory(conn, ctx.rt.embedder, agent, ref, via="tool", session_key=req.session_key)
+    except MemoryBusy as e:  # a rebuild holds the agent: answer now rather than hold a pooled connection
+        return ToolOut(status="busy", reason=str(e))
     if gone is None:
         return ToolOut(status="not_found", reason=f"this agent has no {ref}")
     ctx.recalls.drop_agent(agent)

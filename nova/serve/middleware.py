@@ -12,9 +12,10 @@ from nova.serve.activity import MISSED_HEADER, HookActivity, parse_missed
 
 __all__ = ["NoteArrival", "seconds_since_arrival", "MAX_BODY_BYTES"]
 
-# The largest request body read: a message of 200,000 characters (nova.serve.models) is at most 800 kB
-# of UTF-8, so 2 MiB leaves room for JSON escapes; a larger body is refused with 413 unread.
-MAX_BODY_BYTES = 2 * 2**20
+# The largest request body read: a message of 200,000 characters (nova.serve.models), each written as a
+# JSON escaped surrogate pair ("\\ud83d\\ude00", 12 bytes), is 2.4 MB; 4 MiB is above every valid
+# request, so only an invalid one is refused (413, unread); below it, validation answers (422).
+MAX_BODY_BYTES = 4 * 2**20
 
 # When the request reached the service (set by the middleware, read by the handler's thread), so an
 # answer slower than the hook's budget counts as late however long it queued.

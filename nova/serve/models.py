@@ -89,6 +89,7 @@ class Problem(BaseModel):
 ERRORS = {
     400: {"model": Problem, "description": "The body is not valid JSON"},
     401: {"model": Problem, "description": "TCP mode: missing or wrong bearer token"},
+    413: {"model": Problem, "description": "The body is larger than any valid request (refused unread)"},
     503: {"model": Problem, "description": "NOVA could not answer (database down); the hooks fail open"},
 }
 
@@ -157,8 +158,9 @@ class MemoryForgetIn(SessionRequest):
 
 
 class ToolOut(BaseModel):
-    """``status``: ok | not_found | forgotten | skipped (a filtered session: nothing is read or written)."""
-    status: Literal["ok", "not_found", "forgotten", "skipped"]
+    """``status``: ok | not_found | forgotten | skipped (a filtered session: nothing is read or written) |
+    busy (a forget while a rebuild holds the agent: nothing is written; try again when it is done)."""
+    status: Literal["ok", "not_found", "forgotten", "skipped", "busy"]
     reason: str | None = None
     results: list[dict] = []
     text: str = ""

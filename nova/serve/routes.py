@@ -143,9 +143,10 @@ def post_bootstrap(req: BootstrapIn, ctx: ServiceContext = Depends(service)) -> 
     if not allowed:
         return BootstrapOut(status="skipped", reason=rule)
     with ctx.rt.store.connection() as conn:
+        built_at = conn.execute("SELECT clock_timestamp()").fetchone()[0]
         fresh = build_profile(conn, agent, ctx.speakers(agent), max_chars=ctx.svc.profile_max_chars,
                               inbound=_inbound_message(conn, agent, req.session_key))
-        profile, why = ctx.profiles.settle(conn, agent, req.session_key, req.session_id, fresh)
+        profile, why = ctx.profiles.settle(conn, agent, req.session_key, req.session_id, fresh, built_at)
     content = profile.text
     if ctx.svc.bootstrap_recall:
         held = ctx.recalls.get((agent, req.session_key))

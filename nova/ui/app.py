@@ -37,7 +37,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.exceptions import HTTPException
 
 from nova.memory import curation
-from nova.memory.forget_one import MemoryRef
+from nova.memory.forget_one import MemoryBusy, MemoryRef
 from nova.recall.block import render_items
 from nova.recall.items import RecallTrace
 from nova.recall import telemetry
@@ -239,7 +239,10 @@ def create_app(rt: Runtime, *, token: str, host: str = "127.0.0.1", state_dir: P
             ref = MemoryRef.parse(fields.get("ref", ""))
         except ValueError as e:
             raise HTTPException(400, str(e)) from None
-        gone = await run_in_threadpool(curation.forget, rt.store, rt.embedder, agent, ref, actor=actor(request))
+        try:
+            gone = await run_in_threadpool(curation.forget, rt.store, rt.embedder, agent, ref, actor=actor(request))
+        except MemoryBusy as e:
+            raise HTTPException(409, str(e)) from None
         if gone is None:
             raise HTTPException(404, f"agent {agent} has no {ref}")
         await run_in_threadpool(tell_service, agent)

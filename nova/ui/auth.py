@@ -42,6 +42,10 @@ class TokenGate:
     def __init__(self, token: str, host: str):
         self.token = token
         self.hosts = _LOOPBACK_NAMES | {host, f"[{host}]"}
+        # What the cookie holds: a value of this process's own, never the token. Browsers send a
+        # 127.0.0.1 cookie to every port of 127.0.0.1, so any local web page's server would see it;
+        # this value opens only this page while it runs, not the service the token opens.
+        self.session = secrets.token_urlsafe(32)
 
     async def __call__(self, request: Request, call_next):
         if _hostname(request.headers.get("host", "")) not in self.hosts:
@@ -53,11 +57,11 @@ class TokenGate:
             rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
             target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
             response = RedirectResponse(target, status_code=303)
-            response.set_cookie(COOKIE, self.token, httponly=True, samesite="strict", path="/")
+            response.set_cookie(COOKIE, self.session, httponly=True, samesite="strict", path="/")
             return response
         auth = request.headers.get("authorization", "")
         bearer = auth[7:] if auth.lower().startswith("bearer ") else None
-        if not (_same(request.cookies.get(COOKIE), self.token) or _same(bearer, self.token)):
+        if not (_same(request.cookies.get(COOKIE), self.session) or _same(bearer, self.token)):
             return _unauthorised()
         return await call_next(request)
 
