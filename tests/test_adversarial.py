@@ -240,7 +240,7 @@ def test_6_an_unauthenticated_request_is_refused_before_its_body_is_read(setting
         assert client.get("/openapi.json").status_code == 401 and client.get("/docs").status_code == 401
         assert client.get("/openapi.json", headers=ok).status_code == 200
         # Authenticated, but over the body cap: refused unread.
-        big = client.post("/v1/messages", headers=ok, content=b"x" * (3 * 2**20))
+        big = client.post("/v1/messages", headers=ok, content=b"x" * (5 * 2**20))
         assert big.status_code == 413
         fine = client.post("/v1/messages", headers=ok, json={"sessionKey": "agent:main:main", "content": "hi"})
         assert fine.status_code in (200, 202), fine.text
@@ -353,3 +353,181 @@ def test_13_a_memory_ref_with_a_non_ascii_digit_is_not_found_not_a_503(service_a
     for ref in ("relationship:²", "relationship:٣", "episode:" + "9" * 40):
         r = client.post("/v1/memory/get", json={"sessionKey": "agent:main:main", "ref": ref})
         assert r.status_code == 200 and r.json()["status"] == "not_found", (ref, r.text)
+
+
+# --- 2. Forgetting a session is undone once its transcript rotates ------------------------------
+# --- 3. Archived group chats bypass the group filter --------------------------------------------
+
+_WHATSAPP, _GROUP = "9a0b1c2d-3333-4e5f-a0b1-cccccccccccc", "f6a7b8c9-6666-4b8c-d9e0-ffffffffffff"
+
+
+def _rotate_out(state: Path, session_id: str) -> None:
+    """What OpenClaw does on /new or a daily reset: the transcript becomes *.jsonl.reset.<iso> and its
+    key leaves sessions.json."""
+    sessions = state / "agents" / "main" / "sessions"
+    index = json.loads((sessions / "sessions.json").read_text())
+    index = {k: v for k, v in index.items() if v.get("sessionId") != session_id}
+    (sessions / "sessions.json").write_text(json.dumps(index))
+    (sessions / f"{session_id}.jsonl").rename(sessions / f"{session_id}.jsonl.reset.2026-03-20T00-00-00.000Z")
+
+
+def test_2_a_forgotten_session_stays_forgotten_after_its_transcript_rotates(store, settings, projector, state_dir):
+    from nova.ingest.catchup import run_catchup
+    from nova.memory.forget import ForgetScope, forget
+
+    run_catchup(store, settings, projector, state_dir)
+    with store.connection() as conn:
+        assert rows_mentioning(conn, "Hamburg")  # the WhatsApp session's move
+    done = forget(store, ForgetScope("main", session_key="agent:main:whatsapp:*"), projector_factory=lambda: projector,
+                  vacuum="off")
+    assert done.entries > 0
+    _rotate_out(state_dir, _WHATSAPP)
+    again = run_catchup(store, settings, projector, state_dir)
+    assert again.entries_forgotten > 0
+    with store.connection() as conn:
+        assert rows_mentioning(conn, "Hamburg") == {}
+        assert conn.execute("SELECT count(*) FROM entries WHERE session_id = %s", (_WHATSAPP,)).fetchone()[0] == 0
+
+
+def test_3_an_archived_group_chat_is_filed_as_a_group_and_kept_out(store, settings, projector, state_dir):
+    from nova.ingest.catchup import run_catchup
+
+    _rotate_out(state_dir, _GROUP)
+    run_catchup(store, settings, projector, state_dir)
+    with store.connection() as conn:
+        assert rows_mentioning(conn, "Marco") == {}
+        assert conn.execute("SELECT count(*) FROM entries WHERE session_id = %s", (_GROUP,)).fetchone()[0] == 0
+    env = parse_envelope("[Telegram Book Club id:-100777 Thu 2026-03-12 20:05:00 UTC] Marco: who brings snacks?")
+    assert env.group_id == "-100777" and env.body == "Marco: who brings snacks?"
+    direct = parse_envelope("[Discord Ana id:42 Thu 2026-03-12 20:05:00 UTC] Ana: hi")
+    assert direct.group_id is None and direct.body == "hi"
+
+
+# --- 5. Forgotten text survives in session_profiles -----------------------------------------------
+
+
+def test_5_every_forget_path_drops_held_profiles_in_its_own_commit(service_app, store, projector, state_dir, settings):
+    from nova.ingest.catchup import run_catchup
+    from nova.memory.forget import ForgetScope, forget
+    from nova.memory.forget_one import MemoryRef, forget_memory
+
+    client, rt = service_app
+    run_catchup(store, settings, projector, state_dir)
+
+    def profile(session: str) -> str:
+        r = client.post("/v1/bootstrap", json={"sessionKey": "agent:main:main", "sessionId": session})
+        return r.json()["content"]
+
+    assert "Hamburg" in profile("s-1")
+    with store.connection() as conn:
+        assert "session_profiles" in rows_mentioning(conn, "Hamburg")
+    forget(store, ForgetScope("main", session_key="agent:main:whatsapp:*"), projector_factory=lambda: projector,
+           vacuum="full")
+    assert rows_mentioning_now(store, "Hamburg") == {}  # the held profile went in the forget's commit
+    assert "Hamburg" not in profile("s-1")
+
+    # One memory forgotten through the agent tool's path: the profile that showed it goes with it.
+    text = profile("s-2")
+    with store.connection() as conn:
+        rid, fact = conn.execute("SELECT id, fact FROM relationships WHERE agent_id = 'main' AND fact LIKE '%%Biscuit%%'"
+                                 " ORDER BY id LIMIT 1").fetchone()
+        assert "Biscuit" in text
+        forget_memory(conn, rt.embedder, "main", MemoryRef("relationship", rid), via="tool")
+        assert conn.execute("SELECT count(*) FROM session_profiles WHERE agent_id = 'main'").fetchone()[0] == 0
+    assert fact not in profile("s-2")
+
+
+def rows_mentioning_now(store, word: str) -> dict:
+    with store.connection() as conn:
+        return rows_mentioning(conn, word)
+
+
+# --- 10. Single-memory forget stalls behind a rebuild, then says "not found" -----------------------
+
+
+def test_10_a_memory_forget_behind_a_rebuild_answers_busy_at_once_and_writes_nothing(service_app, store, projector,
+                                                                                   state_dir, settings):
+    from nova.ingest.catchup import run_catchup
+    from nova.store.locks import agent_lock
+
+    client, _ = service_app
+    run_catchup(store, settings, projector, state_dir)
+    with store.connection() as conn:
+        rid = conn.execute("SELECT min(id) FROM relationships WHERE agent_id = 'main'").fetchone()[0]
+    body = {"sessionKey": "agent:main:main", "ref": f"relationship:{rid}"}
+    with store.connection() as held, agent_lock(held, "main") as locked:  # a rebuild (forget, merge …) at work
+        assert locked
+        started = time.monotonic()
+        busy = client.post("/v1/memory/forget", json=body).json()
+        assert busy["status"] == "busy" and time.monotonic() - started < 10, busy
+        with store.connection() as conn:
+            assert conn.execute("SELECT count(*) FROM relationships WHERE id = %s", (rid,)).fetchone()[0] == 1
+            assert conn.execute("SELECT count(*) FROM forgotten_memories").fetchone()[0] == 0
+    assert client.post("/v1/memory/forget", json=body).json()["status"] == "forgotten"
+
+
+# --- 9. Live-twin adoption by suffix loses an entry -----------------------------------------------
+
+
+def test_9_a_missed_message_ending_with_a_later_live_one_keeps_its_own_text(service_app, store, projector,
+                                                                          state_dir, settings):
+    from nova.ingest.catchup import run_catchup
+
+    client, _ = service_app
+    run_catchup(store, settings, projector, state_dir)
+    main_session = "5e6f7a8b-2222-4c3d-8e9f-bbbbbbbbbbbb"
+    missed = "My sister Amara is moving to Leeds in May, so see you at the station then"  # A: its hook call was lost
+    later = "see you at the station then"                                                # B: logged live
+    r = client.post("/v1/messages", json={"sessionKey": "agent:main:main", "content": later, "messageId": "tg-b",
+                                          "timestamp": 1773400020000})
+    assert r.json()["status"] == "queued"
+    assert client.app.state.nova.worker.drain(60)
+    path = state_dir / "agents/main/sessions" / f"{main_session}.jsonl"
+    with path.open("a") as f:
+        for eid, role, body, at in (("5e6f-a1", "user", missed, "2026-03-13T11:06:00Z"),
+                                    ("5e6f-a2", "assistant", "Leeds! Exciting.", "2026-03-13T11:06:20Z"),
+                                    ("5e6f-b1", "user", later, "2026-03-13T11:07:00Z")):
+            f.write(json.dumps({"type": "message", "id": eid, "parentId": None, "timestamp": at,
+                                "message": {"role": role, "content": [{"type": "text", "text": body}]}}) + "\n")
+    run_catchup(store, settings, projector, state_dir)
+    with store.connection() as conn:
+        texts = [r[0] for r in conn.execute("SELECT text FROM entries WHERE agent_id = 'main' AND role = 'user'"
+                                            " AND entry_id IN ('5e6f-a1', '5e6f-b1') ORDER BY entry_id")]
+        assert texts == [missed, later]
+        assert conn.execute("SELECT count(*) FROM entries WHERE text = %s", (later,)).fetchone()[0] == 1
+        assert conn.execute("SELECT count(*) FROM entries WHERE live").fetchone()[0] == 0
+
+
+def test_13_the_browser_cookie_is_a_session_value_not_the_token():
+    from fastapi import FastAPI
+    from fastapi.responses import PlainTextResponse
+
+    from nova.ui.auth import COOKIE, TokenGate
+
+    app = FastAPI()
+    app.middleware("http")(TokenGate("the-service-token", "127.0.0.1"))
+    app.get("/")(lambda: PlainTextResponse("ok"))
+    with TestClient(app, base_url="http://127.0.0.1:7646") as web:
+        first = web.get("/?token=the-service-token", follow_redirects=False)
+        assert first.status_code == 303
+        cookie = first.cookies.get(COOKIE)
+        assert cookie and "the-service-token" not in cookie and "the-service-token" not in first.headers["set-cookie"]
+        web.cookies.clear()
+        web.cookies.set(COOKIE, cookie)
+        assert web.get("/").text == "ok"
+        web.cookies.set(COOKIE, "the-service-token")
+        assert web.get("/").status_code == 401
+
+
+def test_13_a_live_message_in_a_forgotten_scope_is_reported_as_such_not_as_a_duplicate(service_app, store, projector,
+                                                                                      settings, state_dir):
+    from nova.ingest.catchup import run_catchup
+    from nova.memory.forget import ForgetScope, forget
+
+    client, _ = service_app
+    run_catchup(store, settings, projector, state_dir)
+    forget(store, ForgetScope("main", session_key="agent:main:whatsapp:*"), projector_factory=lambda: projector,
+           vacuum="off")
+    r = client.post("/v1/messages", json={"sessionKey": "agent:main:whatsapp:direct:+4915550001",
+                                          "content": "We moved to Hamburg.", "timestamp": 1773300000000}).json()
+    assert r["status"] == "skipped" and "forget" in r["reason"], r

@@ -165,7 +165,7 @@ def test_an_operator_searches_follows_provenance_and_curates(ui, browser, store,
     assert "/job/" in page.url and page.locator("progress").count() == 1  # the rebuild's page, reloading itself
     someone = _one(store, "SELECT min(id) FROM entities WHERE agent_id = %s AND id <> %s", AGENT, user)[0][0]
     second = httpx.post(f"{base}/a/{AGENT}/entity/{user}/merge", data={"token": token, "other": str(someone)},
-                        cookies={"nova_ui": token})
+                        headers={"authorization": f"Bearer {token}"})
     assert second.status_code == 409  # one rebuild at a time
     page.wait_for_url(re.compile(r"/entity/\d+\?note="), timeout=300_000)
     assert "Merged entity" in page.locator(".note").inner_text()
@@ -233,7 +233,7 @@ def test_the_page_keeps_agents_apart_and_refuses_bad_writes(ui, store):
     mine = _one(store, "SELECT min(id), max(id) FROM entities WHERE agent_id = %s", AGENT)[0]
     before = _counts(store)
     web = httpx.Client(base_url=base, follow_redirects=False, timeout=60)
-    authed = httpx.Client(base_url=base, follow_redirects=False, timeout=60, cookies={"nova_ui": token})
+    authed = httpx.Client(base_url=base, follow_redirects=False, timeout=60, headers={"authorization": f"Bearer {token}"})
 
     # No token, a wrong token, another Host: refused.
     assert web.get(f"/a/{AGENT}/search").status_code == 401
