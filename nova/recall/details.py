@@ -53,13 +53,17 @@ def _item_rows(conn, agent_id: str, keys: list[tuple[str, int]], vec, dim: int, 
             out[("episode", rid)] = {"text": text, "tokens": tokens, "occurred_at": occurred, "embedding": emb,
                                      "static_embedding": static}
     if by_kind["relationship"]:
-        for rid, fact, tokens, vf, vt, emb, static in conn.execute(
-            f"SELECT t.id, t.fact, t.tokens, t.valid_from, t.valid_to, {vectors('t')} FROM relationships t"
-            f" WHERE t.agent_id = %(agent)s AND t.id = ANY(%(ids)s)",
+        # said_at: when the fact was first said (its earliest source entry), for recall "as of" a time.
+        for rid, fact, tokens, vf, vt, emb, static, said in conn.execute(
+            f"SELECT t.id, t.fact, t.tokens, t.valid_from, t.valid_to, {vectors('t')},"
+            f" (SELECT min(en.occurred_at) FROM provenance p JOIN entries en USING (agent_id, session_id, entry_id)"
+            f"  WHERE p.agent_id = t.agent_id AND p.item_kind = 'relationship' AND p.item_id = t.id)"
+            f" FROM relationships t WHERE t.agent_id = %(agent)s AND t.id = ANY(%(ids)s)",
             params | {"ids": by_kind["relationship"]}, binary=True,
         ):
             out[("relationship", rid)] = {"text": relationship_text(fact, vf, vt), "tokens": tokens,
-                                          "valid_from": vf, "valid_to": vt, "embedding": emb, "static_embedding": static}
+                                          "valid_from": vf, "valid_to": vt, "said_at": said, "embedding": emb,
+                                          "static_embedding": static}
     if by_kind["entity"]:
         for rid, name, kind, summary, tokens, first, aliases, emb, static in conn.execute(
             f"SELECT e.id, e.name, e.kind, e.summary, e.tokens, e.first_seen, {aliases_of('e')}, {vectors('e')}"

@@ -69,6 +69,7 @@ def recall(
     side_conn: psycopg.Connection | None = None,
     kinds: frozenset[str] = frozenset(),
     admit: Callable[[str, dict], bool] | None = None,
+    as_of: datetime | None = None,
 ) -> list[RecallItem]:
     """The best memories of ``agent_id`` for ``query``: at most ``limit`` items, ``budget_tokens`` in all.
 
@@ -83,6 +84,9 @@ def recall(
     ``admit(kind, detail)``: packs only the candidates it admits (``detail``: the candidate's ``text``,
     ``occurred_at``, ``valid_from``, ``valid_to``); a search filter decided before packing, so a fact is
     not dropped for an episode the filter would leave out.
+    ``as_of``: recall as if asked then: relative times in the query count from it (unless ``now`` is
+    given), and nothing first said after it is packed (an episode by its time, a relationship by its
+    earliest source entry, an entity by its first mention; a memory without a time is kept).
 
     Raises:
         ValueError: an empty query or a non-positive budget.
@@ -91,6 +95,9 @@ def recall(
         raise ValueError("recall needs a non-empty query")
     if budget_tokens <= 0 or limit <= 0:
         raise ValueError("budget_tokens and limit must be positive")
+    if as_of is not None:
+        now = now or as_of
+        admit = _said_by(as_of, admit)
     # The query embedding (~5-15 ms on 2 cores) runs while PostgreSQL answers the full-text path.
     clock = Clock()
     q = prepare_query(conn, embedder, agent_id, query, now=now, given_vector=query_vector)
@@ -170,3 +177,11 @@ def _side_paths(conn: psycopg.Connection, q: RecallQuery, trace: RecallTrace | N
     entities = vector.nearest(conn, q, "entity", CANDIDATES_PER_PATH)
     clock.lap("vector_entities")
     return fulltext_hits, entities, clock.laps
+
+
+def _said_by(as_of: datetime, admit: Callable[[str, dict], bool] | None) -> Callable[[str, dict], bool]:
+    """``admit`` that also leaves out what was first said after ``as_of``."""
+    def said_by(kind: str, detail: dict) -> bool:
+        said = detail.get("said_at") if kind == "relationship" else detail.get("occurred_at")
+        return (said is None or said <= as_of) and (admit is None or admit(kind, detail))
+    return said_by
