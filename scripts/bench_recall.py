@@ -1,21 +1,30 @@
 #!/usr/bin/env python3
-"""Recall on LoCoMo (../shared/data/locomo-dev, locomo-dev2): what reaches the model, with ingest time
-and recall latency. Recall runs as NOVA ships it: the configured item limit and token budget
-(``recall_limit`` 20, ``recall_budget_tokens`` 1000) unless --limit / --budget say otherwise.
+"""Recall against the raw-turn baseline, on any OpenClaw state directory with a ``qa.jsonl`` (the dev
+sets beside the repo: ../shared/data/locomo-dev, locomo-dev2, longmemeval-dev): what reaches the
+model from NOVA and from raw turns, with the margin, per category. Recall runs as NOVA ships it: the
+configured item limit and token budget (``recall_limit`` 20, ``recall_budget_tokens`` 1000) unless
+--limit / --budget say otherwise.
 
-Per question (categories 1-4 by default), averaged per category and overall:
-- evidence recall: the share of its evidence entry ids covered by the provenance (``sources``) of
-  the items recalled. Provenance can credit a turn whose words are not in the block (a fact merged
-  from many entries carries all their provenance), so also:
+Per question, averaged per category and overall, for NOVA and for the baseline:
+- evidence recall: the share of its evidence entry ids among the entries the block came from
+  (NOVA: the provenance, ``sources``, of the items recalled; baseline: the turns packed);
 - answer-token recall: the share of the gold answer's content words (lower-cased words that are not
-  spaCy stop words) present in the block the hook would inject (``render_items``);
-- the same within the budget counted independently of the embedding model's tokenizer: the block
-  cut to the items that fit ``budget`` tokens at 4 characters a token (``answer_token_recall_chars4``).
-Also: the block's mean size in both counts, and items recalled from the noise sessions (sub-agent and
-cron transcripts about "zxqv" that the default filters keep out: should be 0).
-See shared/data/locomo-dev/README.md; the raw-turn hybrid baseline there is 0.727 evidence recall at 1,000 tokens.
+  spaCy stop words) in the block the model reads (NOVA: ``render_items``). Preference questions
+  (LongMemEval's single-session-preference) count by evidence only: their answers describe a reply.
+Also NOVA's answer-token recall within the budget counted at 4 characters a token (``chars4``), the
+block's mean size, and items recalled from the noise sessions (sub-agent and cron transcripts about
+"zxqv" that the default filters keep out: should be 0).
 
-Usage: scripts/bench_locomo.py [--data DIR] [--budget N] [--limit N] [--fresh] [--json]
+The baseline is what OpenClaw's own ``memory_search`` gives for free, computed here in the same run on
+the same entries and budget: every transcript entry NOVA logged (envelope stripped, secrets redacted),
+as "[<date>] <speaker>: <text>", ranked by all-MiniLM-L6-v2 cosine and Okapi BM25 (rank_bm25) each
+min-max normalised over the agent's turns and fused 0.7 / 0.3, packed best first while the block fits
+the budget at 4 characters a token.
+
+A question's ``asked_at`` (LongMemEval) is when recall runs: time expressions in it count from then.
+Without one, from the agent's last entry.
+
+Usage: scripts/bench_recall.py [--data DIR]... [--budget N] [--limit N] [--categories 1,2] [--fresh] [--json]
 Uses $NOVA_HOME (default: a scratch dir under /tmp that --fresh wipes first).
 """
 
@@ -30,10 +39,16 @@ import statistics
 import sys
 import time
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
-CATEGORY = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
+DEV_SETS = [ROOT.parent / "shared" / "data" / name for name in ("locomo-dev", "locomo-dev2", "longmemeval-dev")]
+LOCOMO_CATEGORY = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
+PREFERENCE = "single-session-preference"  # answers describe a good reply: scored by evidence only
+FUSION = (0.7, 0.3)  # dense, BM25: OpenClaw memory_search's hybrid weights (vectorWeight / textWeight)
 
 
 def _fill_dense(rt, dense: str) -> tuple[float, int]:
@@ -51,53 +66,59 @@ def _fill_dense(rt, dense: str) -> tuple[float, int]:
     return time.perf_counter() - started, filled
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "locomo-dev")
-    ap.add_argument("--budget", type=int, default=None, help="token budget per question (default: what NOVA ships)")
-    ap.add_argument("--limit", type=int, default=None, help="max items per question (default: what NOVA ships)")
-    ap.add_argument("--categories", default="1,2,3,4")
-    ap.add_argument("--fresh", action="store_true", help="wipe NOVA_HOME first (measures a full ingest)")
-    ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
-    ap.add_argument("--dense", choices=("complete", "half", "none"), default="complete",
-                    help="with the static tier (NOVA_EMBEDDING_TIERS=static+dense, the default): recall after the"
-                         " dense pass filled every dense vector (what catch-up leaves), half of each agent's, or none")
-    args = ap.parse_args()
+class RawTurns:
+    """The baseline for one agent: its logged turns, their MiniLM vectors and a BM25 index."""
 
-    os.environ.setdefault("NOVA_HOME", "/tmp/nova-bench-locomo")
-    home = Path(os.environ["NOVA_HOME"])
-    if args.fresh and home.exists() and not os.environ.get("NOVA_DATABASE_URL"):
-        shutil.rmtree(home)
-    qa_path = args.data / "qa.jsonl"
-    if not qa_path.is_file():
-        print(f"error: no {qa_path}; pass --data", file=sys.stderr)
-        return 2
+    def __init__(self, conn, embedder, agent: str):
+        from rank_bm25 import BM25Okapi
 
+        rows = conn.execute("SELECT entry_id, coalesce(speaker, role), text, occurred_at FROM entries"
+                            " WHERE agent_id = %s ORDER BY session_id, seq", (agent,)).fetchall()
+        self.ids = [r[0] for r in rows]
+        self.lines = [f"[{r[3]:%-d %B %Y}] {r[1]}: {r[2]}" if r[3] else f"{r[1]}: {r[2]}" for r in rows]
+        self.vectors = np.asarray(embedder.encode(self.lines), dtype=np.float32)
+        self.bm25 = BM25Okapi([_tokens(line) for line in self.lines])
+
+    def block(self, query: str, query_vector: np.ndarray, budget: int) -> tuple[set[str], str]:
+        """(entry ids packed, the block's text) for ``query`` within ``budget`` tokens at 4 chars a token."""
+        fused = FUSION[0] * _minmax(self.vectors @ query_vector) + FUSION[1] * _minmax(
+            np.asarray(self.bm25.get_scores(_tokens(query))))
+        packed, chars = [], 0
+        for i in np.argsort(-fused, kind="stable"):
+            if (chars + len(self.lines[i]) + 1) / 4 <= budget:
+                packed.append(i)
+                chars += len(self.lines[i]) + 1
+        return {self.ids[i] for i in packed}, "\n".join(self.lines[i] for i in packed)
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def _minmax(scores: np.ndarray) -> np.ndarray:
+    span = scores.max() - scores.min() if len(scores) else 0
+    return (scores - scores.min()) / span if span > 0 else np.zeros_like(scores, dtype=np.float64)
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(statistics.mean(values), 4) if values else None
+
+
+def bench(rt, data: Path, budget: int, limit: int, categories: set[int] | None, dense: str) -> dict:
     from nova.ingest.catchup import run_catchup
-    from nova.runtime import Runtime
-    from nova.config import load_settings
     from nova.recall.block import render_items
     from nova.recall.search import recall
     from spacy.lang.en.stop_words import STOP_WORDS
 
-    rt = Runtime(load_settings())
-    budget = args.budget or rt.settings.recall_budget_tokens
-    limit = args.limit or rt.settings.recall_limit
-    t0 = time.perf_counter()
-    projector = rt.projector
-    load_s = time.perf_counter() - t0
-    report = run_catchup(rt.store, rt.settings, projector, args.data)
-    ingest_s = report.seconds
-    fill_s, filled = _fill_dense(rt, args.dense)
-
-    cats = {int(c) for c in args.categories.split(",")}
-    # Questions without evidence ids cannot be scored by evidence recall (2 of 233 here).
-    questions = [q for q in map(json.loads, qa_path.read_text().splitlines())
-                 if q["category"] in cats and q.get("evidence")]
-    per_cat: dict[int, list[float]] = defaultdict(list)
-    answer_cat: dict[int, list[float]] = defaultdict(list)
-    answer4_cat: dict[int, list[float]] = defaultdict(list)
-    latencies, tokens_used, chars4_used, noise_items = [], [], [], 0
+    report = run_catchup(rt.store, rt.settings, rt.projector, data)
+    fill_s, filled = _fill_dense(rt, dense)
+    rows = [json.loads(line) for line in (data / "qa.jsonl").read_text().splitlines() if line.strip()]
+    typed = any("question_type" in q for q in rows)
+    cats = categories or ({q["category"] for q in rows} if typed else {1, 2, 3, 4})
+    # Questions without evidence ids cannot be scored by evidence recall (2 of 233 on locomo-dev).
+    questions = [q for q in rows if q["category"] in cats and q.get("evidence")]
+    name_of = {q["category"]: q.get("question_type") or LOCOMO_CATEGORY.get(q["category"], str(q["category"]))
+               for q in questions}
 
     def words(text) -> set[str]:
         return {w for w in re.findall(r"[a-z0-9]+", str(text).lower()) if w not in STOP_WORDS}
@@ -105,76 +126,143 @@ def main() -> int:
     def share(wanted: set[str], block: str) -> float:
         return len(wanted & words(block)) / len(wanted)
 
+    scores: dict[str, dict[int, list[float]]] = {k: defaultdict(list) for k in
+                                                 ("nova_evidence", "nova_answer", "nova_answer4", "raw_evidence", "raw_answer")}
+    latencies, tokens_used, chars4_used, noise_items, raw_chars = [], [], [], 0, []
     vectors = rt.embedder.encode([q["question"] for q in questions])
+    baselines: dict[str, RawTurns] = {}
     with rt.store.connection() as conn, rt.store.spare_connection() as side:
-        # Relative times in a question ("last year") count from the conversation's last turn, not today.
-        now = dict(conn.execute("SELECT agent_id, max(occurred_at) FROM entries GROUP BY 1").fetchall())
+        last = dict(conn.execute("SELECT agent_id, max(occurred_at) FROM entries GROUP BY 1").fetchall())
         recall(conn, rt.embedder, questions[0]["agent"], "warm up", budget_tokens=budget)
         for q, vec in zip(questions, vectors, strict=True):
+            agent, cat = q["agent"], q["category"]
+            now = datetime.fromisoformat(q["asked_at"].replace("Z", "+00:00")) if q.get("asked_at") else last.get(agent)
             started = time.perf_counter()
-            items = recall(conn, rt.embedder, q["agent"], q["question"], limit=limit,
-                           budget_tokens=budget, query_vector=vec, now=now.get(q["agent"]), side_conn=side)
+            items = recall(conn, rt.embedder, agent, q["question"], limit=limit, budget_tokens=budget,
+                           query_vector=vec, now=now, side_conn=side)
             latencies.append((time.perf_counter() - started) * 1000)
-            got = {s["entry_id"] for i in items for s in i.sources}
             evidence = set(q["evidence"])
-            per_cat[q["category"]].append(len(evidence & got) / len(evidence))
-            tokens_used.append(sum(i.tokens for i in items))
+            scores["nova_evidence"][cat].append(len(evidence & {s["entry_id"] for i in items for s in i.sources})
+                                                / len(evidence))
             block = render_items(items)
-            fits = next((k for k in range(len(items), -1, -1) if len(render_items(items[:k])) / 4 <= budget), 0)
+            tokens_used.append(sum(i.tokens for i in items))
             chars4_used.append(len(block) / 4)
             noise_items += sum("zxqv" in i.text.lower() for i in items)
+            if agent not in baselines:
+                baselines[agent] = RawTurns(conn, rt.embedder, agent)
+            raw_ids, raw_block = baselines[agent].block(q["question"], np.asarray(vec, dtype=np.float32), budget)
+            raw_chars.append(len(raw_block) / 4)
+            scores["raw_evidence"][cat].append(len(evidence & raw_ids) / len(evidence))
             wanted = words(q["answer"])
-            if wanted:  # an answer of stop words only ("no") has nothing to find
-                answer_cat[q["category"]].append(share(wanted, block))
-                answer4_cat[q["category"]].append(share(wanted, render_items(items[:fits])))
-    t = time.perf_counter()
-    rt.embedder.encode([q["question"] for q in questions[:50]])
-    embed_ms = (time.perf_counter() - t) * 1000 / min(50, len(questions))
-    rt.close()
+            if wanted and name_of[cat] != PREFERENCE:  # an answer of stop words only ("no") has nothing to find
+                fits = next((k for k in range(len(items), -1, -1) if len(render_items(items[:k])) / 4 <= budget), 0)
+                scores["nova_answer"][cat].append(share(wanted, block))
+                scores["nova_answer4"][cat].append(share(wanted, render_items(items[:fits])))
+                scores["raw_answer"][cat].append(share(wanted, raw_block))
 
-    allv = [v for vs in per_cat.values() for v in vs]
-    all_answer = [v for vs in answer_cat.values() for v in vs]
-    all_answer4 = [v for vs in answer4_cat.values() for v in vs]
+    def overall(key: str) -> float | None:
+        return _mean([v for vs in scores[key].values() for v in vs])
+
+    def margin(a, b):
+        return None if a is None or b is None else round(a - b, 4)
+
+    per_category = {}
+    for cat in sorted(scores["nova_evidence"]):
+        row = {"n": len(scores["nova_evidence"][cat]), "answer_n": len(scores["nova_answer"][cat])}
+        for key in scores:
+            row[key] = _mean(scores[key][cat])
+        row["evidence_margin"] = margin(row["nova_evidence"], row["raw_evidence"])
+        row["answer_margin"] = margin(row["nova_answer"], row["raw_answer"])
+        per_category[f"{cat} {name_of[cat]}"] = row
     lat = sorted(latencies)
     figures = {
-        "questions": len(allv),
-        "evidence_recall": round(statistics.mean(allv), 4),
-        "answer_token_recall": round(statistics.mean(all_answer), 4),
-        "answer_token_recall_chars4": round(statistics.mean(all_answer4), 4),
-        "per_category": {f"{c} {CATEGORY[c]}": {"n": len(v), "recall": round(statistics.mean(v), 4),
-                                                "answer_n": len(answer_cat[c]),
-                                                "answer_token_recall": round(statistics.mean(answer_cat[c]), 4),
-                                                "answer_token_recall_chars4": round(statistics.mean(answer4_cat[c]), 4)}
-                         for c, v in sorted(per_cat.items())},
-        "budget_tokens": budget,
-        "limit": limit,
+        "data": str(data), "questions": len(questions), "budget_tokens": budget, "limit": limit,
+        "nova": {"evidence_recall": overall("nova_evidence"), "answer_token_recall": overall("nova_answer"),
+                 "answer_token_recall_chars4": overall("nova_answer4")},
+        "baseline": {"evidence_recall": overall("raw_evidence"), "answer_token_recall": overall("raw_answer")},
+        "per_category": per_category,
         "mean_tokens_used": round(statistics.mean(tokens_used), 1),
         "mean_block_tokens_chars4": round(statistics.mean(chars4_used), 1),
+        "baseline_mean_block_tokens_chars4": round(statistics.mean(raw_chars), 1),
         "noise_items_recalled": noise_items,
-        "tiers": rt.settings.embedding_tiers, "dense": args.dense,
+        "tiers": rt.settings.embedding_tiers, "dense": dense,
         "dense_fill": {"texts": filled, "seconds": round(fill_s, 2)},
-        "ingest": {"entries_new": report.entries_new, "seconds": round(ingest_s, 2),
-                   "entries_per_s": round(report.entries_new / ingest_s, 1) if report.entries_new else None,
-                   "model_load_s": round(load_s, 2)},
-        "recall_ms_excluding_query_embedding": {"p50": round(lat[len(lat) // 2], 1), "p95": round(lat[int(len(lat) * 0.95)], 1),
-                                                "max": round(lat[-1], 1)},
-        "query_embedding_ms": round(embed_ms, 1),
+        "ingest": {"entries_new": report.entries_new, "seconds": round(report.seconds, 2),
+                   "entries_per_s": round(report.entries_new / report.seconds, 1) if report.entries_new else None},
+        "recall_ms_excluding_query_embedding": {"p50": round(lat[len(lat) // 2], 1),
+                                                "p95": round(lat[int(len(lat) * 0.95)], 1), "max": round(lat[-1], 1)},
     }
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        print(f"LoCoMo @ {budget} tokens, {limit} items, {len(allv)} questions: evidence recall"
-              f" {figures['evidence_recall']:.3f} (raw-turn baseline on locomo-dev 0.727), answer-token recall"
-              f" {figures['answer_token_recall']:.3f} ({figures['answer_token_recall_chars4']:.3f} at 4 chars a token)")
-        for name, v in figures["per_category"].items():
-            print(f"  {name:<16} n={v['n']:<4} evidence {v['recall']:.3f}  answer tokens {v['answer_token_recall']:.3f}"
-                  f" ({v['answer_token_recall_chars4']:.3f})")
-        print(f"  mean block: {figures['mean_tokens_used']} tokens, {figures['mean_block_tokens_chars4']} at 4 chars a token;"
-              f" noise-session items recalled: {noise_items}")
-        ing = figures["ingest"]
-        print(f"ingest: {ing['entries_new']} new entries in {ing['seconds']} s ({ing['entries_per_s']} entries/s), model load {ing['model_load_s']} s")
-        r = figures["recall_ms_excluding_query_embedding"]
-        print(f"recall latency: p50 {r['p50']} ms, p95 {r['p95']} ms, max {r['max']} ms (+ query embedding {figures['query_embedding_ms']} ms)")
+    figures["evidence_margin"] = margin(figures["nova"]["evidence_recall"], figures["baseline"]["evidence_recall"])
+    figures["answer_margin"] = margin(figures["nova"]["answer_token_recall"], figures["baseline"]["answer_token_recall"])
+    return figures
+
+
+def _fmt(v) -> str:
+    return "  -  " if v is None else f"{v:.3f}" if v >= 0 or isinstance(v, float) else str(v)
+
+
+def _signed(v) -> str:
+    return "   -  " if v is None else f"{v:+.3f}"
+
+
+def print_figures(f: dict) -> None:
+    print(f"{Path(f['data']).name} @ {f['budget_tokens']} tokens, {f['limit']} items, {f['questions']} questions"
+          f" (ingest {f['ingest']['entries_new']} entries in {f['ingest']['seconds']} s, {f['ingest']['entries_per_s']} entries/s)")
+    print(f"  {'category':<30} {'n':>4}  {'evidence: NOVA  raw  margin':<30} {'answer tokens: NOVA  raw  margin'}")
+    rows = list(f["per_category"].items()) + [("all", {
+        "n": f["questions"], "nova_evidence": f["nova"]["evidence_recall"], "raw_evidence": f["baseline"]["evidence_recall"],
+        "evidence_margin": f["evidence_margin"], "nova_answer": f["nova"]["answer_token_recall"],
+        "raw_answer": f["baseline"]["answer_token_recall"], "answer_margin": f["answer_margin"]})]
+    for name, r in rows:
+        print(f"  {name:<30} {r['n']:>4}  {_fmt(r['nova_evidence']):>14} {_fmt(r['raw_evidence'])} {_signed(r['evidence_margin'])}"
+              f"      {_fmt(r['nova_answer']):>19} {_fmt(r['raw_answer'])} {_signed(r['answer_margin'])}")
+    print(f"  NOVA block {f['mean_tokens_used']} tokens ({f['mean_block_tokens_chars4']} at 4 chars a token; answer tokens"
+          f" within that {_fmt(f['nova']['answer_token_recall_chars4'])}), raw block {f['baseline_mean_block_tokens_chars4']};"
+          f" noise-session items recalled: {f['noise_items_recalled']}")
+    r = f["recall_ms_excluding_query_embedding"]
+    print(f"  recall latency p50 {r['p50']} ms, p95 {r['p95']} ms, max {r['max']} ms")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, action="append",
+                    help="an OpenClaw state dir with qa.jsonl (repeatable; default: the three dev sets beside the repo)")
+    ap.add_argument("--budget", type=int, default=None, help="token budget per question (default: what NOVA ships)")
+    ap.add_argument("--limit", type=int, default=None, help="max items per question (default: what NOVA ships)")
+    ap.add_argument("--categories", default=None,
+                    help="comma-separated categories (default: 1-4 on LoCoMo, all on sets with question_type)")
+    ap.add_argument("--fresh", action="store_true", help="wipe NOVA_HOME first (measures a full ingest)")
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON, one object per data set")
+    ap.add_argument("--dense", choices=("complete", "half", "none"), default="complete",
+                    help="with the static tier (the default): recall after the dense pass filled every dense vector"
+                         " (what catch-up leaves), half of each agent's, or none")
+    args = ap.parse_args()
+    sets = args.data or DEV_SETS
+    missing = [d for d in sets if not (d / "qa.jsonl").is_file()]
+    if missing:
+        print(f"error: no qa.jsonl in {', '.join(map(str, missing))}: the dev sets live in shared/data beside the"
+              " repo (benchmarks only; the tests own their data), or pass --data DIR", file=sys.stderr)
+        return 2
+
+    os.environ.setdefault("NOVA_HOME", "/tmp/nova-bench-recall")
+    home = Path(os.environ["NOVA_HOME"])
+    if args.fresh and home.exists() and not os.environ.get("NOVA_DATABASE_URL"):
+        shutil.rmtree(home)
+    from nova.config import load_settings
+    from nova.runtime import Runtime
+
+    rt = Runtime(load_settings())
+    budget = args.budget or rt.settings.recall_budget_tokens
+    limit = args.limit or rt.settings.recall_limit
+    categories = {int(c) for c in args.categories.split(",")} if args.categories else None
+    try:
+        for data in sets:
+            print(f"bench: {data} …", file=sys.stderr)
+            figures = bench(rt, data, budget, limit, categories, args.dense)
+            print(json.dumps(figures)) if args.json else print_figures(figures)
+            sys.stdout.flush()
+    finally:
+        rt.close()
     return 0
 
 
