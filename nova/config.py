@@ -100,7 +100,12 @@ class ServiceSettings(BaseModel):
     # plugin). It changes the system prompt every turn, so the provider's prompt cache misses.
     bootstrap_recall: bool = False
     profile_max_chars: int = 6000   # OpenClaw caps one bootstrap file at 20,000 characters
-    profile_min_changes: int = 3    # memories shown that must change before a session's block is rebuilt
+    # 0 (default): a session's block is never rebuilt mid-session, so the system prompt the provider
+    # caches stays byte-identical (what the session learns is in its own history, and the per-turn
+    # recall block carries the rest). N > 0: rebuilt when a fact about the user changed or N of the
+    # memories it shows did, at the cost of a prompt-cache miss each time (measured in a real
+    # gateway: tests/test_gateway_e2e.py's ten-turn session broke its cached prefix at turn 3 with 3).
+    profile_min_changes: int = Field(default=0, ge=0)
     ingest_batch: int = 32          # live entries projected per model call
     # How long the worker lets a new message wait before extracting it: the turn's own bootstrap
     # and recall requests arrive within milliseconds of message:received and answer first, instead

@@ -21,8 +21,8 @@ as "[<date>] <speaker>: <text>", ranked by all-MiniLM-L6-v2 cosine and Okapi BM2
 min-max normalised over the agent's turns and fused 0.7 / 0.3, packed best first while the block fits
 the budget at 4 characters a token.
 
-A question's ``asked_at`` (LongMemEval) is when recall runs: time expressions in it count from then.
-Without one, from the agent's last entry.
+A question's ``asked_at`` (LongMemEval) is when recall runs (``recall(as_of=…)``): time expressions in it
+count from then and nothing said later is used. Without one, times count from the agent's last entry.
 
 Usage: scripts/bench_recall.py [--data DIR]... [--budget N] [--limit N] [--categories 1,2] [--fresh] [--json]
 Uses $NOVA_HOME (default: a scratch dir under /tmp that --fresh wipes first).
@@ -136,10 +136,10 @@ def bench(rt, data: Path, budget: int, limit: int, categories: set[int] | None, 
         recall(conn, rt.embedder, questions[0]["agent"], "warm up", budget_tokens=budget)
         for q, vec in zip(questions, vectors, strict=True):
             agent, cat = q["agent"], q["category"]
-            now = datetime.fromisoformat(q["asked_at"].replace("Z", "+00:00")) if q.get("asked_at") else last.get(agent)
+            asked = datetime.fromisoformat(q["asked_at"].replace("Z", "+00:00")) if q.get("asked_at") else None
             started = time.perf_counter()
             items = recall(conn, rt.embedder, agent, q["question"], limit=limit, budget_tokens=budget,
-                           query_vector=vec, now=now, side_conn=side)
+                           query_vector=vec, now=asked or last.get(agent), as_of=asked, side_conn=side)
             latencies.append((time.perf_counter() - started) * 1000)
             evidence = set(q["evidence"])
             scores["nova_evidence"][cat].append(len(evidence & {s["entry_id"] for i in items for s in i.sources})

@@ -349,3 +349,67 @@ def test_the_agent_asks_nova_in_a_running_gateway(world, settings):
     assert "greyhound" not in result, result[:3000]
     _, result = _tool_turn(gateway, stub, MAIN, "And now?", "nova_recall", {"query": "Priya's dog"})
     assert "greyhound" not in result and "not answering" in result, result[:3000]
+
+
+def _blocks(text: str) -> int:
+    return text.count("<nova-memory>")
+
+
+def _history(request) -> list:
+    """The request's messages before the last user message a person wrote (and the system prompt, undated)."""
+    messages = request.body["messages"]
+    last = max(i for i, m in enumerate(messages) if m["role"] == "user"
+               and "OPENCLAW_INTERNAL_CONTEXT" not in json.dumps(m.get("content")))
+    return [_undated(json.dumps(m, sort_keys=True)) for m in messages[:last]]
+
+
+def test_a_ten_turn_session_carries_one_block_in_its_last_message_and_a_stable_prefix(world, settings):
+    """What a provider's prompt cache needs (issue 37): on every model request of a 10-turn session with
+    recall on each turn, exactly one <nova-memory> block among the user messages, at the start of the
+    last user message a person wrote (after OpenClaw's own timestamp), none in earlier messages (earlier turns' blocks do not pile up
+    in the history), and everything before that message byte-identical to the previous request's
+    (its system prompt, its history), so each request extends the last one's cached prefix."""
+    stub, gateway, env, state = world
+    service = _Service(env)
+    gateway.start()
+    try:
+        gateway.turns([(MAIN, FACT), (MAIN, "My brother Tomas moved to Lisbon last spring."),
+                       (MAIN, "I started learning the cello in March.")])
+        service.settle(projected=3)
+        questions = ["What breed is Priya's dog?", "Where does Tomas live?", "Which instrument am I learning?",
+                     "What is the name of Priya's dog?", "Who moved to Lisbon?", "When did I start the cello?",
+                     "Tell me about my sister.", "What do you know about my brother?", "Any news about Waffles?",
+                     "What hobbies do I have?"]
+        turns = gateway.turns([(MAIN, q) for q in questions], timeout_s=600)
+        requests = [_one_request(stub, t) for t in turns]
+        previous = None
+        for question, request in zip(questions, requests, strict=True):
+            users = [_text_of(m) for m in request.body["messages"] if m["role"] == "user"]
+            assert sum(_blocks(u) for u in users) == 1, (question, [u[:200] for u in users])
+            # OpenClaw puts its own timestamp ("[Mon 2026-12-07 14:33 UTC] ") before the turn's prepended context.
+            assert re.match(r"(\[[^\]\n]*\] )?<nova-memory>", request.user_turn), request.user_turn[:300]
+            assert request.user_turn.rstrip().endswith(question)
+            history = _history(request)
+            assert not any(_blocks(h) for h in history if '"role": "user"' in h), question
+            if previous is not None:
+                assert history[:len(previous)] == previous, (question, _first_difference(previous, history))
+                assert len(history) > len(previous)
+            previous = history
+    finally:
+        service.stop()
+
+
+def _text_of(message: dict) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    return "\n".join(p.get("text", "") for p in content or [] if isinstance(p, dict))
+
+
+def _first_difference(before: list[str], after: list[str]) -> str:
+    """Where two request prefixes part: the message index and the text around the first differing character."""
+    for n, (a, b) in enumerate(zip(before, after)):
+        if a != b:
+            at = next(i for i, (x, y) in enumerate(zip(a + "\0", b + "\0")) if x != y)
+            return f"message {n} at {at}: {a[max(0, at - 300):at + 200]!r} -> {b[max(0, at - 300):at + 200]!r}"
+    return f"{len(before)} messages before, {len(after)} after"

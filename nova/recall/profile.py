@@ -153,16 +153,16 @@ class ProfileCache:
     """Keeps each session's profile stable: the same bytes until a refresh is due.
 
     A refresh is due when the session id differs from the held one (a new session or a
-    reset), after ``invalidate`` (compaction), or when the freshly built profile differs
-    materially (``Profile.differs_materially``). What was served lives in ``session_profiles``
+    reset), after ``invalidate`` (compaction) or a forget, and, only with ``min_changes`` > 0, when
+    the freshly built profile differs materially (``Profile.differs_materially``). What was served lives in ``session_profiles``
     (sql/010) and nowhere else: a restarted service serves the same bytes. A profile served before
     the agent's last ``nova forget`` committed (``forgotten.forgotten_at``) is not served again, so
     a forget takes effect at the next bootstrap whatever transport the service listens on, and
     without locking these rows while it runs. One indexed read per bootstrap.
     """
 
-    def __init__(self, min_changes: int = 3):
-        self.min_changes = min_changes
+    def __init__(self, min_changes: int = 0):
+        self.min_changes = min_changes  # 0: never rebuilt mid-session (config.ServiceSettings.profile_min_changes)
 
     def settle(self, conn: psycopg.Connection, agent_id: str, session_key: str, session_id: str | None,
                fresh: Profile, built_at: datetime | None = None) -> tuple[Profile, str]:
@@ -176,7 +176,7 @@ class ProfileCache:
             reason = "new"
         elif session_id is not None and held.session_id != session_id:
             reason = "reset"
-        elif held.profile.differs_materially(fresh, self.min_changes):
+        elif self.min_changes > 0 and held.profile.differs_materially(fresh, self.min_changes):
             reason = "changed"
         else:
             return held.profile, "stable"
