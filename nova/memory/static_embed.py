@@ -118,7 +118,7 @@ def _distill(dense_model: str, dest: Path) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another process distilling the same model: wait for it
         if (dest / "model.safetensors").exists():
             return
-        log.warning("distilling the static embedding model from %s into %s (once, 30-60 s)", dense_model, dest)
+        log.info("first run: distilling the static embedding model from %s into %s (once, 30-60 s)", dense_model, dest)
         started = time.monotonic()
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -144,4 +144,4 @@ def _distill(dense_model: str, dest: Path) -> None:
             "distilled_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }, indent=2) + "\n")
         partial.rename(dest)
-        log.warning("static model ready in %.0f s (sha256 %s)", time.monotonic() - started, digest[:16])
+        log.info("static model ready in %.0f s (sha256 %s)", time.monotonic() - started, digest[:16])
