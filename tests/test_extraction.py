@@ -126,6 +126,10 @@ def test_a_length_of_time_dates_only_a_state_lasting_until_now(extractor):
     away = extract(extractor, "I'll be away for 3 weeks.")
     assert away.annotated_text == "I'll be away for 3 weeks."
     assert "(since February 2023)" in extract(extractor, "We've been friends for a few months.").annotated_text  # a few: 3
+    # Approximate lengths in every perfect tense (issue 35: real chat says "about", "almost", "now").
+    for said in ("I've been playing the cello for about 10 years now.", "I have lived in Leeds for almost 10 years.",
+                 "I've been doing yoga for over 10 years."):
+        assert "(since 2013)" in extract(extractor, said).annotated_text, extract(extractor, said).annotated_text
 
 
 def test_what_is_to_come_is_dated_ahead(extractor):

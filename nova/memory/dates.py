@@ -101,7 +101,9 @@ def _season(year: int, start_month: int) -> TimeRange:
 _COUNT = (r"(?P<n>\d+|a couple of|a couple|couple of|a few|few|several|an?|one|two|three|four|five|"
           r"six|seven|eight|nine|ten)\s+(?P<unit>day|week|month|year)s?")
 _AGO = re.compile(rf"^{_COUNT}\s+ago$")
-_DURATION = re.compile(rf"^(?:for\s+)?(?:the\s+(?:past|last)\s+)?{_COUNT}(?:\s+now)?$")
+# "about 10 years now", "almost 3 months", "over a year": an approximate length still dates the start.
+_ABOUT = r"(?:(?:about|around|almost|nearly|over|roughly|approximately|at least|more than|close to|just over)\s+)?"
+_DURATION = re.compile(rf"^(?:for\s+)?(?:the\s+(?:past|last)\s+)?{_ABOUT}{_COUNT}(?:\s+now)?$")
 
 
 def is_duration(expr: str) -> bool:

@@ -14,7 +14,8 @@ from nova.memory.dates import TimeRange
 __all__ = ["ExtractionInput", "Mention", "Fact", "Extraction", "Extractor", "EXTRACTOR_VERSION"]
 
 # Bump when extraction output changes, so operators can see which rows are stale.
-EXTRACTOR_VERSION = 5  # 5: what is to come is dated ahead ("any plans for the weekend?")
+EXTRACTOR_VERSION = 6  # 6: approximate lengths date a lasting state ("for about 10 years now": since ~YEAR)
+# 5: what is to come is dated ahead ("any plans for the weekend?")
 
 
 @dataclass(frozen=True)

@@ -443,13 +443,17 @@ def _clause_text(doc, sent, verb, subj, subject, item: ExtractionInput, times) -
 
 
 def _lasting_until_now(ent) -> bool:
-    """A duration of the present perfect: "I've had them for 3 years", "have been painting for two
-    years": the state began that long before the entry was said. Not "I'll be away for 3 weeks"."""
-    prep = ent.root.head
-    if ent.root.dep_ != "pobj" or prep.lower_ != "for" or prep.dep_ != "prep":
+    """A duration of the present perfect: "I've had them for 3 years", "have been painting for about
+    two years now": the state began that long before the entry was said. Not "I'll be away for 3
+    weeks". The "for" right before the expression decides, whatever the parser hung the expression on
+    ("years" of "for about 10 years now" hangs on "now"); the nearest verb above it must have "have"."""
+    if ent.start == 0 or ent.doc[ent.start - 1].lower_ != "for":
         return False
-    aux = {c.lemma_ for c in prep.head.children if c.dep_ == "aux"}
-    return "have" in aux and "will" not in aux
+    for tok in ent.doc[ent.start - 1].ancestors:
+        if tok.pos_ in ("VERB", "AUX"):
+            aux = {c.lemma_ for c in tok.children if c.dep_ == "aux"}
+            return "have" in aux and "will" not in aux
+    return False
 
 
 # Verbs and nouns of intent: what they govern has not happened yet ("planning a trip on Friday").
