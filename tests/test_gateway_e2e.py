@@ -381,7 +381,14 @@ def test_a_ten_turn_session_carries_one_block_in_its_last_message_and_a_stable_p
                      "Tell me about my sister.", "What do you know about my brother?", "Any news about Waffles?",
                      "What hobbies do I have?"]
         turns = gateway.turns([(MAIN, q) for q in questions], timeout_s=600)
-        requests = [_one_request(stub, t) for t in turns]
+        # One model request per turn, in order (turns back to back can be closer than _one_request's
+        # 50 ms slack, so the requests are paired with the turns in order, each inside its own turn).
+        requests = sorted((r for r in stub.since(turns[0]["sentAt"] / 1000 - 0.05)
+                           if r.at <= turns[-1]["endedAt"] / 1000 + 0.05), key=lambda r: r.at)
+        assert [t["status"] for t in turns] == ["ok"] * len(questions) and len(requests) == len(questions), \
+            (len(requests), [t["status"] for t in turns])
+        for t, r in zip(turns, requests, strict=True):
+            assert t["sentAt"] / 1000 - 0.05 <= r.at <= t["endedAt"] / 1000 + 0.05, (t, r.at)
         previous = None
         for question, request in zip(questions, requests, strict=True):
             users = [_text_of(m) for m in request.body["messages"] if m["role"] == "user"]
