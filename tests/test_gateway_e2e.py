@@ -89,8 +89,10 @@ class _Service:
 
 
 def _one_request(stub: StubProvider, turn: dict) -> "ModelRequest":  # noqa: F821
-    """The model request a turn produced (the stub saw it between the send and the run's end)."""
-    seen = [r for r in stub.since(turn["sentAt"] / 1000 - 0.05) if r.at <= turn["endedAt"] / 1000 + 0.05]
+    """The model request a turn produced (the stub saw it between the send and the run's end). The send
+    time is taken before chat.send on the same clock, so no request of the turn comes before it (1 ms:
+    its rounding); a wider slack took in the previous turn's request when turns ran back to back."""
+    seen = [r for r in stub.since(turn["sentAt"] / 1000 - 0.001) if r.at <= turn["endedAt"] / 1000 + 0.05]
     assert turn["status"] == "ok" and len(seen) == 1, (turn, len(seen))
     return seen[0]
 
@@ -287,7 +289,7 @@ def _tool_turn(gateway, stub, session_key: str, message: str, tool: str, args: d
     result OpenClaw sent the model in its next request."""
     stub.call_tool("tool_call", {"id": tool, "args": args})
     turn, = gateway.turns([(session_key, message)])
-    seen = [r for r in stub.since(turn["sentAt"] / 1000 - 0.05) if r.at <= turn["endedAt"] / 1000 + 0.05]
+    seen = [r for r in stub.since(turn["sentAt"] / 1000 - 0.001) if r.at <= turn["endedAt"] / 1000 + 0.05]
     assert turn["status"] == "ok" and len(seen) == 2, (turn, len(seen))
     earlier = len(seen[0].tool_results)  # the session's history holds the earlier turns' tool results
     assert len(seen[1].tool_results) == earlier + 1, [r.body["messages"][-1] for r in seen]
@@ -381,14 +383,13 @@ def test_a_ten_turn_session_carries_one_block_in_its_last_message_and_a_stable_p
                      "Tell me about my sister.", "What do you know about my brother?", "Any news about Waffles?",
                      "What hobbies do I have?"]
         turns = gateway.turns([(MAIN, q) for q in questions], timeout_s=600)
-        # One model request per turn, in order (turns back to back can be closer than _one_request's
-        # 50 ms slack, so the requests are paired with the turns in order, each inside its own turn).
-        requests = sorted((r for r in stub.since(turns[0]["sentAt"] / 1000 - 0.05)
+        # One model request per turn, paired with the turns in order, each inside its own turn.
+        requests = sorted((r for r in stub.since(turns[0]["sentAt"] / 1000 - 0.001)
                            if r.at <= turns[-1]["endedAt"] / 1000 + 0.05), key=lambda r: r.at)
         assert [t["status"] for t in turns] == ["ok"] * len(questions) and len(requests) == len(questions), \
             (len(requests), [t["status"] for t in turns])
         for t, r in zip(turns, requests, strict=True):
-            assert t["sentAt"] / 1000 - 0.05 <= r.at <= t["endedAt"] / 1000 + 0.05, (t, r.at)
+            assert t["sentAt"] / 1000 - 0.001 <= r.at <= t["endedAt"] / 1000 + 0.05, (t, r.at)
         previous = None
         for question, request in zip(questions, requests, strict=True):
             users = [_text_of(m) for m in request.body["messages"] if m["role"] == "user"]
