@@ -510,10 +510,6 @@ def _catch_up_file(conn, settings: Settings, projector: Projector, tf: Transcrip
         result = following if following is not None else tf.read(offset, line_no, max_entries=chunk)
 
 
-def _normalise_text(text: str) -> str:
-    return " ".join(text.split())  # as nova.ingest.live compares texts
-
-
 def _append_entries(conn, tf: TranscriptStream, key: str, speakers: Speakers, redactor: Redactor, entries,
                     redacted: Counter) -> list[LoggedEntry]:
     """Insert into the entry log, secrets redacted; returns the entries that were not there yet."""
@@ -527,10 +523,10 @@ def _append_entries(conn, tf: TranscriptStream, key: str, speakers: Speakers, re
         appending = []
         # A live twin whose text is exactly a later user entry's is that entry's, not an earlier one's
         # that happens to end with the same words (adopting it there lost the earlier message).
-        later = Counter(_normalise_text(row.text) for row, _, _ in rows if row.role == "user")
+        later = Counter(row.text for row, _, _ in rows if row.role == "user")
         for row, parent_id, channel in rows:
             if row.role == "user":
-                later[_normalise_text(row.text)] -= 1
+                later[row.text] -= 1
             adopted = adopt_live_entry(conn, row, parent_id, channel, tf.name,
                                        claimed_later=frozenset(t for t, n in later.items() if n > 0))
             if adopted is None:

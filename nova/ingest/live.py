@@ -147,8 +147,8 @@ def adopt_live_entry(conn: psycopg.Connection, entry: LoggedEntry, parent_id: st
     A twin is an unreconciled live user entry of the same agent and session key whose text
     equals the transcript text (or ends it: channels may prepend quoted context), within
     ``MATCH_WINDOW`` of it. Its episodes move with it, their seq range recomputed. A live entry whose
-    text is in ``claimed_later`` (the normalised texts of user entries later in the same read) is
-    never adopted by suffix: it is the later entry's twin.
+    text is one of ``claimed_later`` (the texts of user entries later in the same read) is never
+    adopted by suffix: it is the later entry's twin.
     """
     if entry.role != "user":
         return None
@@ -160,7 +160,7 @@ def adopt_live_entry(conn: psycopg.Connection, entry: LoggedEntry, parent_id: st
         " AND (%s::timestamptz IS NULL OR occurred_at IS NULL"
         "      OR occurred_at BETWEEN %s::timestamptz - %s AND %s::timestamptz + %s)"
         " ORDER BY text = %s DESC, seq LIMIT 1 FOR UPDATE",  # an exact twin before a suffix one
-        (entry.agent_id, entry.session_key, text, text, sorted(claimed_later), entry.occurred_at, entry.occurred_at,
+        (entry.agent_id, entry.session_key, text, text, sorted({_normalise(t) for t in claimed_later}), entry.occurred_at, entry.occurred_at,
          MATCH_WINDOW, entry.occurred_at, MATCH_WINDOW, text),
     ).fetchone()
     if twin is None or conn.execute(

@@ -314,10 +314,10 @@ class _Vouched:
             r["text"] = self.redactor(r["text"])
 
 
-_CLOCK_SKEW = timedelta(days=1)
+_CLOCK_SKEW = timedelta(days=1)  # a store whose clock ran ahead of this one's by less is not refused
 # When NOVA wrote or forgot something (not when it happened, which may lie ahead: "next month"). A
 # forget dated 9999 would count every later transcript entry as forgotten.
-_RECORD_TIMES = frozenset({"before", "forgotten_at", "ingested_at", "created_at", "updated_at", "finished_at"})  # a store whose clock ran ahead of this one's by less is not refused
+_RECORD_TIMES = frozenset({"before", "forgotten_at", "ingested_at", "created_at", "updated_at", "finished_at"})
 
 
 def _insert(conn, table: str | None, rows: list[dict], columns: dict[str, list[str]], ids: dict[str, dict[int, int]],

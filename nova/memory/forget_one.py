@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from dataclasses import dataclass
 
 import psycopg
@@ -26,7 +25,7 @@ import psycopg
 from nova.memory.embed import ingest_vectors
 from nova.memory.entities import aliases_of
 from nova.memory.texts import entity_text
-from nova.store.locks import try_agent_xact_lock
+from nova.store.locks import wait_agent_xact_lock
 
 __all__ = ["MemoryBusy", "MemoryRef", "ForgottenMemory", "ForgottenMemoryRules", "forget_memory", "restore_memory", "fact_hash",
            "entry_hash", "MEMORY_KINDS"]
@@ -118,12 +117,9 @@ def forget_memory(conn: psycopg.Connection, embedder, agent_id: str, ref: Memory
     if via not in ("cli", "tool", "ui"):
         raise ValueError(f"via must be cli, tool or ui, not {via!r}")
     with conn.transaction():
-        deadline = time.monotonic() + wait_s
-        while not try_agent_xact_lock(conn, agent_id):
-            if time.monotonic() >= deadline:
-                raise MemoryBusy(f"a rebuild of agent {agent_id} is running (forget, merge, split, re-extraction"
-                                 " or catch-up); try again when it is done")
-            time.sleep(0.1)
+        if not wait_agent_xact_lock(conn, agent_id, wait_s):
+            raise MemoryBusy(f"a rebuild of agent {agent_id} is running (forget, merge, split, re-extraction"
+                             " or catch-up); try again when it is done")
         if ref.kind == "relationship":
             row = conn.execute("DELETE FROM relationships WHERE agent_id = %s AND id = %s RETURNING fact",
                                (agent_id, ref.id)).fetchone()

@@ -14,8 +14,6 @@ budget, with a citation (``nova:entry:<session_id>/<entry_id>``) per memory.
 
 from __future__ import annotations
 
-import re
-
 import time
 from datetime import datetime, timezone
 
@@ -44,8 +42,6 @@ def _time(value: datetime | None) -> datetime | None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
-
-_ID = re.compile(r"[0-9]{1,18}")
 
 
 @router.post("/v1/memory/search", response_model=ToolOut, dependencies=[Depends(authorised)])
@@ -89,8 +85,11 @@ def memory_get(req: MemoryGetIn, ctx: ServiceContext = Depends(service)) -> Tool
             entries = transcript_excerpt(conn, agent, session_id, entry_id, req.around) if entry_id else None
             detail = None if entries is None else {"ref": req.ref, "entries": entries}
         else:
-            # ASCII digits of a bigint only: "²".isdigit() is true, and int() of it raised (a 503).
-            detail = memory_detail(conn, agent, kind, int(rest)) if _ID.fullmatch(rest) else None
+            try:  # the one parser of memory refs: ASCII digits of a bigint ("²".isdigit() was a 503)
+                ref = MemoryRef.parse(req.ref)
+            except ValueError:
+                ref = None
+            detail = memory_detail(conn, agent, ref.kind, ref.id) if ref else None
     if detail is None:
         return ToolOut(status="not_found", reason=f"this agent has no {req.ref}")
     return ToolOut(status="ok", detail=detail, text=_render_detail(detail))

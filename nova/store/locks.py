@@ -11,7 +11,7 @@ from typing import Iterator
 
 import psycopg
 
-__all__ = ["agent_lock", "try_agent_xact_lock", "session_log_lock", "WRITER_WAIT_S", "OPERATOR_WAIT_S"]
+__all__ = ["agent_lock", "try_agent_xact_lock", "wait_agent_xact_lock", "session_log_lock", "WRITER_WAIT_S", "OPERATOR_WAIT_S"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,17 @@ def try_agent_xact_lock(conn: psycopg.Connection, agent: str) -> bool:
     For the ingest worker: it never waits on a catch-up, a re-extraction or a forget (minutes
     long); it leaves its entries pending and tries again later."""
     return conn.execute(f"SELECT pg_try_advisory_xact_lock({_AGENT_LOCK_SQL})", (agent,)).fetchone()[0]
+
+
+def wait_agent_xact_lock(conn: psycopg.Connection, agent: str, wait_s: float) -> bool:
+    """``try_agent_xact_lock``, tried again for up to ``wait_s`` seconds (as ``agent_lock`` waits);
+    False when another writer still holds the agent."""
+    deadline = time.monotonic() + wait_s
+    while not try_agent_xact_lock(conn, agent):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(_AGENT_LOCK_POLL_S)
+    return True
 
 
 def session_log_lock(conn: psycopg.Connection, agent: str, session_key: str) -> None:
