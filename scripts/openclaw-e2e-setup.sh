@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install Node 24 and the pinned real OpenClaw from npm into a cache dir, once; print the dir.
-# Used by tests/test_e2e_openclaw.py and scripts/bench_hooks.py. OpenClaw 2026.9.6 needs
+# Used by tests/test_e2e_openclaw.py and bench/bench_hooks.py. OpenClaw 2026.9.6 needs
 # Node >= 24.16; the machine's Node may be older, so Node itself comes from npm (package "node").
 # Cache: $NOVA_E2E_CACHE (default ~/.cache/nova-e2e). About 800 MB and a minute or two the first time.
 set -euo pipefail

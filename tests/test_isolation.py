@@ -171,7 +171,7 @@ def test_isolation_holds_at_scale(store, settings, projector, embedder, tmp_path
     import random
     from datetime import datetime, timezone
 
-    sys.path.insert(0, str(ROOT / "scripts"))
+    sys.path.insert(0, str(ROOT / "bench"))
     import synth_corpus
     from bench_recall_scale import QUESTIONS
 

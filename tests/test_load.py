@@ -1,4 +1,4 @@
-"""A bounded loopback load test of nova serve (scripts/load_service.py): 50 requests/s from 4
+"""A bounded loopback load test of nova serve (bench/load_service.py): 50 requests/s from 4
 processes for 10 s (60 s with --long). No error, every message extracted, no memory growth."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from conftest import ROOT, long_run
 def test_service_holds_50_requests_per_second(settings, state_dir, tmp_path):
     seconds = 60 if long_run() else 10
     env = dict(os.environ, NOVA_DATABASE_URL=settings.database_url)
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "load_service.py"), "--json", "--rate", "50",
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "load_service.py"), "--json", "--rate", "50",
                            "--seconds", str(seconds), "--state", str(state_dir), "--home", str(tmp_path / "home")],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     report = json.loads(done.stdout.strip().splitlines()[-1])

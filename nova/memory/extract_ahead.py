@@ -44,7 +44,7 @@ _KEEP_DONE = 64 * TASK_ENTRIES  # extractions kept for projection at most (a few
 def default_workers() -> int:
     """One worker per core but one (1 here): the run's own process extracts too, whenever it would
     otherwise wait (``take``), and it and PostgreSQL need a core. Measured on both LoCoMo dev sets on
-    2 cores: 1 worker 150 / 178 entries/s, 2 workers 122 / 152 (scripts/bench_catchup.py)."""
+    2 cores: 1 worker 150 / 178 entries/s, 2 workers 122 / 152 (bench/bench_catchup.py)."""
     return max(1, (os.cpu_count() or 1) - 1)
 
 

@@ -23,7 +23,7 @@ _EMBEDDING_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nova-
 # Up to this many episodes an agent's nearest neighbours are found by exact search, beyond it by
 # the HNSW indexes (approximate: which neighbours are found depends on the order rows were written
 # in). Exact search grows with the agent: recall p95 32 ms at 3,200 episodes, 67 ms at 12,800, where
-# HNSW takes 23 ms (scripts/bench_recall_scale.py, 10k and 50k memories, 2 cores); 5,000 keeps it
+# HNSW takes 23 ms (bench/bench_recall_scale.py, 10k and 50k memories, 2 cores); 5,000 keeps it
 # near 40 ms. LoCoMo conversations hold 300-650.
 EXACT_SEARCH_EPISODES = 5_000
 

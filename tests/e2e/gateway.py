@@ -1,6 +1,6 @@
 """A real OpenClaw gateway on loopback with a stub model provider that records what the model receives.
 
-Used by tests/test_gateway_e2e.py and scripts/bench_gateway.py. Everything it starts is stopped
+Used by tests/test_gateway_e2e.py and bench/bench_gateway.py. Everything it starts is stopped
 by ``close()`` (the gateway's whole process group, by pid); nothing listens beyond 127.0.0.1.
 
 - ``StubProvider``: an OpenAI-compatible ``/v1/chat/completions`` server (streaming SSE, as

@@ -2,7 +2,7 @@
 """Moving memories between stores: ``nova export`` / ``nova import`` against ``pg_dump`` / ``pg_restore``.
 
 For each scale, a fresh database on a scratch embedded PostgreSQL is filled with a synthetic corpus
-(scripts/synth_corpus.py: 80 % of it agent ``main``'s, the rest four small agents), then:
+(bench/synth_corpus.py: 80 % of it agent ``main``'s, the rest four small agents), then:
 
 - **export**: every agent to one JSONL file (nova.memory.export_import, as ``nova export`` runs it);
 - **import** into an empty database (as ``nova import``: one transaction, checksum verified, ids
@@ -12,7 +12,7 @@ For each scale, a fresh database on a scratch embedded PostgreSQL is filled with
   PostgreSQL-level move: every agent, indexes rebuilt at the end, NOVA's schema included).
 
 Prints wall times, file sizes and whether recall matched. Everything runs on loopback and is
-stopped at the end. Usage: scripts/bench_export.py [--scales 10000,100000] [--json]
+stopped at the end. Usage: bench/bench_export.py [--scales 10000,100000] [--json]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from benchlib import scratch_dir  # noqa: E402
 

@@ -9,7 +9,7 @@ Texts are unique; embeddings come from a pool of really embedded template senten
 
 Memories split: 40% episodes, 50% relationships, 10% entities; 80% belong to agent ``main``.
 Rows go in with COPY, then the HNSW indexes are (re)built; index build time and disk size are
-printed. Usage: scripts/synth_corpus.py --memories 100000 [--agents 5] [--seed 7]
+printed. Usage: bench/synth_corpus.py --memories 100000 [--agents 5] [--seed 7]
 """
 
 from __future__ import annotations

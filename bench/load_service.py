@@ -7,7 +7,7 @@ requests (each client process its own sessions) at ``--rate`` requests/s for ``-
 Prints throughput, p50/p95/p99 latency per kind, errors, and the service's RSS over time; with
 ``--json`` the same as one JSON object. Exit 1 when any request failed.
 
-    .venv/bin/python scripts/load_service.py --state ../shared/data/locomo-dev --rate 50 --seconds 60
+    .venv/bin/python bench/load_service.py --state ../shared/data/locomo-dev --rate 50 --seconds 60
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from benchlib import percentile  # noqa: E402  (scripts/ is on the path when run as a script)
+from benchlib import percentile  # noqa: E402  (bench/ is on the path when run as a script)
 
 PHRASES = ["I finally finished the painting of the lake.", "My sister's beagle learned a new trick.",
            "We booked the trip to Lisbon for June.", "The pottery class moved to Thursdays.",

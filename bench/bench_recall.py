@@ -24,7 +24,7 @@ the budget at 4 characters a token.
 A question's ``asked_at`` (LongMemEval) is when recall runs (``recall(as_of=…)``): time expressions in it
 count from then and nothing said later is used. Without one, times count from the agent's last entry.
 
-Usage: scripts/bench_recall.py [--data DIR]... [--budget N] [--limit N] [--categories 1,2] [--fresh] [--json]
+Usage: bench/bench_recall.py [--data DIR]... [--budget N] [--limit N] [--categories 1,2] [--fresh] [--json]
 Uses $NOVA_HOME (default: a scratch dir under /tmp that --fresh wipes first).
 """
 

@@ -14,7 +14,7 @@ on a large store, as an operator gets them.
 3. ``--curate``: one merge through the page (a POST, as the browser sends it), which rebuilds the
    agent from its entries: its wall time.
 
-Usage: scripts/bench_ui.py [--entries 100000] [--samples 20] [--store DIR] [--keep] [--curate] [--json]
+Usage: bench/bench_ui.py [--entries 100000] [--samples 20] [--store DIR] [--keep] [--curate] [--json]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_catchup import synthetic_state  # noqa: E402
 from benchlib import percentile, scratch_dir  # noqa: E402

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Recall latency and ingestion cost as the store grows: 10k → 100k → 1M memories.
 
-For each scale the synthetic corpus of ``scripts/synth_corpus.py`` is topped up to that many
+For each scale the synthetic corpus of ``bench/synth_corpus.py`` is topped up to that many
 memories (HNSW indexes rebuilt: build time and database size are reported), then:
 
 - recall latency for the heavy agent ``main`` (80 % of the memories): ``--queries`` questions
@@ -18,7 +18,7 @@ temporary NOVA_HOME. A store that already holds a scale's memories is measured w
 (re-measure after a change to recall: ``NOVA_HOME=<that dir> … --keep-home --scales 1000000``).
 Prints a table; ``--json`` prints one JSON object. Disk: about 5 GB at 1M memories.
 
-    .venv/bin/python scripts/bench_recall_scale.py --scales 10000,100000,1000000
+    .venv/bin/python bench/bench_recall_scale.py --scales 10000,100000,1000000
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import synth_corpus as sc  # noqa: E402
 from nova.memory.extract import ExtractionInput  # noqa: E402

@@ -23,7 +23,7 @@ latency and idle CPU.
 Targets (issue 18, this 2-core machine): >= 150 entries/s to searchable, dense pass >= 0.8 x the dense
 model's batched texts/s; (issue 4) no-op <= 1 s, watcher p95 <= 2 s.
 
-Usage: scripts/bench_catchup.py [--data DIR]... [--synthetic N] [--no-compare-dense] [--files 1000]
+Usage: bench/bench_catchup.py [--data DIR]... [--synthetic N] [--no-compare-dense] [--files 1000]
        [--samples 40] [--json]
 Scratch data goes under a temporary NOVA_HOME that is removed afterwards.
 """
@@ -43,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from benchlib import percentile, scratch_dir  # noqa: E402  (scripts/ is on the path when run as a script)
+from benchlib import percentile, scratch_dir  # noqa: E402  (bench/ is on the path when run as a script)
 
 
 def write_files(state: Path, n: int) -> None:

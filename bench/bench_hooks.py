@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
 """Benchmark the hook round trip: Node (NOVA's real handlers) → nova serve → back, at 10k and 100k memories.
 
-For each scale: fills a fresh embedded store with a synthetic corpus (scripts/synth_corpus.py,
+For each scale: fills a fresh embedded store with a synthetic corpus (bench/synth_corpus.py,
 grown in place from one scale to the next), starts ``nova serve`` on a Unix socket, and runs
-scripts/bench_hooks.mjs with the Node from the e2e cache (scripts/openclaw-e2e-setup.sh).
+bench/bench_hooks.mjs with the Node from the e2e cache (scripts/openclaw-e2e-setup.sh).
 Prints p50/p95/p99 (ms) for the bootstrap path (session-init), per-turn recall (the plugin's
 before_prompt_build, computed and precomputed), message ingestion (memory-extract), sustained
 messages/s accepted, how fast the worker extracts them, and the service's RSS.
 
 Targets (2 cores): bootstrap and per-turn recall p95 ≤ 50 ms at 100k, ingestion ≥ 50 msg/s, RSS ≤ 1 GiB.
-Usage: scripts/bench_hooks.py [--scales 10000,100000] [--requests 200] [--ingest-seconds 20] [--json]
+Usage: bench/bench_hooks.py [--scales 10000,100000] [--requests 200] [--ingest-seconds 20] [--json]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 QUERIES = ["Who moved to {city}?", "What does {first} do at {org}?", "Which pet did {first} adopt?",
            "When did {first} start learning {hobby}?", "Who is {first}'s sister?", "Where does {first} {last} live?",
@@ -91,7 +91,7 @@ def bench_scale(home: Path, state: Path, node: Path, args, queries: list[str]) -
         projected0 = _get(sock, "/v1/health")["projected"]
         opts = {"requests": args.requests, "ingestSeconds": args.ingest_seconds, "concurrency": 8, "queries": queries,
                 "runId": f"{os.getpid()}-{time.time_ns()}"}
-        run = subprocess.run([str(node), str(ROOT / "scripts" / "bench_hooks.mjs"), str(ROOT), json.dumps(opts)],
+        run = subprocess.run([str(node), str(ROOT / "bench" / "bench_hooks.mjs"), str(ROOT), json.dumps(opts)],
                              env=env, capture_output=True, text=True, timeout=3600)
         if run.returncode != 0:
             raise SystemExit(f"bench_hooks.mjs failed: {run.stderr[-2000:]}")

@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
 """The service under load while nova reextract and nova forget run on the same agent.
 
-Fills a fresh store with ``--memories`` synthetic memories (scripts/synth_corpus.py; 80 % of
+Fills a fresh store with ``--memories`` synthetic memories (bench/synth_corpus.py; 80 % of
 them agent ``main``'s, each episode with its entry in the log), moves every 20th entry of
 ``main`` to a second session key, starts ``nova serve`` and sends bootstrap, message and recall
-requests at ``--rate`` (scripts/load_service.py's clients) through three phases: idle,
+requests at ``--rate`` (bench/load_service.py's clients) through three phases: idle,
 ``nova reextract --agent main`` and ``nova forget --agent main --session-key <that key>``
 (which rebuilds the other 95 %). Prints p50/p95/p99 and errors per endpoint and phase, and how
 long each command took. Uses NOVA_DATABASE_URL's server when set (a new database on it), else
 an embedded one in a temp NOVA_HOME.
 
-    .venv/bin/python scripts/bench_writers.py --memories 10000
+    .venv/bin/python bench/bench_writers.py --memories 10000
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def main() -> None:
     dsn = _database(env)
     if dsn:
         env["NOVA_DATABASE_URL"] = dsn
-    subprocess.run([sys.executable, str(ROOT / "scripts/synth_corpus.py"), "--memories", str(args.memories)],
+    subprocess.run([sys.executable, str(ROOT / "bench/synth_corpus.py"), "--memories", str(args.memories)],
                    env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     moved = subprocess.run([sys.executable, "-c", (
         "from nova.config import load_settings; from nova.store.connection import open_store\n"

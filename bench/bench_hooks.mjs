@@ -1,5 +1,5 @@
 // Hook round trips from Node through `nova serve` and back, using NOVA's real handlers.
-// Driven by scripts/bench_hooks.py, which starts the service and reads the JSON this prints.
+// Driven by bench/bench_hooks.py, which starts the service and reads the JSON this prints.
 // usage: node bench_hooks.mjs <repo> <json opts {requests, ingestSeconds, concurrency, queries[]}>
 import path from "node:path";
 import { pathToFileURL } from "node:url";

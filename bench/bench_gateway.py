@@ -7,7 +7,7 @@ sends real turns (``chat.send`` + ``agent.wait``) to the main session, in three 
 
 - ``off``:  NOVA's hooks and plugin not installed (the gateway as it is without NOVA);
 - ``on``:   ``nova install-hooks`` + ``nova serve`` over an embedded store holding a synthetic
-            corpus (scripts/synth_corpus.py, ``--memories``, 80 % of it the main agent's);
+            corpus (bench/synth_corpus.py, ``--memories``, 80 % of it the main agent's);
 - ``down``: installed, ``nova serve`` stopped (every hook fails open).
 
 With ``on`` and ``down`` it also times agent tool calls (``--tool-calls`` turns per tool): the stub
@@ -20,7 +20,7 @@ the model request reached the stub: OpenClaw's preparation plus NOVA's hooks, bo
 per-turn recall, which is what NOVA can add to a turn). "NOVA adds" is the median of ``on``
 minus the median of ``off``. Every process started is stopped at the end.
 
-Usage: scripts/bench_gateway.py [--turns 30] [--memories 10000] [--tool-calls 20] [--json]
+Usage: bench/bench_gateway.py [--turns 30] [--memories 10000] [--tool-calls 20] [--json]
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
 from benchlib import percentile  # noqa: E402
