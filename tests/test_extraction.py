@@ -176,3 +176,39 @@ def test_a_speaker_who_gains_an_alias_is_re_embedded(store, projector, embedder)
         conn.rollback()
     assert aliases == ["Priya", "Priya Raman"]  # the second turn's speaker resolved to the first's entity
     assert tokens == embedder.count_tokens([entity_text(name, kind, summary, aliases)])[0]
+
+
+def _reply(extractor, text):
+    return extractor.extract_batch([ExtractionInput(text, "Assistant", "Alex", SAID, "assistant")])[0]
+
+
+def test_an_assistant_reply_gives_no_hypotheses_offers_or_guesses_about_the_user(extractor):
+    x = _reply(extractor, "If you plan to visit both Rome and Florence, you might enjoy a train pass. As an AI language"
+                          " model, I do not have personal preferences. I can help you plan the route.")
+    assert x.facts == []
+    # The same words from the user are facts about the user.
+    said = extractor.extract_batch([ExtractionInput("I plan to visit both Rome and Florence.", "Alex", "Assistant",
+                                                    SAID, "user")])[0]
+    assert any(f.subject == "Alex" and "Rome" in f.text for f in said.facts)
+    # What a reply states about the world is kept; what it tells the user about the user is not.
+    x = _reply(extractor, "You will love the view from the castle. Alfama is the oldest district of Lisbon.")
+    assert [f.text for f in x.facts] == ["Alfama is the oldest district of Lisbon."]
+
+
+def test_a_long_reply_is_read_up_to_its_opening(extractor):
+    from nova.memory.spacy_extractor import ASSISTANT_READ_CHARS
+
+    opening = "Alfama is the oldest district of Lisbon. "
+    filler = "The tram climbs past the cathedral every few minutes. " * 12
+    tail = 'Marco Polo Travel sells the guide "Lisbon in Three Days" at https://example.com/lisbon for ten euros.'
+    text = opening + filler + tail
+    assert len(opening + filler) > ASSISTANT_READ_CHARS
+    x = _reply(extractor, text)
+    assert any("Alfama" in f.text for f in x.facts)
+    assert not any("Marco Polo" in f.text for f in x.facts)  # past the opening: not parsed
+    names = {m.name for m in x.mentions}
+    assert "Lisbon in Three Days" in names and any(n.startswith("https://example.com/lisbon") for n in names)
+    assert x.annotated_text == text  # the reply itself is kept whole (its episode's text)
+    # A user's message of the same length is read whole.
+    user = extractor.extract_batch([ExtractionInput(text, "Alex", "Assistant", SAID, "user")])[0]
+    assert any("Marco Polo" in m.name for m in user.mentions)

@@ -4,6 +4,9 @@ conversation turns (each agent of the tests' own corpus, tests/dialogue_corpus.p
 shapes among small talk) with an oracle of its own: spaCy's parse of the fact's text, not the
 extraction's parse of the turn.
 
+Also not statements: conditions and might-bes ("if Alex plans to visit both ...", "Alex could try ...").
+bench/bench_facts.py applies the same oracle to the dev sets, per role, with the attribution rule too.
+
 Fragments users see as junk: "recipe Joanna made for Joanna's family" (a relative clause),
 "know what Joanna thinks", "think Nate is an expert hiker now" (a clause whose governing "I" was
 dropped), "inspiring how dedicated Nate is" (a fronted complement), "Joanna is true to Joanna".
@@ -28,8 +31,10 @@ SAMPLE_TURNS = 600  # per agent at most, its main-session turns, drawn with a fi
 # Share of facts the oracle reads as a clean clause. On LoCoMo turns (the dev sets beside the repo)
 # it was 0.740 / 0.741 before the clause rules (relative clauses, clauses of an unsaid "I think",
 # fronted complements, reflexives) and 0.883 / 0.899 after; on this corpus's two agents it is
-# 0.906 / 0.893 (the oracle's own parse errors are most of the rest). The floor stays below both, so
-# parser noise does not fail it but losing a rule does.
+# 0.906 / 0.893 (the oracle's own parse errors are most of the rest); with conditions and modals counted
+# as junk and the turns read with their roles (extraction v7: an assistant's reply gives no guesses about
+# the user, no offers, no hypotheses), 0.937 / 0.887. The floor stays below both, so parser noise does
+# not fail it but losing a rule does. bench/bench_facts.py gives the same share per role on the dev sets.
 CLEAN_FLOOR = 0.85
 
 # Dependencies that may precede the subject of a statement: time and place phrases, discourse words.
@@ -37,8 +42,17 @@ _OPENERS = {"advmod", "npadvmod", "prep", "pobj", "det", "amod", "compound", "pu
             "nummod", "quantmod", "pcomp", "poss", "case", "appos", "advcl", "aux", "neg", "prt"}
 
 
+# A fact that only holds under a condition, or only might: "if Alex plans to visit both ...", "Alex could try ...".
+_CONDITIONS = {"if", "unless", "whether", "assuming", "suppose", "supposing"}
+_MODALS = {"can", "could", "might", "may", "would", "should", "ca"}
+
+
 def _clean(doc, subject: str) -> bool:
+    """The fact reads as a statement: a full clause, its subject named, nothing before the subject but
+    time, place or discourse phrases, no condition and no modal on its verb."""
     root = next(iter(doc.sents)).root
+    if doc[0].lower_ in _CONDITIONS or any(c.dep_ == "aux" and c.lower_ in _MODALS for c in root.children):
+        return False
     subjects = [c for c in root.children if c.dep_ in ("nsubj", "nsubjpass", "expl")]
     if root.pos_ not in ("VERB", "AUX") or not subjects:
         return False
@@ -69,7 +83,7 @@ def _sample(state: Path, only: str) -> list[ExtractionInput]:
                 continue
             for e in read_transcript(path).entries:
                 speaker, addressee = entry_speakers(e.role, e.sender, speakers)
-                turns.append(ExtractionInput(e.text, speaker, addressee, e.occurred_at))
+                turns.append(ExtractionInput(e.text, speaker, addressee, e.occurred_at, e.role))
     random.Random(7).shuffle(turns)
     return turns[:SAMPLE_TURNS]
 
@@ -83,5 +97,5 @@ def test_extracted_facts_read_as_clauses_with_a_named_subject(extractor, dialogu
     share = sum(clean) / len(clean)
     junk = [f.text for f, ok in zip(facts, clean, strict=True) if not ok][:15]
     print(f"{agent}: {sum(clean)}/{len(clean)} facts clean ({share:.3f})")
-    assert len(facts) > 200
+    assert len(facts) > 150  # enough for the share to mean something (friends-1: 189 at extraction v7)
     assert share >= CLEAN_FLOOR, f"{share:.3f} of {len(facts)} facts clean; e.g. {junk}"

@@ -14,7 +14,7 @@ from nova.memory.dates import TimeRange
 __all__ = ["ExtractionInput", "Mention", "Fact", "Extraction", "Extractor", "EXTRACTOR_VERSION"]
 
 # Bump when extraction output changes, so operators can see which rows are stale.
-EXTRACTOR_VERSION = 6  # 6: approximate lengths date a lasting state ("for about 10 years now": since ~YEAR)
+EXTRACTOR_VERSION = 7  # 7: an assistant's reply is read up to ASSISTANT_READ_CHARS; 6: approximate lengths date a lasting state ("for about 10 years now": since ~YEAR)
 # 5: what is to come is dated ahead ("any plans for the weekend?")
 
 
@@ -24,6 +24,7 @@ class ExtractionInput:
     speaker: str        # who said it (resolves "I", "my")
     addressee: str      # who it was said to (resolves "you", "your")
     said_at: datetime | None
+    role: str = "user"  # the transcript message's role (an assistant's long reply is read in part: ``reading``)
 
 
 @dataclass(frozen=True)

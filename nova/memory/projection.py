@@ -51,7 +51,7 @@ class ProjectionStats:
 
 def extraction_input(entry: LoggedEntry) -> ExtractionInput:
     """What extraction reads of a logged entry."""
-    return ExtractionInput(entry.text, entry.speaker, entry.addressee, entry.occurred_at)
+    return ExtractionInput(entry.text, entry.speaker, entry.addressee, entry.occurred_at, entry.role)
 
 
 class Projector:
@@ -221,20 +221,20 @@ class Projector:
             return []
         lines: defaultdict[int, list[tuple]] = defaultdict(list)
         started: dict[int, object] = {}
-        for episode_id, seq, speaker, text, at, episode_at in conn.execute(
-            "SELECT p.item_id, en.seq, en.speaker, en.text, en.occurred_at, ep.occurred_at FROM provenance p"
+        for episode_id, seq, speaker, text, at, role, episode_at in conn.execute(
+            "SELECT p.item_id, en.seq, en.speaker, en.text, en.occurred_at, en.role, ep.occurred_at FROM provenance p"
             " JOIN entries en USING (agent_id, session_id, entry_id)"
             " JOIN episodes ep ON ep.id = p.item_id AND ep.agent_id = p.agent_id"
             " WHERE p.agent_id = %s AND p.item_kind = 'episode' AND p.item_id = ANY(%s) ORDER BY p.item_id, en.seq",
             (agent_id, sorted(changed.episodes)),
         ):
-            lines[episode_id].append((seq, speaker, text, at))
+            lines[episode_id].append((seq, speaker, text, at, role))
             started[episode_id] = episode_at
         missing = [(episode_id, line) for episode_id, rows in lines.items() for line in rows
                    if line[0] not in changed.episode_lines[episode_id]]
         if missing:
-            inputs = [ExtractionInput(text, speaker, "", at) for _, (_, speaker, text, at) in missing]
-            for (episode_id, (seq, speaker, _, _)), res in zip(
+            inputs = [ExtractionInput(text, speaker, "", at, role) for _, (_, speaker, text, at, role) in missing]
+            for (episode_id, (seq, speaker, _, _, _)), res in zip(
                     missing, self.extractor.extract_batch(inputs), strict=True):
                 changed.episode_lines[episode_id][seq] = (speaker, res.annotated_text)
         return [(episode_id, episode_text(started.get(episode_id),
