@@ -189,3 +189,28 @@ def test_two_processes_meeting_a_fresh_database_create_the_vector_indexes_once(s
                                 ).fetchone()[0] == 3
     finally:
         st.close()
+
+
+def test_a_vector_index_over_many_rows_is_announced_at_info_and_shown_without_verbose(store, caplog):
+    """Building an HNSW index over a large table takes seconds to minutes: normal first-run work, said
+    at INFO (which the CLI shows without -v for this logger); a small table's build says nothing."""
+    import logging
+
+    from nova.cli.common import _FIRST_RUN_LOGGERS
+    from nova.store.migrations import _LOGGED_INDEX_ROWS, _create_hnsw
+
+    with store.connection() as conn:
+        with caplog.at_level(logging.INFO, logger="nova.store.migrations"):
+            _create_hnsw(conn, ["entities"], "embedding", 8)
+        assert not [r for r in caplog.records if r.name == "nova.store.migrations"]
+        conn.execute("INSERT INTO entities (agent_id, kind, name, norm_name, extractor_version)"
+                     " SELECT 'main', 'thing', 'thing ' || i, 'thing ' || i, 7 FROM generate_series(1, %s) i",
+                     (_LOGGED_INDEX_ROWS,))
+        conn.commit()
+        conn.execute("ANALYZE entities")
+        with caplog.at_level(logging.INFO, logger="nova.store.migrations"):
+            _create_hnsw(conn, ["entities"], "embedding", 16)
+    said = [r for r in caplog.records if r.name == "nova.store.migrations"]
+    assert [r.levelno for r in said] == [logging.INFO, logging.INFO], [r.getMessage() for r in said]
+    assert "building the embedding vector index on entities" in said[0].getMessage()
+    assert "nova.store.migrations" in _FIRST_RUN_LOGGERS

@@ -58,8 +58,9 @@ def runtime(*, migrate: bool = True) -> Iterator[Runtime]:
 
 
 # Work a healthy first run does once and that takes long enough to explain (distilling the static
-# model: 15-60 s): shown at INFO without -v, so WARNING keeps meaning something is wrong.
-_FIRST_RUN_LOGGERS = frozenset({"nova.memory.static_embed"})
+# model: 15-60 s; a vector index over many rows): shown at INFO without -v, so WARNING keeps meaning
+# something is wrong.
+_FIRST_RUN_LOGGERS = frozenset({"nova.memory.static_embed", "nova.store.migrations"})
 
 
 @app.callback()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from importlib import resources
 
 import psycopg
@@ -100,6 +101,7 @@ def apply_migrations(conn: psycopg.Connection) -> list[str]:
 
 
 _INDEX_LOCK_WAIT = "5s"  # CREATE INDEX waits for writers of the table; never indefinitely
+_LOGGED_INDEX_ROWS = 10_000  # an HNSW build over this many rows takes seconds (100k: ~30 s): worth a line
 
 
 def missing_vector_indexes(conn: psycopg.Connection, dim: int) -> list[str]:
@@ -147,6 +149,13 @@ def ensure_vector_indexes(conn: psycopg.Connection, model: str, dim: int) -> Non
 def _create_hnsw(conn: psycopg.Connection, tables: list[str], column: str, dim: int) -> None:
     """HNSW cosine indexes on ``column::vector(dim)`` of ``tables``, each under a lock timeout."""
     for table in tables:
+        # An index over many rows (a store imported, or upgraded to another model) takes a while:
+        # say so at INFO, the level of normal first-run work (the CLI shows it without -v).
+        rows = conn.execute("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass(%s)",
+                            (table,)).fetchone()
+        started = time.monotonic()
+        if rows and rows[0] >= _LOGGED_INDEX_ROWS:
+            log.info("building the %s vector index on %s (about %d rows; once)", column, table, rows[0])
         try:
             with conn.transaction():
                 conn.execute(f"SET LOCAL lock_timeout = '{_INDEX_LOCK_WAIT}'")
@@ -160,6 +169,9 @@ def _create_hnsw(conn: psycopg.Connection, tables: list[str], column: str, dim: 
         except psycopg.errors.LockNotAvailable:
             log.warning("vector index on %s not created: other writers hold the table; it is created the"
                         " next time NOVA loads the model", table)
+            continue
+        if rows and rows[0] >= _LOGGED_INDEX_ROWS:
+            log.info("vector index on %s built in %.1f s", table, time.monotonic() - started)
 
 
 def _index_name(table: str, column: str, dim: int) -> str:
