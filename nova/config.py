@@ -154,6 +154,12 @@ class Settings(BaseSettings):
     pool_timeout_s: float = Field(default=5.0, gt=0, description="Longest wait for a database connection")
     recall_budget_tokens: int = 1000
     recall_limit: int = 20
+    recall_injection: Literal["prepend", "append", "system"] = Field(
+        default="prepend",
+        description="Where the nova-recall plugin puts the block (before_prompt_build): prepend = at the start of"
+                    " the user's message (prependContext), append = at its end (appendContext), system = at the end"
+                    " of the system prompt (appendSystemContext: a per-turn block there changes the cached prefix"
+                    " every turn; docs/hooks.md)")
     telemetry_sample_rate: float = Field(default=0.1, ge=0, le=1,
                                          description="Share of service recalls recorded in recall_telemetry (no text)")
     telemetry_retention_days: int = Field(default=14, ge=1, description="Telemetry rows older than this are pruned")

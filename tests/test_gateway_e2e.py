@@ -421,3 +421,42 @@ def _first_difference(before: list[str], after: list[str]) -> str:
             at = next(i for i, (x, y) in enumerate(zip(a + "\0", b + "\0")) if x != y)
             return f"message {n} at {at}: {a[max(0, at - 300):at + 200]!r} -> {b[max(0, at - 300):at + 200]!r}"
     return f"{len(before)} messages before, {len(after)} after"
+
+
+@pytest.mark.parametrize("injection", ["append", "system"])
+def test_recall_injection_puts_the_block_where_it_says(world, settings, injection):
+    """``recall_injection`` (issue 37): ``append`` puts the block at the end of the user's message
+    (appendContext): one block, in the last user message, the prefix before it byte-identical between
+    turns like the default ``prepend``; ``system`` puts it in the system prompt (appendSystemContext):
+    none in the messages, and the system prompt (the start of the cached prefix) changes whenever the
+    block does, which is what that placement costs a provider's prompt cache."""
+    stub, gateway, env, state = world
+    service = _Service(dict(env, NOVA_RECALL_INJECTION=injection))
+    gateway.start()
+    try:
+        gateway.turns([(MAIN, FACT), (MAIN, "My brother Tomas moved to Lisbon last spring.")])
+        service.settle(projected=2)
+        questions = ["What breed is Priya's dog?", "Where does Tomas live?", "What is the name of Priya's dog?"]
+        requests = [_one_request(stub, t) for t in gateway.turns([(MAIN, q) for q in questions], timeout_s=300)]
+        previous, changes = None, 0
+        for question, request in zip(questions, requests, strict=True):
+            users = [_text_of(m) for m in request.body["messages"] if m["role"] == "user"]
+            history = _history(request)
+            if injection == "append":
+                assert sum(_blocks(u) for u in users) == 1 and _blocks(request.system) == 0, question
+                turn = request.user_turn
+                assert question in turn and turn.index(question) < turn.index("<nova-memory>"), turn[-600:]
+                assert turn.rstrip().endswith("</nova-memory>"), turn[-300:]
+                if previous is not None:
+                    assert history[:len(previous)] == previous, (question, _first_difference(previous, history))
+            else:
+                assert sum(_blocks(u) for u in users) == 0 and _blocks(request.system) == 1, question
+                assert request.user_turn.rstrip().endswith(question)
+                block = request.system[request.system.index("<nova-memory>"):]
+                if previous is not None and block != previous[1]:
+                    assert history[0] != previous[0][0]  # the system prompt, the first message, changed
+                    changes += 1
+            previous = history if injection == "append" else (history, request.system[request.system.index("<nova-memory>"):])
+        assert injection == "append" or changes >= 1  # the questions differ, and so do their blocks
+    finally:
+        service.stop()

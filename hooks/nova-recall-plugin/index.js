@@ -13,6 +13,12 @@
 import { agentOf, budgetMs, call, configure, disabled } from "../nova-lib/client.js";
 import { registerMemoryTools } from "./tools.js";
 
+// Where the block goes (NOVA's recall_injection, in the service's answer): the before_prompt_build
+// result fields of PluginHookBeforePromptBuildResult (dist/cli-backend.types-*.d.ts). prependContext and
+// appendContext land in the current user message, after the cached prefix; appendSystemContext in the
+// system prompt, which then changes every turn the block does (docs/hooks.md: what a turn costs).
+const INJECTION = { prepend: "prependContext", append: "appendContext", system: "appendSystemContext" };
+
 // EmbeddedRunTrigger values of runs no person asked for (dist/agent-harness-runtime-*.d.ts).
 const SYSTEM_TRIGGERS = new Set(["heartbeat", "cron", "memory", "overflow"]);
 
@@ -40,7 +46,7 @@ export default {
         }, budget);
         ctx?.hookInvocation?.assertActive?.();
         if (answer?.status !== "ok" || typeof answer.block !== "string" || !answer.block) return undefined;
-        return { prependContext: answer.block };
+        return { [INJECTION[answer.injection] ?? "prependContext"]: answer.block };
       } catch (e) {
         console.warn(`[nova:nova-recall] ${e?.message ?? e}; continuing without NOVA`);
         return undefined;

@@ -106,6 +106,7 @@ class RecallOut(BaseModel):
     block: str = ""
     items: list[dict] = []
     precomputed: bool = False
+    injection: Literal["prepend", "append", "system"] = "prepend"  # where the plugin puts the block (recall_injection)
     tookMs: float = 0
 
 

@@ -121,7 +121,7 @@ def post_recall(req: RecallIn, ctx: ServiceContext = Depends(service)) -> Recall
         answer = ctx.recall_for(agent, req, query, "recall")
     ctx.activity.recall(agent, len(answer.items), precompute=False)
     ctx.count_if_late(agent, "recall")
-    return answer
+    return answer.model_copy(update={"injection": ctx.settings.recall_injection})
 
 
 def _recall_query(req: RecallIn, ctx: ServiceContext) -> tuple[str, str, RecallOut | None]:
