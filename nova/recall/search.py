@@ -42,6 +42,7 @@ import psycopg
 from nova.memory.embed import Embedder
 from nova.recall.alongside import alongside
 from nova.recall.details import item_details
+from nova.recall.excerpt import excerpt_long_episodes
 from nova.recall.explain import Clock, fill_trace
 from nova.recall.fusion import fuse
 from nova.recall.items import RecallItem, RecallTrace
@@ -130,6 +131,7 @@ def recall(
     decisions = [] if trace is not None and trace.detailed else None
     for start in range(0, len(order), chunk):
         details |= item_details(conn, agent_id, order[start:start + chunk], vec, dim, side_conn, q.static_vector())
+        excerpt_long_episodes(conn, agent_id, details, embedder, q.text_query or query, q.words, budget_tokens)
         if decisions is not None:
             decisions.clear()
         items = pack(order[:start + chunk], details, fused, paths, content_keys, limit, budget_tokens,
