@@ -81,3 +81,39 @@ def test_recall_prefers_memories_of_the_asked_time_and_shows_superseded_facts_as
     hamburg = [t for t in facts if "Hamburg" in t]
     assert berlin and all("no longer current since 1 September 2025" in t for t in berlin), facts
     assert hamburg and not any("no longer" in t for t in hamburg), facts
+
+
+def test_a_changed_count_supersedes_the_old_one_in_recall_and_profile(store, settings, projector, embedder, tmp_path):
+    """Knowledge that changes (issue 35): "I now have 3 aquariums" after "I have two aquariums" closes the
+    older count (valid_to = when the new one was said); recall shows the old one as no longer current, the
+    current one first, and the session profile shows only the current one. Other things' counts stay open."""
+    from nova.memory.speakers import Speakers
+    from nova.recall.profile import build_profile
+
+    state = tmp_path / "state"
+    sessions = state / "agents" / "main" / "sessions"
+    write_transcript(sessions / "a.jsonl", "a", [("user", "I have two aquariums at home."),
+                                                 ("user", "I have two bikes in the garage.")],
+                     start="2025-03-01T10:00:00Z", id_prefix="a")
+    write_transcript(sessions / "b.jsonl", "b", [("user", "I now have 3 aquariums.")], start="2025-06-01T10:00:00Z",
+                     id_prefix="b")
+    run_catchup(store, settings, projector, state)
+    with store.connection() as conn:
+        rows = dict(conn.execute("SELECT object_value, valid_to FROM relationships WHERE predicate = 'have'").fetchall())
+        assert rows["two aquariums"] is not None and rows["two aquariums"].date().isoformat() == "2025-06-01", rows
+        assert rows["3 aquariums"] is None and rows["two bikes"] is None, rows
+        items = recall(conn, embedder, "main", "How many aquariums do I have?", now=NOW, kinds=frozenset({"relationship"}))
+        texts = [i.text for i in items if "aquarium" in i.text]
+        assert "3 aquariums" in texts[0] and not i_superseded(texts[0]), texts
+        assert any("two aquariums" in t and "no longer current since 1 June 2025" in t for t in texts), texts
+        profile = build_profile(conn, "main", Speakers())
+    assert "3 aquariums" in profile.text and "two aquariums at home" not in _facts_section(profile.text), profile.text
+
+
+def i_superseded(text: str) -> bool:
+    return "no longer current" in text
+
+
+def _facts_section(profile: str) -> str:
+    """The profile up to its episodes (which quote what was said, as said)."""
+    return profile.split("Recent", 1)[0]

@@ -8,6 +8,7 @@ embeds what changed afterwards.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ __all__ = ["write_entry", "ChangedRows", "WriteCounts", "MAX_EPISODE_ENTRIES", "
 MAX_EPISODE_ENTRIES = 6
 # A newer fact with one of these predicates closes the older one for the same subject.
 FUNCTIONAL_PREDICATES = {"live_in", "work_at", "work_for", "is_married_to", "move_to", "date"}
+# A count of things with one of these predicates closes an older count of the same things ("has 3 tanks").
+COUNTED_PREDICATES = {"have", "own"}
 
 
 @dataclass
@@ -102,6 +105,22 @@ def _write_fact(conn, resolver: EntityResolver, entry: LoggedEntry, fact: Fact, 
             (fact.valid_from, entry.agent_id, subject_id, fact.predicate, object_key, fact.valid_from),
         ).fetchall()
         changed.relationships.update(r[0] for r in closed)
+    counted = _counted(fact) if fact.valid_from is not None else None
+    if counted is not None:
+        # "I now have 3 tanks" after "I have two tanks": a count of the same things is one value at a time.
+        # The other relationships the same old sentence gave ("has two tanks at home": have_at home) go with it.
+        closed = conn.execute(
+            "WITH counts AS (UPDATE relationships SET valid_to = %(at)s WHERE agent_id = %(agent)s"
+            "   AND subject_id = %(subject)s AND predicate = %(predicate)s AND object_value ~* %(same)s"
+            "   AND object_value IS DISTINCT FROM %(value)s AND valid_to IS NULL AND valid_from < %(at)s RETURNING id, fact)"
+            " , siblings AS (UPDATE relationships SET valid_to = %(at)s WHERE agent_id = %(agent)s"
+            "   AND subject_id = %(subject)s AND fact IN (SELECT fact FROM counts) AND valid_to IS NULL"
+            "   AND valid_from < %(at)s AND id NOT IN (SELECT id FROM counts) RETURNING id)"
+            " SELECT id FROM counts UNION ALL SELECT id FROM siblings",
+            {"at": fact.valid_from, "agent": entry.agent_id, "subject": subject_id, "predicate": fact.predicate,
+             "same": counted, "value": fact.object_value},
+        ).fetchall()
+        changed.relationships.update(r[0] for r in closed)
     # An entity's summary says what it is: from "is_a" facts, or the fact that introduced it.
     described = subject_id if fact.predicate == "is_a" else object_id
     if described is not None:
@@ -166,6 +185,23 @@ def _write_episode(conn, entry: LoggedEntry, result: Extraction, changed: "Chang
     changed.episode_keys.append((entry, episode_id, f"{entry.speaker}: {result.annotated_text}"))
     changed.episodes.add(episode_id)
     return created
+
+
+_NUMBER = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+_COUNT = re.compile(rf"^{_NUMBER}\s+([a-z][a-z-]*)$", re.IGNORECASE)
+
+
+def _counted(fact: Fact) -> str | None:
+    """For a count of things someone has ("has 3 tanks", ``COUNTED_PREDICATES``): a PostgreSQL regex matching
+    any count of the same things (one or several of them), else None."""
+    if fact.predicate not in COUNTED_PREDICATES or not fact.object_value:
+        return None
+    m = _COUNT.match(fact.object_value.strip())
+    if m is None:
+        return None
+    word = m.group(2).lower()
+    stems = {word, word[:-1] if word.endswith("s") else word, word[:-2] if word.endswith("es") else word}
+    return rf"^{_NUMBER}\s+(" + "|".join(sorted(map(re.escape, stems))) + r")(e?s)?$"
 
 
 class ChangedRows:

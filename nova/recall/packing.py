@@ -92,7 +92,24 @@ def pack(order, details, fused, paths, content_keys, limit: int, budget: int, co
                               f" redundancy {redundancy[n]:.2f}, {d['tokens']} tokens"))
         # Rounded like every similarity here: the same texts embedded in other batches pick alike.
         redundancy = np.maximum(redundancy, np.round(vectors @ vectors[n], SCORE_DECIMALS))
-    return chosen
+    return _current_first(chosen)
+
+
+def _current_first(chosen: list[RecallItem]) -> list[RecallItem]:
+    """A superseded fact goes right after the fact that superseded it when both are in the block (the one
+    whose ``valid_from`` is its ``valid_to``: a write closes the older fact at the newer one's start,
+    ``nova.memory.writes``), so the model reads what is true now first ("has 3 tanks", then "has two
+    tanks [no longer current since ...]"). Only the order changes, not what is recalled."""
+    out = list(chosen)
+    for item in chosen:
+        if item.kind != "relationship" or item.valid_to is None:
+            continue
+        at = out.index(item)
+        newer = next((n for n, i in enumerate(out) if n > at and i.kind == "relationship"
+                      and i.valid_from == item.valid_to and i.valid_to is None), None)
+        if newer is not None:
+            out.insert(newer, out.pop(at))
+    return out
 
 
 def _drop_derived(chosen: list[RecallItem], verbatim: set, decisions: list | None) -> tuple[int, int]:
