@@ -460,3 +460,34 @@ def test_recall_injection_puts_the_block_where_it_says(world, settings, injectio
         assert injection == "append" or changes >= 1  # the questions differ, and so do their blocks
     finally:
         service.stop()
+
+
+def test_slash_memory_answers_from_nova_without_a_model_call(world, settings):
+    """``/memory <query>`` (issue 37): the nova-recall plugin's command answers with what NOVA would recall,
+    each memory with its date and source, and the model gets no request for that turn; ``/memory`` alone
+    shows the session profile; with ``nova serve`` stopped the answer says NOVA is not running."""
+    stub, gateway, env, state = world
+    service = _Service(env)
+    gateway.start()
+    try:
+        gateway.turns([(MAIN, FACT)])
+        service.settle(projected=1)
+        before = len(stub.since(0))
+        # The profile of a session that starts now (MAIN's was served, empty, before Priya was known:
+        # a session keeps its profile's bytes), and a sub-agent, which NOVA's filters leave out.
+        turns = gateway.turns([(MAIN, "/memory Priya's dog"), (DIRECT, "/memory"), (SUBAGENT, "/memory Priya")])
+        assert [t["status"] for t in turns] == ["ok"] * 3, turns
+        assert len(stub.since(0)) == before  # no model request for a command turn
+        found, profile, sub = ([_text_of(m) for m in gateway.history(key) if m.get("role") == "assistant"][-1]
+                               for key in (MAIN, DIRECT, SUBAGENT))
+        assert "Waffles" in found and "Source: agent:main:main" in found, found
+        assert "NOVA session profile" in profile and "Priya" in profile, profile
+        assert "keeps no memories of this session" in sub and "Waffles" not in sub, sub
+        _nova(env, "catchup")  # the transcripts too: a command is not something the user told the agent
+        assert _query(settings, "SELECT count(*) FROM entries WHERE text LIKE '%%/memory%%'"
+                                " OR text LIKE 'NOVA memories for%%' OR text LIKE 'NOVA session profile%%'")[0][0] == 0
+    finally:
+        service.stop()
+    gateway.turns([(MAIN, "/memory Priya's dog")])
+    assert "NOVA is not running" in _text_of([m for m in gateway.history(MAIN) if m.get("role") == "assistant"][-1])
+    assert len(stub.since(0)) == before

@@ -11,6 +11,7 @@
 // It also lets the agent ask NOVA on purpose (./tools.js): the agent tools and a memory corpus
 // supplement for OpenClaw's own memory_search / memory_get.
 import { agentOf, budgetMs, call, configure, disabled } from "../nova-lib/client.js";
+import { registerMemoryCommands } from "./commands.js";
 import { registerMemoryTools } from "./tools.js";
 
 // Where the block goes (NOVA's recall_injection, in the service's answer): the before_prompt_build
@@ -31,6 +32,7 @@ export default {
     const configured = Number(api.pluginConfig?.budgetMs);
     const budget = Number.isFinite(configured) && configured > 0 ? configured : budgetMs("recall");
     registerMemoryTools(api);
+    registerMemoryCommands(api);
     api.on("before_prompt_build", async (event, ctx) => {
       try {
         if (disabled()) return undefined;

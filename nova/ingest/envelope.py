@@ -137,6 +137,12 @@ def strip_injected_blocks(text: str) -> str:
 
 def is_synthetic_turn(text: str) -> bool:
     """True for a turn OpenClaw itself wrote (a heartbeat poll and the like, or its bare
-    acknowledgement ``HEARTBEAT_OK`` / ``NO_REPLY``): not something anyone said."""
+    acknowledgement ``HEARTBEAT_OK`` / ``NO_REPLY``), or one of NOVA's own slash commands
+    (``/memory ...``, answered by the nova-recall plugin without a model): not something anyone
+    told the agent."""
     flat = text.strip()
-    return flat in _SILENT_REPLIES or _WAKE_PROMPT.match(flat) is not None
+    return flat in _SILENT_REPLIES or _WAKE_PROMPT.match(flat) is not None or _NOVA_COMMAND.match(flat) is not None
+
+
+# The nova-recall plugin's commands (hooks/nova-recall-plugin/commands.js).
+_NOVA_COMMAND = re.compile(r"^/memory(?:\s|$)", re.IGNORECASE)

@@ -237,6 +237,11 @@ def parse_line(line: bytes, seq: int, stats: ReadStats) -> TranscriptEntry | Ses
     if role not in ("user", "assistant"):
         stats.skipped[f"role:{role if isinstance(role, str) else 'invalid'}"] += 1
         return None
+    if role == "assistant" and message.get("provider") == "openclaw" and message.get("model") == "gateway-injected":
+        # A reply the gateway wrote itself, no model (a plugin command's answer, chat.inject): NOVA's
+        # /memory answer would otherwise be stored back as something the assistant said.
+        stats.skipped["gateway_injected"] += 1
+        return None
     text = strip_injected_blocks(_text_of(message.get("content")))
     occurred = _timestamp(obj.get("timestamp")) or _timestamp(message.get("timestamp"))
     sender = channel = group_id = None

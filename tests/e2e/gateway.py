@@ -211,6 +211,16 @@ class Gateway:
             raise RuntimeError(f"gateway turns failed ({done.returncode}): {done.stderr[-3000:]}")
         return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
+    def history(self, session_key: str, timeout_s: float = 60) -> list[dict]:
+        """The session's messages as the gateway shows them (``chat.history``): what commands answered too."""
+        args = {"turns": [], "historyOf": session_key}
+        done = subprocess.run([str(self.node), str(TURNS), str(self.package), json.dumps(args)], env=self.env,
+                              capture_output=True, text=True, timeout=timeout_s)
+        if done.returncode != 0:
+            raise RuntimeError(f"chat.history failed ({done.returncode}): {done.stderr[-3000:]}")
+        answer = json.loads(next(line for line in done.stdout.splitlines() if line.startswith('{"history"')))["history"]
+        return answer.get("messages", []) if isinstance(answer, dict) else answer
+
     def cli(self, *args: str, timeout_s: float = 120) -> subprocess.CompletedProcess:
         """The ``openclaw`` CLI against this gateway's state dir."""
         return subprocess.run([str(self.node), str(self.package / "openclaw.mjs"), *args], env=self.env,

@@ -6,7 +6,7 @@
 //
 // usage: node gateway_turns.mjs <openclaw package dir> <json: {turns: [{sessionKey, message}], timeoutMs}>
 // OPENCLAW_STATE_DIR names the state dir (its openclaw.json gives the gateway's port).
-// Prints one JSON line per turn: {sessionKey, runId, status, sentAt, ackAt, endedAt, reply}.
+// Prints one JSON line per turn: {sessionKey, runId, status, sentAt, ackAt, endedAt, reply, ack (chat.send's answer)}.
 import fs from "node:fs";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
@@ -29,7 +29,12 @@ for (const turn of args.turns) {
   const done = await call("agent.wait", { runId: ack.runId ?? runId, timeoutMs }, timeoutMs + 5000);
   console.log(JSON.stringify({
     sessionKey: turn.sessionKey, runId: ack.runId ?? runId, status: done.status, sentAt, ackAt,
-    endedAt: done.endedAt ?? Date.now(), reply: done.terminalReply?.text ?? null,
+    endedAt: done.endedAt ?? Date.now(), reply: done.terminalReply?.text ?? null, ack,
   }));
+}
+// {historyOf: sessionKey}: then the session's chat history as the gateway shows it (chat.history),
+// which holds what a command (api.registerCommand) answered without a model run.
+if (args.historyOf) {
+  console.log(JSON.stringify({ history: await call("chat.history", { sessionKey: args.historyOf, limit: 50 }) }));
 }
 process.exit(0);
