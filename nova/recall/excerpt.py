@@ -39,9 +39,10 @@ _BULLET = re.compile(r"^(?:[-*•+]|#+)\s+")  # a markdown list item's or headin
 
 def excerpt_long_episodes(conn, agent_id: str, details: dict, embedder, query: str, words: str, budget: int) -> None:
     """Replace, in ``details`` (``nova.recall.details.item_details``), each episode over ``EXCERPT_ABOVE *
-    budget`` tokens by its excerpt for ``query`` (``words``: its words for full text, ``RecallQuery.words``): ``text``, ``tokens`` and ``sources`` change; the
-    embedding (its best turn's, for MMR) does not. ``embedder``: the dense ``Embedder``; its static tier
-    scores the sentences when it has one (sub-millisecond), else the dense model does."""
+    budget`` tokens by its excerpt for ``query`` (``words``: its words for full text, ``RecallQuery.words``):
+    ``text``, ``tokens`` (the embedding model's tokenizer) and ``sources`` change; the embedding (its best
+    turn's, for MMR) does not. ``embedder``: the dense ``Embedder``; its static tier scores the sentences
+    when it has one (sub-millisecond), else the dense model does. Reads the agent's rows only."""
     limit = max(1, int(budget * EXCERPT_ABOVE))
     long_ids = [key[1] for key, d in details.items() if key[0] == "episode" and d["tokens"] > limit
                 and not d.get("excerpt")]
