@@ -66,6 +66,7 @@ def excerpt_long_episodes(conn, agent_id: str, details: dict, embedder, query: s
     vectors = scorer.encode([query] + [s[3] for s in flat])
     meaning = vectors[1:] @ vectors[0]
     words_held = _word_shares(conn, words, [s[3] for s in flat])
+    sizes = embedder.count_tokens([s[3] for s in flat])  # one tokenizer call for every sentence
     start = 0
     excerpts = {}
     for eid in long_ids:
@@ -74,7 +75,7 @@ def excerpt_long_episodes(conn, agent_id: str, details: dict, embedder, query: s
             continue
         span = slice(start, start + len(mine))
         start += len(mine)
-        excerpts[eid] = _excerpt(mine, _fused(meaning[span], words_held[span]), embedder, limit)
+        excerpts[eid] = _excerpt(mine, _fused(meaning[span], words_held[span]), sizes[span], limit)
     texts = [(eid, details[("episode", eid)].get("occurred_at"), lines) for eid, (lines, _) in excerpts.items()]
     rendered = [_render(at, lines) for _, at, lines in texts]
     for (eid, _, _), text, tokens in zip(texts, rendered, embedder.count_tokens(rendered), strict=True):
@@ -114,10 +115,10 @@ def _fused(meaning: np.ndarray, words: np.ndarray) -> np.ndarray:
     return score
 
 
-def _excerpt(sentences, score: np.ndarray, embedder, limit: int):
-    """The best sentences while they fit ``limit`` tokens (the best one always): ``(lines, {(session, entry)})``
-    where ``lines`` are ``(speaker, [sentence, or None for the sentences left out])`` per turn, in order."""
-    sizes = embedder.count_tokens([s[3] for s in sentences])
+def _excerpt(sentences, score: np.ndarray, sizes: list[int], limit: int):
+    """The best sentences while they fit ``limit`` tokens (``sizes``: each sentence's; the best one always):
+    ``(lines, {(session, entry)})`` where ``lines`` are ``(speaker, [sentence, or None for the sentences left
+    out])`` per turn, in order."""
     chosen, used = [], 0
     for i in np.argsort(-score, kind="stable"):
         if chosen and used + sizes[i] + 2 > limit:
@@ -126,14 +127,15 @@ def _excerpt(sentences, score: np.ndarray, embedder, limit: int):
         used += sizes[i] + 2  # the speaker or the gap mark beside it: about two tokens
     lines: list[tuple[str, list[str | None]]] = []
     kept = set(chosen)
+    last_turn = None
     for i in sorted(kept):
         turn, _, speaker, sentence = sentences[i]
-        if not lines or sentences[previous][0] != turn:
+        if turn != last_turn:
             lines.append((speaker, [None] if i > 0 and sentences[i - 1][0] == turn else []))
+            last_turn = turn
         lines[-1][1].append(sentence)
         if i + 1 < len(sentences) and sentences[i + 1][0] == turn and i + 1 not in kept:
             lines[-1][1].append(None)  # sentences of this turn left out after it
-        previous = i
     return lines, {sentences[i][1] for i in chosen}
 
 
