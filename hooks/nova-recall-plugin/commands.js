@@ -3,34 +3,21 @@
 //   /memory <query>  what NOVA would recall for the query: each memory with its date and source
 //   /memory          the session profile (NOVA_MEMORY.md) this session is served
 // Scoped to the session's agent; the service refuses sessions its filters exclude (sub-agents, cron,
-// groups) like every other route. Bounded by the tool budget; with the service down the answer says so.
-import { agentOf, call, disabled } from "../nova-lib/client.js";
+// groups) like every other route. The tools' scope and budget (./tools.js); with the service down the answer says so.
+import { call, disabled } from "../nova-lib/client.js";
+import { budget, scope } from "./tools.js";
 
 const DOWN = "NOVA is not running (nova serve did not answer), so there is nothing to show.";
-const DEFAULT_BUDGET_MS = 3000;
-
-function budget(api) {
-  const configured = Number(api.pluginConfig?.toolBudgetMs);
-  return Number.isFinite(configured) && configured > 0 ? configured : DEFAULT_BUDGET_MS;
-}
-
-/** The session the command was sent in: {sessionKey, agentId, sessionId?}, or null. */
-function who(ctx) {
-  const sessionKey = typeof ctx?.sessionKey === "string" && ctx.sessionKey ? ctx.sessionKey : null;
-  if (!sessionKey) return null;
-  const agentId = typeof ctx.agentId === "string" && ctx.agentId ? ctx.agentId : agentOf(sessionKey);
-  return { sessionKey, ...(agentId ? { agentId } : {}), ...(typeof ctx.sessionId === "string" ? { sessionId: ctx.sessionId } : {}) };
-}
 
 async function memory(api, ctx) {
-  const session = who(ctx);
+  const session = scope(ctx); // the tools' scope: {sessionKey, agentId}
   if (disabled()) return { text: "NOVA is disabled in this gateway." };
   if (!session) return { text: "NOVA: this command needs a conversation session." };
   const query = String(ctx?.args ?? "").trim();
-  const { sessionId, ...scope } = session;
+  const sessionId = typeof ctx.sessionId === "string" ? { sessionId: ctx.sessionId } : {};
   const answer = query
-    ? await call("nova-command", "/v1/memory/search", { ...scope, query }, budget(api))
-    : await call("nova-command", "/v1/bootstrap", { ...scope, ...(sessionId ? { sessionId } : {}) }, budget(api));
+    ? await call("nova-command", "/v1/memory/search", { ...session, query }, budget(api))
+    : await call("nova-command", "/v1/bootstrap", { ...session, ...sessionId }, budget(api));
   if (!answer || typeof answer.status !== "string") return { text: DOWN };
   if (answer.status === "skipped") {
     return { text: `NOVA keeps no memories of this session (${answer.reason ?? "filtered"}).` };

@@ -14,14 +14,14 @@ const TOOL_BUDGET_MS = 3000; // a tool call is the model waiting on purpose; hoo
 const CORPUS = "nova";
 const DOWN = "NOVA memory is not answering right now; no memories were read. Answer without them.";
 
-function budget(api) {
+export function budget(api) {
   const configured = Number(api.pluginConfig?.toolBudgetMs);
   return Number.isFinite(configured) && configured > 0 ? configured : TOOL_BUDGET_MS;
 }
 
 // Sandboxed runs get nothing: memories come from transcripts, which OpenClaw keeps from sandboxed
 // runs too (memory-core's session search honours the same flag).
-function scope(ctx) {
+export function scope(ctx) {
   if (ctx?.sandboxed) return undefined;
   const sessionKey = typeof ctx?.sessionKey === "string" && ctx.sessionKey ? ctx.sessionKey : undefined;
   const agentId = typeof ctx?.agentId === "string" && ctx.agentId ? ctx.agentId : agentOf(sessionKey);
