@@ -212,3 +212,59 @@ def test_a_long_reply_is_read_up_to_its_opening(extractor):
     # A user's message of the same length is read whole.
     user = extractor.extract_batch([ExtractionInput(text, "Alex", "Assistant", SAID, "user")])[0]
     assert any("Marco Polo" in m.name for m in user.mentions)
+
+
+def test_a_self_introduction_names_the_speaker_and_states_no_fact(extractor):
+    """Real chat: "Totally forgot to introduce myself, I'm Jenny" was a fact "Caroline is Jenny" and
+    Jenny a second person; the name is an alias of the speaker, whatever its case or phrasing."""
+    for text, alias in [("Totally forgot to introduce myself, I'm Jenny. I love hiking.", "Jenny"),
+                        ("hi! i'm jenny btw", "Jenny"), ("You can call me Jen.", "Jen"),
+                        ("My name is Sam Carter.", "Sam Carter"), ("I go by Sammy.", "Sammy")]:
+        x = extract(extractor, text)
+        assert x.speaker_aliases == [alias], text
+        assert not any(alias.lower() in f.text.lower() for f in x.facts), (text, x.facts)
+    assert [f.text for f in extract(extractor, "Totally forgot to introduce myself, I'm Jenny. I love hiking.").facts] \
+        == ["Caroline loves hiking."]
+    for text in ("I'm Canadian.", "I'm Jenny's sister.", "Are you Jenny?", "I met Jenny at the gym."):
+        assert extract(extractor, text).speaker_aliases == [], text
+    x = extract(extractor, "I'm Caroline!")  # the speaker's own name: no alias, and no "Caroline is Caroline"
+    assert x.speaker_aliases == [] and x.facts == []
+
+
+def test_a_speakers_lowercase_name_is_the_speaker(extractor):
+    x = extract(extractor, "caroline told me about the race", speaker="Melanie", addressee="Caroline")
+    assert [(f.subject, f.predicate) for f in x.facts] == [("Caroline", "tell_about")]
+    x = extract(extractor, "dana adopted a puppy last week", speaker="Sam", addressee="Dana Okafor")
+    assert [f.subject for f in x.facts] == ["Dana Okafor"] and "Dana Okafor" in {m.name for m in x.mentions}
+    # A default role name is a word: "the user" or "user" in a reply names nobody.
+    x = extract(extractor, "user accounts need a password", speaker="Assistant", addressee="User")
+    assert "User" not in {m.name for m in x.mentions}
+
+
+def test_a_name_given_in_a_self_introduction_resolves_to_the_speaker(store, projector):
+    """Later mentions of the name the speaker gave ("Jenny" from the other speaker) are the speaker."""
+    from nova.memory.entry_log import LoggedEntry, append_entries
+
+    def turn(n: int, speaker: str, addressee: str, text: str) -> LoggedEntry:
+        return LoggedEntry("a1", "s1", f"e{n}", n, "agent:main:main", "user", speaker, addressee, text,
+                           datetime(2026, 3, n, tzinfo=timezone.utc))
+
+    turns = [turn(1, "Caroline", "Melanie", "Totally forgot to introduce myself, I'm Jenny btw."),
+             turn(2, "Melanie", "Caroline", "Nice to meet you Jenny! Jenny adopted a puppy, right?"),
+             turn(3, "Melanie", "Caroline", "I told Jenny about the race.")]
+    with store.connection() as conn:
+        append_entries(conn, [(t, None, None) for t in turns], source_file="t.jsonl")
+        projector.project(conn, "a1", turns)
+        people = {name: aliases for name, aliases in conn.execute(
+            "SELECT e.name, array_agg(a.alias ORDER BY a.alias) FROM entities e JOIN entity_aliases a"
+            " ON a.agent_id = e.agent_id AND a.entity_id = e.id WHERE e.agent_id = 'a1' AND e.kind = 'person'"
+            " GROUP BY e.name")}
+        facts = [f for (f,) in conn.execute(
+            "SELECT r.fact FROM relationships r JOIN entities s ON s.id = r.subject_id"
+            " WHERE r.agent_id = 'a1' AND s.name = 'Caroline'")]
+        objects = {o for (o,) in conn.execute(
+            "SELECT o.name FROM relationships r JOIN entities o ON o.id = r.object_id WHERE r.agent_id = 'a1'")}
+        conn.rollback()
+    assert people == {"Caroline": ["Caroline", "Jenny"], "Melanie": ["Melanie"]}
+    assert not any("is Jenny" in f for f in facts)
+    assert objects <= {"Caroline", "Melanie"}

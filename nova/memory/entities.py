@@ -89,6 +89,20 @@ class EntityResolver:
         self._cache[norm] = entity_id
         return entity_id
 
+    def alias(self, entity_id: int, name: str) -> bool:
+        """Make ``name`` an alias of the entity ``entity_id`` (a speaker's "I'm Jenny", "call me Jen"):
+        later mentions of it resolve there. True when the alias is new. Not when the operator split that
+        name off the entity (``nova.memory.entity_rules``) or merged it into another."""
+        norm = normalize_name(name)
+        if not norm or self.rules.merged_into(norm) is not None or self._key_of(entity_id) in self.rules.split_from(norm):
+            return False
+        before = self.aliased
+        self._add_alias(entity_id, norm, name)
+        if norm not in self._cache:
+            self._cached_order.append(norm)
+        self._cache[norm] = entity_id
+        return self.aliased != before
+
     def _found(self, norm: str, kind: str, seen_at: datetime | None) -> int | None:
         """The entity a mention named ``norm`` resolves to under the rules and steps 1-3, or None for a new one."""
         target = self.rules.merged_into(norm)

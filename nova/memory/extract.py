@@ -14,7 +14,8 @@ from nova.memory.dates import TimeRange
 __all__ = ["ExtractionInput", "Mention", "Fact", "Extraction", "Extractor", "EXTRACTOR_VERSION"]
 
 # Bump when extraction output changes, so operators can see which rows are stale.
-EXTRACTOR_VERSION = 7  # 7: an assistant's reply is read up to ASSISTANT_READ_CHARS; 6: approximate lengths date a lasting state ("for about 10 years now": since ~YEAR)
+EXTRACTOR_VERSION = 8  # 8: self-introductions ("I'm Jenny", "call me Jen") alias the speaker; lowercase speaker names
+# 7: 7: an assistant's reply is read up to ASSISTANT_READ_CHARS; 6: approximate lengths date a lasting state ("for about 10 years now": since ~YEAR)
 # 5: what is to come is dated ahead ("any plans for the weekend?")
 
 
@@ -53,6 +54,7 @@ class Extraction:
     mentions: list[Mention] = field(default_factory=list)
     facts: list[Fact] = field(default_factory=list)
     times: list[tuple[str, TimeRange]] = field(default_factory=list)
+    speaker_aliases: list[str] = field(default_factory=list)  # names the speaker gives themself ("I'm Jenny")
 
 
 class Extractor(Protocol):

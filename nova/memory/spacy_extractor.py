@@ -84,6 +84,16 @@ ASSISTANT_READ_CHARS = 600
 _READ_BREAK = re.compile(r"[.!?][\"')\]]*(?=\s)|\n")
 
 
+# "I'm Jenny", "my name is Sam Carter", "call me Jen", "I go by Sammy": what comes before a name the
+# speaker gives themself. The name must be NER's PERSON ("I'm Canadian" is NORP, "I'm tired" no entity).
+_SELF_NAMING = re.compile(
+    r"(?:\bi(?:'|’| a)m|\bmy name(?:'s|’s| is)|\bname(?:'s|’s)|\bcall me|\bi go by|\bknown as)\s+$", re.IGNORECASE)
+# Chat words NER folds into a lowercase name ("i'm jenny btw" → PERSON "jenny btw").
+_AFTER_NAME_FILLERS = {"btw", "lol", "haha", "here", "hi", "hey", "by", "the", "way"}
+# A default role name is a word, not a name: "the user" in a reply is nobody's lowercase name.
+_ROLE_WORDS = {"user", "assistant"}
+
+
 def _usable_name(name: str) -> bool:
     n = normalize_name(name)
     if len(n) < 2 or n in _JUNK or not any(c.isalpha() for c in n):
@@ -132,13 +142,20 @@ class SpacyExtractor:
 
     def _extract(self, doc, item: ExtractionInput) -> Extraction:
         times = self._times(doc, item)
+        self_names = _self_names(doc, item)
         mentions = self._mentions(doc, item)
         facts = self._facts(doc, item, times, mentions)
+        if self_names:  # "I'm Jenny", "call me Jen" name the speaker; not facts ("Caroline is Jenny")
+            said = re.compile("|".join(rf"\b{re.escape(normalize_name(n))}\b" for n in self_names))
+            facts = [f for f in facts if not said.search(normalize_name(f.object_name or f.object_value or ""))]
+        own = normalize_name(item.speaker)
+        speaker_aliases = [n for n in self_names if normalize_name(n) != own]
         return Extraction(
             annotated_text=_annotate(item.text, times),
             mentions=list(dict.fromkeys(mentions)),
             facts=facts,
             times=[(doc.text[s:e], r) for s, e, r in times],
+            speaker_aliases=speaker_aliases,
         )
 
     def _times(self, doc, item: ExtractionInput) -> list[tuple[int, int, TimeRange]]:
@@ -163,7 +180,7 @@ class SpacyExtractor:
             kind = _NER_KINDS.get(ent.label_)
             if kind is None:
                 continue
-            name = _clean_entity_text(ent.text)
+            name = _entity_name(ent)
             if not _usable_name(name):
                 continue
             before = doc[ent.start - 1] if ent.start > 0 else None
@@ -182,6 +199,12 @@ class SpacyExtractor:
                         "son", "daughter", "friend", "kid", "baby", "boy", "girl", "brother", "sister") else "thing"
                     if _usable_name(name):
                         out.append(Mention(name, kind, strong=kind != "thing"))
+        # "caroline told me": a speaker's name in lowercase is still the speaker (NER misses or
+        # _usable_name drops it), written as the speaker's own name so it resolves to them.
+        names = _speaker_names(item)
+        out += [Mention(names[tok.lower_], "person") for tok in doc
+                if tok.lower_ in names and tok.text.islower() and tok.pos_ in ("PROPN", "NOUN")
+                and not (tok.i > 0 and doc[tok.i - 1].dep_ in ("det", "poss"))]
         text = item.text
         out += [Mention(m.group(0).rstrip(".,;:!?"), "url", True) for m in _URL.finditer(text)]
         out += [Mention("@" + m.group(1), "handle", True) for m in _HANDLE.finditer(text)]
@@ -194,6 +217,9 @@ class SpacyExtractor:
 
     def _facts(self, doc, item: ExtractionInput, times, mentions: list[Mention]) -> list[Fact]:
         by_name = {normalize_name(m.name): m for m in mentions}
+        for part, full in _speaker_names(item).items():  # "caroline" as a subject is the speaker Caroline
+            if full in {m.name for m in mentions}:
+                by_name.setdefault(part, Mention(full, "person"))
         facts: list[Fact] = []
         for sent in doc.sents:
             if _is_question(sent):
@@ -311,6 +337,47 @@ class SpacyExtractor:
 
 
 # -- parse helpers --------------------------------------------------------------------------
+
+
+def _entity_name(ent) -> str:
+    """An entity's name; a person's without the chat words NER took in with it ("Jenny btw" → "Jenny")."""
+    words = [t.text for t in ent]
+    while ent.label_ == "PERSON" and len(words) > 1 and words[-1].lower() in _AFTER_NAME_FILLERS:
+        words.pop()
+    return _clean_entity_text(" ".join(words))
+
+
+def _speaker_names(item: ExtractionInput) -> dict[str, str]:
+    """Lowercase forms of the entry's two speakers' names → the name: the whole name and each part of
+    three letters or more ("dana", "okafor", "dana okafor" → "Dana Okafor"); not a default role name."""
+    out: dict[str, str] = {}
+    for name in (item.speaker, item.addressee):
+        norm = normalize_name(name)
+        if not norm or norm in _ROLE_WORDS:
+            continue
+        for part in [norm, *norm.split()]:
+            if len(part) >= 3:
+                out.setdefault(part, name)
+    return out
+
+
+def _self_names(doc, item: ExtractionInput) -> list[str]:
+    """Names the speaker gives themself in this entry ("I'm Jenny", "call me Jen", "my name is Sam
+    Carter"), their own included: aliases of the speaker, never facts or other people.
+    Not read in questions ("are you Jenny?", "what should I call you?")."""
+    out = []
+    for ent in doc.ents:
+        if ent.label_ != "PERSON" or _is_question(ent.sent):
+            continue
+        if not _SELF_NAMING.search(doc.text[max(0, ent.start_char - 20):ent.start_char]):
+            continue
+        if ent.end < len(doc) and doc[ent.end].lower_ in ("'s", "’s"):
+            continue  # "I'm Jenny's sister"
+        name = _entity_name(ent)
+        norm = normalize_name(name)
+        if len(norm) >= 2 and any(c.isalpha() for c in norm) and norm not in _JUNK:
+            out.append(name if any(c.isupper() for c in name) else name.title())
+    return list(dict.fromkeys(out))
 
 
 _COMPLEMENTS = {"acomp", "attr", "dobj", "oprd", "ccomp", "xcomp"}

@@ -41,6 +41,11 @@ def write_entry(conn: psycopg.Connection, resolver: EntityResolver, entry: Logge
     """Write what ``result`` (the extraction of ``entry``) says: its mentions' entities, its facts and its
     episode, each with provenance to the entry; ``changed`` collects the rows to embed, ``counts`` what was new.
     ``forgotten``: the agent's forgotten-memory rules (nova.memory.forget_one): no fact or episode they cover."""
+    if result.speaker_aliases:  # before the mentions: "I'm Jenny" mentions Jenny, who is the speaker
+        speaker_id = resolver.resolve(entry.speaker, "person", seen_at=entry.occurred_at)
+        for alias in result.speaker_aliases:
+            if resolver.alias(speaker_id, alias):
+                changed.entities.add(speaker_id)  # its text names its aliases: re-embedded
     mentioned = list(dict.fromkeys(
         resolver.resolve(m.name, m.kind, strong=m.strong, seen_at=entry.occurred_at) for m in result.mentions))
     if mentioned:
