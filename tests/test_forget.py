@@ -163,3 +163,26 @@ def test_forget_touches_only_novas_own_tables(store, settings, projector, tmp_pa
     forget(store, ForgetScope("main"), vacuum="off")
     with store.connection() as conn:
         assert conn.execute("SELECT note FROM other_app_notes").fetchall() == [("not NOVA's to delete",)]
+
+
+def test_forgetting_a_fact_forgets_every_row_of_its_text(store, projector, embedder):
+    """One sentence can give two relationships with the same fact text ("I keep my climbing shoes in
+    locker 4417" → keep, keep_in). The forget rule matches the text, so a rebuild makes neither; the
+    forget itself deleted only the one named, and ``/forget`` then still recalled the other."""
+    from datetime import datetime, timezone
+
+    from nova.memory.entry_log import LoggedEntry, append_entries
+    from nova.memory.forget_one import MemoryRef, forget_memory
+
+    entry = LoggedEntry("a1", "s1", "e1", 1, "agent:a1:main", "user", "Priya", "Assistant",
+                        "I keep my climbing shoes in locker 4417 at the gym.", datetime(2026, 3, 1, tzinfo=timezone.utc))
+    with store.connection() as conn:
+        append_entries(conn, [(entry, None, None)], source_file="t.jsonl")
+        projector.project(conn, "a1", [entry])
+        rows = conn.execute("SELECT id, fact FROM relationships WHERE agent_id = 'a1' AND fact LIKE '%%4417%%'").fetchall()
+        assert len(rows) >= 2 and len({f for _, f in rows}) == 1, rows  # the shape this test is about
+        gone = forget_memory(conn, embedder, "a1", MemoryRef("relationship", rows[0][0]), via="cli")
+        left = conn.execute("SELECT count(*) FROM relationships WHERE agent_id = 'a1' AND fact LIKE '%%4417%%'").fetchone()[0]
+        orphans = conn.execute("SELECT count(*) FROM provenance p WHERE item_kind = 'relationship' AND agent_id = 'a1'"
+                               " AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.id = p.item_id)").fetchone()[0]
+    assert gone is not None and (left, orphans) == (0, 0)

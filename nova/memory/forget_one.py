@@ -101,7 +101,8 @@ class MemoryBusy(RuntimeError):
 
 def forget_memory(conn: psycopg.Connection, embedder, agent_id: str, ref: MemoryRef, *, via: str,
                   session_key: str | None = None, wait_s: float = 2.0) -> ForgottenMemory | None:
-    """Delete ``ref`` of ``agent_id`` with its provenance and record the rule, in one transaction.
+    """Delete ``ref`` of ``agent_id`` with its provenance and record the rule, in one transaction; a
+    relationship goes with every other of the same fact text (the rule covers them all).
     An entity whose summary was the forgotten fact loses the summary (and is re-embedded with
     ``embedder``). Returns None when the agent has no such memory (another agent's id included).
 
@@ -127,6 +128,12 @@ def forget_memory(conn: psycopg.Connection, embedder, agent_id: str, ref: Memory
                 return None
             text = row[0]
             hashes = [("fact", fact_hash(text))]
+            # The rule matches the text, so a rebuild makes no row of it: nor may the forget leave one
+            # ("I keep my shoes in locker 12" is keep and keep_in, one text).
+            twins = [r[0] for r in conn.execute(
+                "DELETE FROM relationships WHERE agent_id = %s AND fact = %s RETURNING id", (agent_id, text))]
+            conn.execute("DELETE FROM provenance WHERE agent_id = %s AND item_kind = 'relationship' AND item_id = ANY(%s)",
+                         (agent_id, twins))
             reworded = [r[0] for r in conn.execute(
                 "UPDATE entities SET summary = NULL, summary_session_id = NULL, summary_entry_id = NULL"
                 " WHERE agent_id = %s AND summary = %s RETURNING id", (agent_id, text))]
