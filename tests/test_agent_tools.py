@@ -120,6 +120,8 @@ def test_agents_and_filtered_sessions_see_nothing_of_each_other(service, store):
     ("/v1/memory/forget", {"sessionKey": MAIN, "ref": "entity:1"}),
     ("/v1/memory/forget", {"sessionKey": MAIN, "ref": "relationship:1; DROP TABLE x"}),
     ("/v1/memory/entity", {"sessionKey": MAIN}),
+    ("/v1/memory/remember", {"sessionKey": MAIN, "text": "  "}),
+    ("/v1/memory/remember", {"sessionKey": MAIN, "text": "x" * 4001}),
 ])
 def test_bad_input_gets_422_and_changes_nothing(service, store, route, body):
     before = row_counts(store)
@@ -179,3 +181,33 @@ def test_cli_forget_memory_list_and_restore(service, store, settings, projector)
     assert restored.returncode == 0 and json.loads(restored.stdout)["rules_deleted"] == 1
     reextract(store, projector, Scope(("main",)))
     assert any("Lisbon" in r["text"] for r in _search(service, query="Tomas Lisbon", kinds=["relationship"])["results"])
+
+
+def test_remember_logs_the_users_words_in_their_session_only(service, store, settings, embedder, projector):
+    """``/remember`` (the plugin command's route): the text is the user's own words in the session,
+    recallable once projected; a repeat stores nothing; a sub-agent's session is refused even when the
+    operator's filters let sub-agents' sessions in (their words are not the user's)."""
+    said = "I keep my climbing shoes in locker 4417 at the gym."
+    r = service.post("/v1/memory/remember", json={"sessionKey": MAIN, "text": said}).json()
+    assert r["status"] == "remembered" and r["detail"]["entryId"].startswith("live:") and said in r["text"]
+    assert service.app.state.nova.worker.drain(30)
+    assert "4417" in _search(service, query="climbing shoes locker")["text"]
+    assert service.post("/v1/memory/remember", json={"sessionKey": MAIN, "text": said}).json()["text"].startswith(
+        "NOVA already has this")
+    with store.connection() as conn:
+        # One entry, the user's (named in the workspace's USER.md), not the assistant's.
+        assert conn.execute("SELECT role, speaker FROM entries WHERE text = %s", (said,)).fetchall() == [("user", "Dana Okafor")]
+
+    from nova.config import FilterSettings
+    from nova.serve.app import create_app
+
+    open_filters = FilterSettings(include=["agent:*:main", "agent:*:subagent:*"], exclude=[])
+    rt = runtime_with(settings, embedder, projector, filters=open_filters)
+    with TestClient(create_app(rt, worker_projector=projector)) as client:
+        sub = "agent:main:subagent:7"
+        assert client.post("/v1/memory/search", json={"sessionKey": sub, "query": "x"}).json()["status"] == "ok"
+        before = row_counts(store)
+        r = client.post("/v1/memory/remember", json={"sessionKey": sub, "text": "zxqv the sub-agent's note"}).json()
+        assert r["status"] == "skipped" and "sub-agent" in r["reason"]
+        assert row_counts(store) == before
+    rt.close()

@@ -491,3 +491,67 @@ def test_slash_memory_answers_from_nova_without_a_model_call(world, settings):
     gateway.turns([(MAIN, "/memory Priya's dog")])
     assert "NOVA is not running" in _text_of([m for m in gateway.history(MAIN) if m.get("role") == "assistant"][-1])
     assert len(stub.since(0)) == before
+
+
+def _answer(gateway, key: str) -> str:
+    """The session's last assistant message as the gateway shows it (a command's answer)."""
+    return _text_of([m for m in gateway.history(key) if m.get("role") == "assistant"][-1])
+
+
+def test_slash_remember_and_forget_steer_memory_from_the_chat(world, settings):
+    """``/remember <text>`` and ``/forget`` (issue 37), answered without a model call. What is remembered
+    is the user's words, recallable at once, and after catch-up its provenance is the command's own
+    transcript entry; ``/forget <words>`` lists the matches numbered and ``/forget all`` forgets them
+    for good (a later catch-up does not bring them back). Refused in a sub-agent's session; with
+    ``nova serve`` down, ``/remember`` says so and catch-up remembers the text from the transcript."""
+    stub, gateway, env, state = world
+    fact = "I keep my climbing shoes in locker 4417 at the gym."
+    service = _Service(env)
+    gateway.start()
+    try:
+        before = len(stub.since(0))
+        turns = gateway.turns([(MAIN, f"/remember {fact}"), (SUBAGENT, "/remember zxqv my sub-agent note"),
+                               (SUBAGENT, "/forget Priya"), (MAIN, "/forget 2")])
+        assert [t["status"] for t in turns] == ["ok"] * 4, turns
+        service.settle(projected=1)
+        assert _answer(gateway, MAIN) == "Nothing listed to forget: first /forget <words> to list the memories."
+        history = [_text_of(m) for m in gateway.history(MAIN) if m.get("role") == "assistant"]
+        assert f"NOVA will remember: {fact}" in history, history
+        assert "sub-agent's session cannot change" in _answer(gateway, SUBAGENT)
+        assert _query(settings, "SELECT entry_id LIKE 'live:%%', role FROM entries WHERE text = %s", fact) == [(True, "user")]
+        assert _query(settings, "SELECT count(*) FROM entries WHERE text LIKE '%%zxqv%%'") == [(0,)]
+
+        gateway.turns([(MAIN, "/memory climbing shoes locker")])
+        assert "4417" in _answer(gateway, MAIN)
+
+        # Catch-up adopts the live entry: the command's transcript entry, read as the text, is its provenance.
+        assert _nova(env, "catchup").returncode == 0
+        (entry_id, live), = _query(settings, "SELECT entry_id, live FROM entries WHERE text = %s", fact)
+        assert not live and not entry_id.startswith("live:"), entry_id
+        assert _query(settings, "SELECT count(*) FROM entries WHERE text ~ '^/(remember|forget|memory)'"
+                                " OR text LIKE 'NOVA will remember%%' OR text LIKE 'NOVA memories for%%'") == [(0,)]
+        cited = _query(settings, "SELECT count(*) FROM provenance WHERE entry_id = %s", entry_id)[0][0]
+        assert cited >= 2, cited  # its episode and its fact
+
+        gateway.turns([(MAIN, "/forget climbing shoes locker")])
+        listing = _answer(gateway, MAIN)
+        assert listing.startswith('NOVA memories for "climbing shoes locker":') and "1. [" in listing and "4417" in listing, listing
+        assert "Nothing is forgotten yet" in listing
+        gateway.turns([(MAIN, "/forget all")])
+        gone = _answer(gateway, MAIN)
+        assert gone.count("Forgotten: [") == listing.count("Source:") >= 1, (listing, gone)
+        gateway.turns([(MAIN, "/memory climbing shoes locker")])
+        after = _answer(gateway, MAIN)
+        assert "4417" not in after, (listing, gone, after)
+        assert _nova(env, "catchup").returncode == 0  # the forget holds against the transcript
+        gateway.turns([(MAIN, "/memory climbing shoes locker")])
+        assert "4417" not in _answer(gateway, MAIN)
+        assert len(stub.since(0)) == before  # no model request for any command turn
+    finally:
+        service.stop()
+    bike = "My bike is a blue Brompton."
+    gateway.turns([(MAIN, f"/remember {bike}")])
+    assert "NOVA is not running" in _answer(gateway, MAIN)
+    assert _nova(env, "catchup").returncode == 0  # what the hook missed, catch-up reads
+    assert _query(settings, "SELECT role, live FROM entries WHERE text = %s", bike) == [("user", False)]
+    assert len(stub.since(0)) == before

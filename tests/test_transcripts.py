@@ -74,3 +74,16 @@ def test_example_layout_is_discovered():
 def test_workspace_names_the_speakers():
     speakers = load_speakers(EXAMPLE_STATE, "main")
     assert (speakers.user, speakers.assistant) == ("Dana Okafor", "Nova")
+
+
+def test_novas_own_commands_are_no_memories_but_remember_gives_its_text(tmp_path):
+    """The nova-recall plugin's commands (hooks/nova-recall-plugin/commands.js) in a transcript: /memory
+    and /forget are not something the user told the agent; ``/remember <text>`` is the text."""
+    path = tmp_path / "s.jsonl"
+    write_transcript(path, "s", [("user", "/memory Priya"), ("user", "/forget 2"), ("user", "/forget all"),
+                                 ("user", "/remember"), ("user", "/remember I keep my shoes in locker 12."),
+                                 ("assistant", "/remember this is the assistant")])
+    result = read_transcript(path)
+    assert [(e.role, e.text) for e in result.entries] == [
+        ("user", "I keep my shoes in locker 12."), ("assistant", "/remember this is the assistant")]
+    assert result.stats.skipped["synthetic"] == 4

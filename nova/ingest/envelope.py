@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 from nova.memory.prompt_tags import INJECTED_TAGS, strip_stray_tags
 
-__all__ = ["Envelope", "parse_envelope", "strip_injected_blocks", "is_synthetic_turn"]
+__all__ = ["Envelope", "parse_envelope", "strip_injected_blocks", "is_synthetic_turn", "remembered_text"]
 
 _TS = (
     r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) )?"
@@ -138,11 +138,20 @@ def strip_injected_blocks(text: str) -> str:
 def is_synthetic_turn(text: str) -> bool:
     """True for a turn OpenClaw itself wrote (a heartbeat poll and the like, or its bare
     acknowledgement ``HEARTBEAT_OK`` / ``NO_REPLY``), or one of NOVA's own slash commands
-    (``/memory ...``, answered by the nova-recall plugin without a model): not something anyone
-    told the agent."""
+    (``/memory ...``, ``/forget ...``, a bare ``/remember``; answered by the nova-recall plugin without
+    a model): not something anyone told the agent. ``/remember <text>`` is not: see ``remembered_text``."""
     flat = text.strip()
-    return flat in _SILENT_REPLIES or _WAKE_PROMPT.match(flat) is not None or _NOVA_COMMAND.match(flat) is not None
+    return (flat in _SILENT_REPLIES or _WAKE_PROMPT.match(flat) is not None
+            or (_NOVA_COMMAND.match(flat) is not None and remembered_text(flat) is None))
+
+
+def remembered_text(text: str) -> str | None:
+    """The text of ``/remember <text>`` (the nova-recall plugin's command), what the user asked NOVA to
+    remember: the entry is that text, from the command's own transcript entry. None for anything else."""
+    m = _REMEMBER.match(text.strip())
+    return m.group(1).strip() if m else None
 
 
 # The nova-recall plugin's commands (hooks/nova-recall-plugin/commands.js).
-_NOVA_COMMAND = re.compile(r"^/memory(?:\s|$)", re.IGNORECASE)
+_NOVA_COMMAND = re.compile(r"^/(?:memory|forget|remember)(?:\s|$)", re.IGNORECASE)
+_REMEMBER = re.compile(r"^/remember\s+(\S.*)$", re.IGNORECASE | re.DOTALL)

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from nova.ingest.envelope import is_synthetic_turn, parse_envelope, strip_injected_blocks
+from nova.ingest.envelope import is_synthetic_turn, parse_envelope, remembered_text, strip_injected_blocks
 from nova.memory.dates import parse_iso_time
 
 __all__ = [
@@ -256,6 +256,8 @@ def parse_line(line: bytes, seq: int, stats: ReadStats) -> TranscriptEntry | Ses
     if is_synthetic_turn(text):
         stats.skipped["synthetic"] += 1
         return None
+    if role == "user" and (remembered := remembered_text(text)) is not None:
+        text = remembered  # "/remember X": the user's words are X (the service logged it live: its twin)
     parent = obj.get("parentId")
     return TranscriptEntry(
         entry_id=entry_id,

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import psycopg
 from fastapi import HTTPException
 
-from nova.ingest.envelope import is_synthetic_turn
+from nova.ingest.envelope import is_synthetic_turn, remembered_text
 from nova.ingest.filters import SessionFilter
 from nova.ingest.live import ForgottenScope, LiveMessage, agent_of_session_key, log_live_entry, message_text
 from nova.recall import telemetry
@@ -121,6 +121,8 @@ class ServiceContext:
         text = message_text(req.content)
         if not text:
             return Accepted(status="empty", reason="no text after removing envelope and memory blocks")
+        if remembered_text(text) is not None:
+            return Accepted(status="skipped", reason="the /remember command stores its text itself")
         if _COMMAND.match(req.content.strip()):
             return Accepted(status="skipped", reason="a chat command (/new, /reset …), not a memory")
         if is_synthetic_turn(text):

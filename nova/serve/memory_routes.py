@@ -5,6 +5,7 @@ nova-recall plugin's agent tools and its ``memory_search`` / ``memory_get`` corp
 - ``POST /v1/memory/get``: one memory with its transcript entries, or the transcript around an entry.
 - ``POST /v1/memory/entity``: an entity with its relationships, current and superseded.
 - ``POST /v1/memory/forget``: forget one memory (nova.memory.forget_one), recorded as via ``tool``.
+- ``POST /v1/memory/remember``: the user's ``/remember <text>``, logged as their own words in the session.
 
 Same rules as the hook endpoints: the agent is the session key's, session-key filters apply (a
 sub-agent or cron session gets ``status: "skipped"`` and nothing), malformed input is a 422 that
@@ -22,7 +23,8 @@ from fastapi import APIRouter, Depends
 from nova.memory.forget_one import MemoryBusy, MemoryRef, forget_memory
 from nova.recall.lookup import SearchFilter, cite, entity_facts, memory_detail, search_memories, transcript_excerpt
 from nova.serve.context import ServiceContext
-from nova.serve.models import EntityIn, MemoryForgetIn, MemoryGetIn, MemorySearchIn, SessionRequest, ToolOut
+from nova.serve.models import (EntityIn, MemoryForgetIn, MemoryGetIn, MemoryRememberIn, MemorySearchIn, MessageIn,
+                               SessionRequest, ToolOut)
 from nova.serve.routes import authorised, service
 
 __all__ = ["router", "DEFAULT_RESULTS"]
@@ -127,6 +129,35 @@ def memory_forget(req: MemoryForgetIn, ctx: ServiceContext = Depends(service)) -
     return ToolOut(status="forgotten", detail={"ref": str(ref), "rules": gone.rules},
                    text=f"Forgotten: {ref} ({gone.text[:200]}). It will not be remembered again from the same"
                         " conversation; the operator can restore it.")
+
+
+@router.post("/v1/memory/remember", response_model=ToolOut, dependencies=[Depends(authorised)])
+def memory_remember(req: MemoryRememberIn, ctx: ServiceContext = Depends(service)) -> ToolOut:
+    """Log ``text`` as the user's own words in this session, now, and queue its extraction (the
+    ``/remember`` command: nova-recall's hooks/nova-recall-plugin/commands.js). Catch-up later finds the
+    command's transcript entry, reads ``/remember <text>`` as ``<text>`` and adopts this live entry, so
+    its provenance is the command's own entry. Refused (``skipped``) in a session the filters exclude
+    and in a sub-agent's, whatever the filters say: a sub-agent's words are not the user's. A text the
+    user already said in this session is not stored twice. ``detail``: ``{"entryId"}`` when logged."""
+    agent, skipped = _skipped(req, ctx)
+    if skipped is not None:
+        return skipped
+    if ":subagent:" in req.session_key:
+        return ToolOut(status="skipped", reason="a sub-agent's session: only the user's own words are remembered")
+    text = ctx.redactor(req.text).strip()
+    with ctx.rt.store.connection() as conn:  # said before in this session (live or from the transcript)
+        known = conn.execute("SELECT 1 FROM entries WHERE agent_id = %s AND session_key = %s AND role = 'user'"
+                             " AND text = %s LIMIT 1", (agent, req.session_key, text)).fetchone()
+    if known:
+        return ToolOut(status="remembered", text=f"NOVA already has this: {text}")
+    logged = ctx.log_message(agent, MessageIn(sessionKey=req.session_key, agentId=agent, content=text))
+    if logged.status == "queued":
+        return ToolOut(status="remembered", detail={"entryId": logged.entryId}, text=f"NOVA will remember: {text}")
+    if logged.status == "duplicate":
+        return ToolOut(status="remembered", text=f"NOVA already has this: {text}")
+    if logged.status == "busy":
+        return ToolOut(status="busy", reason=logged.reason)
+    return ToolOut(status="skipped", reason=logged.reason)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -158,10 +158,15 @@ class MemoryForgetIn(SessionRequest):
     ref: str = Field(min_length=3, max_length=40, pattern=r"^(?:nova:)?(relationship|episode):\d{1,18}$")
 
 
+class MemoryRememberIn(SessionRequest):
+    """The ``/remember <text>`` command's text (the nova-recall plugin's ``ctx.args``)."""
+    text: str = Field(min_length=1, max_length=4000, pattern=r"\S", description="What the user asked NOVA to remember")
+
+
 class ToolOut(BaseModel):
-    """``status``: ok | not_found | forgotten | skipped (a filtered session: nothing is read or written) |
-    busy (a forget while a rebuild holds the agent: nothing is written; try again when it is done)."""
-    status: Literal["ok", "not_found", "forgotten", "skipped", "busy"]
+    """``status``: ok | not_found | forgotten | remembered | skipped (a filtered session: nothing is read
+    or written) | busy (a forget while a rebuild holds the agent: nothing is written; try again when it is done)."""
+    status: Literal["ok", "not_found", "forgotten", "remembered", "skipped", "busy"]
     reason: str | None = None
     results: list[dict] = []
     text: str = ""
