@@ -163,6 +163,11 @@ class Settings(BaseSettings):
     telemetry_sample_rate: float = Field(default=0.1, ge=0, le=1,
                                          description="Share of service recalls recorded in recall_telemetry (no text)")
     telemetry_retention_days: int = Field(default=14, ge=1, description="Telemetry rows older than this are pruned")
+    inter_session_input: Literal["skip", "attributed"] = Field(
+        default="skip",
+        description="A user-role message another session sent (sessions_send, agent-to-agent replies: OpenClaw's"
+                    " message.provenance.kind inter_session) is not the user's words. skip: not stored. attributed:"
+                    " stored as said by its source ('agent ops'), never as the user")
     catchup_chunk_entries: int = 256
     extraction_workers: int | None = Field(
         default=None, ge=0, le=64,

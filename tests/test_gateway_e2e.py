@@ -555,3 +555,39 @@ def test_slash_remember_and_forget_steer_memory_from_the_chat(world, settings):
     assert _nova(env, "catchup").returncode == 0  # what the hook missed, catch-up reads
     assert _query(settings, "SELECT role, live FROM entries WHERE text = %s", bike) == [("user", False)]
     assert len(stub.since(0)) == before
+
+
+def test_a_message_from_another_agent_is_not_the_users(world, settings):
+    """Issue 37: OpenClaw's sessions_send from agent ops into main's session, in a running gateway with
+    two agents. The delivered turn keeps ``trigger: user``; only ``ctx.inputProvenance`` says it came from
+    another session. main's model request for it carries no NOVA block (its reply goes back to ops: the
+    user's memories stay out of it; before, it held the Priya memory), and catch-up does not store the
+    message as the user's words (before, "User: [Inter-session message] ... I adopted a parrot")."""
+    stub, gateway, env, state = world
+    config = json.loads((state / "openclaw.json").read_text())
+    config["agents"]["entries"] = {"main": {"default": True}, "ops": {"workspace": str(state / "workspace-ops")}}
+    config["tools"] = {"profile": "messaging"}  # sessions_send, behind OpenClaw's tool_call
+    (state / "openclaw.json").write_text(json.dumps(config, indent=2))
+    service = _Service(env)
+    gateway.start()
+    try:
+        gateway.turns([(MAIN, FACT)])
+        service.settle(projected=1)
+        asked = "What breed is Priya's dog? By the way, I adopted a parrot named Kiwi."
+        stub.call_tool("tool_call", {"id": "sessions_send",
+                                     "args": {"sessionKey": MAIN, "message": asked, "timeoutSeconds": 60}})
+        ops_turn, = gateway.turns([("agent:ops:main", "Ask main about Priya's dog.")], timeout_s=300)
+        assert ops_turn["status"] == "ok", ops_turn
+        delivered = [r for r in stub.since(ops_turn["sentAt"] / 1000 - 0.001) if asked in r.user_turn]
+        assert len(delivered) == 1, [r.user_turn[:200] for r in stub.since(ops_turn["sentAt"] / 1000 - 0.001)]
+        assert "Inter-session message" in delivered[0].text()  # what OpenClaw marks it with
+        assert BLOCK not in delivered[0].user_turn and "greyhound" not in delivered[0].user_turn, delivered[0].user_turn
+        # A turn the user sends is still served: the block reaches the model.
+        own = _one_request(stub, gateway.turns([(MAIN, "What breed is Priya's dog?")])[0])
+        assert BLOCK in own.user_turn and "greyhound" in own.user_turn
+        caught = _nova(env, "catchup")
+        assert caught.returncode == 0 and "inter_session" in caught.stdout, caught.stdout
+        assert _query(settings, "SELECT count(*) FROM entries WHERE text LIKE '%%Kiwi%%'") == [(0,)]
+        assert _query(settings, "SELECT count(*) FROM relationships WHERE fact LIKE '%%parrot%%'") == [(0,)]
+    finally:
+        service.stop()

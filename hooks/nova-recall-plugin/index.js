@@ -22,6 +22,8 @@ const INJECTION = { prepend: "prependContext", append: "appendContext", system: 
 
 // EmbeddedRunTrigger values of runs no person asked for (dist/agent-harness-runtime-*.d.ts).
 const SYSTEM_TRIGGERS = new Set(["heartbeat", "cron", "memory", "overflow"]);
+// InputProvenanceKind values (dist/*.d.ts INPUT_PROVENANCE_KIND_VALUES) of input no user of this session wrote.
+const FOREIGN_INPUT = new Set(["inter_session", "internal_system"]);
 
 export default {
   id: "nova-recall",
@@ -37,6 +39,10 @@ export default {
       try {
         if (disabled()) return undefined;
         if (SYSTEM_TRIGGERS.has(ctx?.trigger)) return undefined;
+        // Input another session sent (sessions_send, agent-to-agent replies) or the gateway wrote: its
+        // reply goes back to that session, so the user's memories stay out of it. ctx.trigger stays
+        // "user" for those; the typed origin is ctx.inputProvenance (docs/plugins/hooks/prompt-and-session.md).
+        if (FOREIGN_INPUT.has(ctx?.inputProvenance?.kind)) return undefined;
         // An explicit empty currentUserMessage means no textual request: no recall.
         const query = typeof event?.currentUserMessage === "string" ? event.currentUserMessage : event?.prompt;
         const sessionKey = ctx?.sessionKey;

@@ -46,7 +46,7 @@ from nova.store.connection import Store
 from nova.ingest.sources import TranscriptStream, list_agents, list_streams, session_index
 from nova.ingest.transcripts_jsonl import ReadStats
 from nova.ingest.workspace import load_openclaw_config, load_speakers
-from nova.memory.speakers import Speakers, entry_speakers
+from nova.memory.speakers import Speakers, entry_speakers, origin_speaker
 
 __all__ = ["CatchupReport", "run_catchup", "StateDirError", "AgentLag", "lag"]
 
@@ -441,6 +441,8 @@ def _logged_rows(tf: TranscriptStream, key: str, speakers: Speakers, redactor: R
     """``(entry-log row, parent id, channel, secret kinds redacted)`` of each transcript entry."""
     for e in entries:
         speaker, addressee = entry_speakers(e.role, e.sender, speakers)
+        if e.origin is not None:  # inter_session_input = attributed: said by its source, never by the user
+            speaker = origin_speaker(e.origin)
         text, kinds = redactor.redact(e.text)
         yield (LoggedEntry(tf.agent_id, tf.session_id, e.entry_id, e.seq, key, e.role, speaker, addressee,
                            text, e.occurred_at), e.parent_id, e.channel, kinds)
@@ -495,6 +497,11 @@ def _catch_up_file(conn, settings: Settings, projector: Projector, tf: Transcrip
             known.keys[tf.session_id] = key
             entries = [e for e in result.entries if not known.forgotten.covers(key, e.occurred_at, tf.session_id)]
             report.entries_forgotten += len(result.entries) - len(entries)
+            if settings.inter_session_input == "skip":
+                foreign = sum(e.origin is not None for e in entries)
+                if foreign:  # another session's message is not the user's words
+                    report.lines.skipped["inter_session"] += foreign
+                    entries = [e for e in entries if e.origin is None]
             if any(e.role == "user" for e in entries):
                 session_log_lock(conn, tf.agent_id, key)
             new = _append_entries(conn, tf, key, speakers, redactor, entries, report.secrets_redacted)

@@ -110,6 +110,10 @@ class TranscriptEntry:
     sender: str | None = None   # from the channel envelope
     channel: str | None = None
     group_id: str | None = None  # the envelope's group chat id (nova.ingest.envelope.Envelope.group_id)
+    # Set for a user-role message another session sent (OpenClaw's message.provenance.kind "inter_session":
+    # sessions_send, agent-to-agent replies, docs/reference/transcript-hygiene.md): its source session
+    # key, or "another session". Not the user's words: catch-up skips or attributes it (inter_session_input).
+    origin: str | None = None
 
 
 @dataclass
@@ -187,6 +191,12 @@ def _text_of(content) -> str:
     return "\n".join(parts)
 
 
+# The preface OpenClaw writes before an inter-session message's text (its INTER_SESSION_PROMPT_PREFIX_BASE
+# line and explanation, dist/input-provenance-*.mjs), seen in 2026.9.6 transcripts.
+_INTER_SESSION_MARKER = re.compile(
+    r"^\s*\[Inter-session message\][^\n]*\n(?:This content was routed by OpenClaw[^\n]*\n)?")
+
+
 def parse_line(line: bytes, seq: int, stats: ReadStats) -> TranscriptEntry | SessionHeader | None:
     """Parse one JSONL line; returns None (and counts why) for anything that is not a memory.
 
@@ -242,7 +252,18 @@ def parse_line(line: bytes, seq: int, stats: ReadStats) -> TranscriptEntry | Ses
         # /memory answer would otherwise be stored back as something the assistant said.
         stats.skipped["gateway_injected"] += 1
         return None
+    provenance = message.get("provenance") if isinstance(message.get("provenance"), dict) else {}
+    if role == "user" and provenance.get("kind") == "internal_system":
+        # Input the gateway wrote itself (restart recovery, a progress card refresh): nobody said it.
+        stats.skipped["internal_system"] += 1
+        return None
+    origin = None
+    if role == "user" and provenance.get("kind") == "inter_session":
+        source = provenance.get("sourceSessionKey")
+        origin = source.strip()[:200] if isinstance(source, str) and source.strip() else "another session"
     text = strip_injected_blocks(_text_of(message.get("content")))
+    if origin is not None:
+        text = _INTER_SESSION_MARKER.sub("", text, count=1)  # OpenClaw's "[Inter-session message] ..." preface
     occurred = _timestamp(obj.get("timestamp")) or _timestamp(message.get("timestamp"))
     sender = channel = group_id = None
     if role == "user":
@@ -269,6 +290,7 @@ def parse_line(line: bytes, seq: int, stats: ReadStats) -> TranscriptEntry | Ses
         sender=sender,
         channel=channel,
         group_id=group_id,
+        origin=origin,
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Speakers", "entry_speakers"]
+__all__ = ["Speakers", "entry_speakers", "origin_speaker"]
 
 
 @dataclass(frozen=True)
@@ -29,3 +29,12 @@ def entry_speakers(role: str, sender: str | None, speakers: Speakers) -> tuple[s
         name = sender if sender and any(c.isalpha() for c in sender) and "(" not in sender else None
         return name or speakers.user, speakers.assistant
     return speakers.assistant, speakers.user
+
+
+def origin_speaker(origin: str) -> str:
+    """Who said a message another session sent: "agent ops" for a source key ``agent:ops:...``, else
+    "another session". Never the user's name (nova.ingest.transcripts_jsonl.TranscriptEntry.origin)."""
+    parts = origin.split(":")
+    if len(parts) >= 3 and parts[0] == "agent" and parts[1]:
+        return f"agent {parts[1][:64]}"
+    return "another session"
