@@ -56,3 +56,42 @@ def test_a_long_answer_is_recalled_as_the_sentences_that_answer(store, settings,
         short = recall(conn, projector.embedder, "main", "What did Biscuit learn to open?", budget_tokens=budget)
         dog = next(i for i in short if i.kind == "episode" and "Biscuit" in i.text)
         assert "…" not in dog.text and "Ha, clever dog!" in dog.text  # a short exchange is recalled whole
+
+
+class _DenseOnly:
+    """The shipped embedder as a store with ``embedding_tiers = "dense"`` has it: no static tier. Counts
+    the texts of each dense-model call."""
+
+    static = None
+
+    def __init__(self, embedder):
+        self._embedder, self.calls = embedder, []
+
+    def encode(self, texts):
+        self.calls.append(len(texts))
+        return self._embedder.encode(texts)
+
+    def __getattr__(self, name):
+        return getattr(self._embedder, name)
+
+
+def test_without_a_static_tier_the_dense_model_scores_a_bounded_few_sentences(store, settings, projector, tmp_path):
+    """Dense-only stores scored every sentence of the long episodes with the dense model at recall (0.3-2 s
+    on two cores for LongMemEval's: past the hook's 300 ms budget, so the turn got nothing). Now the
+    DENSE_SCORED sentences holding most of the query's words; the answer is still found."""
+    from nova.recall.excerpt import DENSE_SCORED
+
+    state = tmp_path / "openclaw"
+    filler = [f"District {n} has a quiet park with benches under the plane trees." for n in range(1, 31)]
+    write_transcript(state / "agents" / "main" / "sessions" / "paris.jsonl", "paris", [
+        ("user", "I'm going to Paris in May. Any tips?"),
+        ("assistant", "Here are some tips.\n" + "\n".join(f"- {t}" for t in filler[:15] + TOPICS + filler[15:])),
+    ])
+    run_catchup(store, settings, projector, state)
+    dense = _DenseOnly(projector.embedder)
+    with store.connection() as conn:
+        items = recall(conn, dense, "main", "Which bistro serves the duck confit?",
+                       budget_tokens=settings.recall_budget_tokens)
+    episode = next(i for i in items if i.kind == "episode" and "Chez Margaux" in i.text)
+    assert "…" in episode.text
+    assert max(dense.calls) <= DENSE_SCORED + 1, dense.calls  # the query and at most DENSE_SCORED sentences

@@ -4,7 +4,8 @@ An episode is a user turn and the replies to it. On LoCoMo-shaped chat that is a
 user-assistant transcript (LongMemEval) it is a question and a ~2,000-character answer, ~600 tokens:
 two such episodes spend the block's budget, and the line that holds the answer is one of forty. So an
 episode longer than ``EXCERPT_ABOVE`` of the budget is recalled as an excerpt: its sentences ranked
-by meaning (the static tier's cosine to the query, or the dense model's without that tier) and by
+by meaning (the static tier's cosine to the query; without that tier, the dense model's for the sentences
+holding most of the query's words) and by
 words (the share of the query's content words they hold), the two rankings fused by reciprocal rank
 (RRF, k=60, as the recall paths are), the best taken until the excerpt would pass that size, then
 put back in transcript order under the episode's date, each with its speaker, "…" where sentences
@@ -24,7 +25,7 @@ import numpy as np
 from nova.memory.dates import format_day
 from nova.recall.paths.fulltext import query_lexemes
 
-__all__ = ["excerpt_long_episodes", "EXCERPT_ABOVE"]
+__all__ = ["excerpt_long_episodes", "EXCERPT_ABOVE", "DENSE_SCORED"]
 
 # An episode over this share of the budget is excerpted to at most that size: 150 tokens of the default
 # 1,000. A LoCoMo exchange is 50-150 tokens (19 of 1,090 are over 150), a LongMemEval one mostly 100-900. Chosen
@@ -32,6 +33,9 @@ __all__ = ["excerpt_long_episodes", "EXCERPT_ABOVE"]
 # too and locomo-dev loses answer tokens (0.827 -> 0.816); at 0.15 and 0.20 the LoCoMo sets are unchanged.
 EXCERPT_ABOVE = 0.15
 _RRF_K = 60
+# Sentences the dense model scores at recall when there is no static tier (``_meaning``): a latency bound
+# (about 50-100 ms of MiniLM on two cores), not tuned on recall figures.
+DENSE_SCORED = 24
 # Sentence ends, and line breaks (an assistant's markdown lists: one item a line).
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9*#-])|\s*\n+\s*")
 _BULLET = re.compile(r"^(?:[-*•+]|#+)\s+")  # a markdown list item's or heading's mark (numbers stay: "1) ...")
@@ -42,7 +46,8 @@ def excerpt_long_episodes(conn, agent_id: str, details: dict, embedder, query: s
     budget`` tokens by its excerpt for ``query`` (``words``: its words for full text, ``RecallQuery.words``):
     ``text``, ``tokens`` (the embedding model's tokenizer) and ``sources`` change; the embedding (its best
     turn's, for MMR) does not. ``embedder``: the dense ``Embedder``; its static tier scores the sentences
-    when it has one (sub-millisecond), else the dense model does. Reads the agent's rows only."""
+    when it has one (sub-millisecond), else the dense model scores the ``DENSE_SCORED`` with most of the
+    query's words (``_meaning``). Reads the agent's rows only."""
     limit = max(1, int(budget * EXCERPT_ABOVE))
     long_ids = [key[1] for key, d in details.items() if key[0] == "episode" and d["tokens"] > limit
                 and not d.get("excerpt")]
@@ -62,10 +67,8 @@ def excerpt_long_episodes(conn, agent_id: str, details: dict, embedder, query: s
     flat = [s for eid in long_ids for s in sentences.get(eid, [])]
     if not flat:
         return
-    scorer = embedder.static if getattr(embedder, "static", None) is not None else embedder
-    vectors = scorer.encode([query] + [s[3] for s in flat])
-    meaning = vectors[1:] @ vectors[0]
     words_held = _word_shares(conn, words, [s[3] for s in flat])
+    meaning = _meaning(embedder, query, [s[3] for s in flat], words_held)
     sizes = embedder.count_tokens([s[3] for s in flat])  # one tokenizer call for every sentence
     start = 0
     excerpts = {}
@@ -82,6 +85,22 @@ def excerpt_long_episodes(conn, agent_id: str, details: dict, embedder, query: s
         d = details[("episode", eid)]
         d.update(text=text, tokens=tokens, excerpt=True,
                  sources=[s for s in d["sources"] if (s["session_id"], s["entry_id"]) in excerpts[eid][1]])
+
+
+def _meaning(embedder, query: str, sentences: list[str], words_held: np.ndarray) -> np.ndarray:
+    """Each sentence's cosine to the query: the static tier's for all of them (sub-millisecond); without
+    that tier (``embedding_tiers = "dense"``) the dense model's for the ``DENSE_SCORED`` sentences holding
+    most of the query's words only, the rest ranked below them. All of a LongMemEval episode's sentences
+    took the dense model 0.3-2 s on two cores, past the recall hook's 300 ms budget (it failed open and
+    the turn got no memories); 24 take ~50-100 ms."""
+    if getattr(embedder, "static", None) is not None:
+        vectors = embedder.static.encode([query] + sentences)
+        return vectors[1:] @ vectors[0]
+    scored = np.argsort(-np.round(words_held, 4), kind="stable")[:DENSE_SCORED]
+    vectors = embedder.encode([query] + [sentences[i] for i in scored])
+    meaning = np.full(len(sentences), -2.0)  # below any cosine
+    meaning[scored] = vectors[1:] @ vectors[0]
+    return meaning
 
 
 def _word_shares(conn, words: str, sentences: list[str]) -> np.ndarray:
