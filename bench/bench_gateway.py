@@ -20,6 +20,11 @@ the model request reached the stub: OpenClaw's preparation plus NOVA's hooks, bo
 per-turn recall, which is what NOVA can add to a turn). "NOVA adds" is the median of ``on``
 minus the median of ``off``. Every process started is stopped at the end.
 
+It also reports what NOVA adds to each model request in the ``on`` session: tokens (4 characters a
+token) of its per-turn block and of its session profile in the system prompt, mean and p95, and the
+prefix's stability: how many consecutive requests extend the previous one byte for byte before the
+current user message (what a provider's prompt cache needs), per condition.
+
 Usage: bench/bench_gateway.py [--turns 30] [--memories 10000] [--tool-calls 20] [--json]
 """
 
@@ -28,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -88,21 +94,57 @@ def _run(gateway: Gateway, stub: StubProvider, turns: int, session: str) -> dict
     gateway.turns([(session, "Hello!")])
     sent = [(session, MESSAGES[i % len(MESSAGES)]) for i in range(turns)]
     results = gateway.turns(sent, timeout_s=60 + 30 * turns)
-    turn_ms, model_ms, failed = [], [], 0
+    turn_ms, model_ms, failed, requests = [], [], 0, []
     for r in results:
-        seen = [q for q in stub.since(r["sentAt"] / 1000 - 0.05) if q.at <= r["endedAt"] / 1000 + 0.05]
+        # The send time is taken before chat.send on the same clock (1 ms: its rounding); a wider slack
+        # took in the previous turn's request when turns run back to back (19 of 30 turns "failed").
+        seen = [q for q in stub.since(r["sentAt"] / 1000 - 0.001) if q.at <= r["endedAt"] / 1000 + 0.05]
         if r["status"] != "ok" or len(seen) != 1:
             failed += 1
             continue
         turn_ms.append(r["endedAt"] - r["sentAt"])
         model_ms.append(seen[0].at * 1000 - r["sentAt"])
+        requests.append(seen[0])
     blocks = sum(1 for q in stub.since(results[0]["sentAt"] / 1000) if "<nova-memory>" in q.user_turn)
 
     def stats(xs):
         return {"p50": round(percentile(xs, 0.5), 1), "p95": round(percentile(xs, 0.95), 1)}
 
     return {"turns": len(results), "failed": failed, "turn_ms": stats(turn_ms), "to_model_ms": stats(model_ms),
-            "turns_with_nova_block": blocks}
+            "turns_with_nova_block": blocks, **_what_requests_carry(requests)}
+
+
+def _nova_text(text: str) -> str:
+    """Every <nova-memory> block in ``text``, joined."""
+    return "".join(re.findall(r"<nova-memory>.*?</nova-memory>", text, flags=re.S))
+
+
+def _prefix(request) -> list[str]:
+    """The request's messages before the last user message a person wrote, with OpenClaw's own
+    "Current date:" line (it turns at midnight) normalised: what a provider's prompt cache keys on."""
+    messages = request.body["messages"]
+    last = max(i for i, m in enumerate(messages) if m["role"] == "user"
+               and "OPENCLAW_INTERNAL_CONTEXT" not in json.dumps(m.get("content")))
+    return [re.sub(r"(?m)^Current date: \S+$", "", json.dumps(m, sort_keys=True)) for m in messages[:last]]
+
+
+def _what_requests_carry(requests: list) -> dict:
+    """Tokens NOVA adds per model request, at 4 characters a token (the provider's tokenizer is not
+    known here): its per-turn block in the user's message and its session profile in the system prompt;
+    mean and p95 over the session's requests. And the prefix: the share of consecutive requests whose
+    messages before the current user message extend the previous request's byte for byte (a provider's
+    prompt cache hits then), and whether the system prompt held still."""
+    turn = [len(_nova_text(q.user_turn)) / 4 for q in requests]
+    profile = [len(_nova_text(q.system)) / 4 for q in requests]
+    extends = [_prefix(b)[:len(_prefix(a))] == _prefix(a) for a, b in zip(requests, requests[1:])]
+    systems = {re.sub(r"(?m)^Current date: \S+$", "", q.system) for q in requests}
+
+    def summary(xs):
+        return {"mean": round(sum(xs) / len(xs), 1) if xs else 0.0, "p95": round(percentile(xs, 0.95), 1) if xs else 0.0}
+
+    return {"nova_tokens_block": summary(turn), "nova_tokens_profile": summary(profile),
+            "nova_tokens_total": summary([a + b for a, b in zip(turn, profile)]),
+            "prefix_extends": f"{sum(extends)}/{len(extends)}", "system_prompts": len(systems)}
 
 
 TOOL_CALLS = {  # what the stub model calls through OpenClaw's tool_call (Tool Search, the default)
@@ -123,7 +165,7 @@ def _tool_round_trips(gateway: Gateway, stub: StubProvider, calls: int, session:
             results += gateway.turns([(session, f"Tool turn {i}: {args['query']}")])
         trips, failed, why = [], 0, []
         for r in results:
-            seen = [q for q in stub.since(r["sentAt"] / 1000 - 0.05) if q.at <= r["endedAt"] / 1000 + 0.05]
+            seen = [q for q in stub.since(r["sentAt"] / 1000 - 0.001) if q.at <= r["endedAt"] / 1000 + 0.05]
             if r["status"] != "ok" or len(seen) != 2:
                 failed += 1
                 why.append(f"{r['status']}/{len(seen)} requests")
@@ -194,6 +236,8 @@ def main() -> int:
         stub.close()
     report["nova_adds_ms"] = {k: round(report["on"][k]["p50"] - report["off"][k]["p50"], 1)
                               for k in ("turn_ms", "to_model_ms")}
+    report["nova_adds_p95_ms"] = {k: round(report["on"][k]["p95"] - report["off"][k]["p95"], 1)
+                                  for k in ("turn_ms", "to_model_ms")}
     shutil.rmtree(work, ignore_errors=True)
     if args.json:
         print(json.dumps(report))
@@ -206,7 +250,18 @@ def main() -> int:
         print(f"{cond:10} {r['turn_ms']['p50']:9.0f} {r['turn_ms']['p95']:9.0f} {r['to_model_ms']['p50']:13.0f}"
               f" {r['to_model_ms']['p95']:13.0f} {r['failed']:7d} {r['turns_with_nova_block']:11d}")
     print(f"NOVA adds (median on - median off): turn {report['nova_adds_ms']['turn_ms']:.0f} ms,"
-          f" to model {report['nova_adds_ms']['to_model_ms']:.0f} ms")
+          f" to model {report['nova_adds_ms']['to_model_ms']:.0f} ms;"
+          f" at p95 (p95 on - p95 off): turn {report['nova_adds_p95_ms']['turn_ms']:.0f} ms,"
+          f" to model {report['nova_adds_p95_ms']['to_model_ms']:.0f} ms")
+    on = report["on"]
+    print(f"tokens NOVA adds per request (4 chars a token), mean / p95: block {on['nova_tokens_block']['mean']:.0f}"
+          f" / {on['nova_tokens_block']['p95']:.0f}, profile {on['nova_tokens_profile']['mean']:.0f}"
+          f" / {on['nova_tokens_profile']['p95']:.0f}, total {on['nova_tokens_total']['mean']:.0f}"
+          f" / {on['nova_tokens_total']['p95']:.0f}")
+    for cond in ("off", "on", "down"):
+        r = report[cond]
+        print(f"prefix, {cond:4}: {r['prefix_extends']} consecutive requests extend the previous one byte for byte;"
+              f" {r['system_prompts']} distinct system prompt(s)")
     for cond in ("tools_on", "tools_down"):
         for tool, r in report.get(cond, {}).items():
             print(f"tool round trip, nova serve {cond[6:]:4} {tool:14} p50 {r['p50']} ms  p95 {r['p95']} ms"
