@@ -268,3 +268,11 @@ def test_a_name_given_in_a_self_introduction_resolves_to_the_speaker(store, proj
     assert people == {"Caroline": ["Caroline", "Jenny"], "Melanie": ["Melanie"]}
     assert not any("is Jenny" in f for f in facts)
     assert objects <= {"Caroline", "Melanie"}
+
+
+def test_the_verb_after_an_adverb_takes_the_third_person(extractor):
+    """ "User now have 3 aquariums" (noticed last stop): the adverb between the pronoun and its verb hid it."""
+    texts = {f.text for f in extract(extractor, "I now have 3 aquariums.").facts}
+    assert "Caroline now has 3 aquariums." in texts, texts
+    texts = {f.text for f in extract(extractor, "I really love pottery.").facts}
+    assert "Caroline really loves pottery." in texts, texts

@@ -549,7 +549,8 @@ def _clause_text(doc, sent, verb, subj, subject, item: ExtractionInput, times) -
         if end in date_after:
             word += f" ({date_after[end].label()})"
         parts.append(word + t.whitespace_)
-        previous = low if t.tag_ == "PRP" else ""
+        # "I now have", "I really love": the verb after an adverb still follows the pronoun.
+        previous = low if t.tag_ == "PRP" else (previous if t.pos_ == "ADV" and previous in ("i", "you") else "")
     text = re.sub(r"\s+", " ", "".join(parts)).strip()
     # Leading discourse words carry nothing once the clause stands alone.
     text = re.sub(r"^(?:and|but|so|or|because|then|also|well|oh|yeah|yes|wow)\b[,\s]*", "", text, flags=re.IGNORECASE)
