@@ -276,3 +276,16 @@ def test_the_verb_after_an_adverb_takes_the_third_person(extractor):
     assert "Caroline now has 3 aquariums." in texts, texts
     texts = {f.text for f in extract(extractor, "I really love pottery.").facts}
     assert "Caroline really loves pottery." in texts, texts
+
+
+def test_an_operators_split_keeps_a_self_given_name_apart(store):
+    """A split rule (nova ui) that says "jenny" is not Caroline holds against Caroline's "I'm Jenny"."""
+    with store.connection() as conn:
+        conn.execute("INSERT INTO entity_rules (agent_id, action, alias_norm, entity_kind, entity_norm, entity_name)"
+                     " VALUES ('a1', 'split', 'jenny', 'person', 'caroline', 'Caroline')")
+        r = EntityResolver(conn, "a1", 1)
+        caroline = r.resolve("Caroline", "person")
+        assert r.alias(caroline, "Jenny") is False
+        assert r.resolve("Jenny", "person") != caroline
+        assert r.alias(caroline, "Caro") is True and r.resolve("Caro", "person") == caroline
+        conn.rollback()
