@@ -28,6 +28,11 @@ def _not_a_boolean(value):
 
 
 Number = BeforeValidator(_not_a_boolean)
+# "Not blank": one character that is not white space in any of the three engines that read the pattern:
+# pydantic-core's (Rust regex: Unicode White_Space, so U+0085 is space), JSON Schema's (ECMA: also U+FEFF,
+# not U+0085 or U+001C-U+001F) and Python's. A plain \S differed: schemathesis sent "\u0085", valid by
+# the published schema, and got a 422.
+NOT_BLANK = r"[^\s\x1c-\x1f\x85\ufeff]"
 AgentId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
 
@@ -54,7 +59,7 @@ class MessageIn(SessionRequest):
 
 
 class RecallIn(SessionRequest):
-    query: str = Field(min_length=1, pattern=r"\S", description="The current user message (currentUserMessage); not blank")
+    query: str = Field(min_length=1, pattern=NOT_BLANK, description="The current user message (currentUserMessage); not blank")
     budget_tokens: Annotated[int | None, Number] = Field(default=None, alias="budgetTokens", gt=0, le=20_000)
     limit: Annotated[int | None, Number] = Field(default=None, gt=0, le=200)
 
@@ -134,7 +139,7 @@ IsoTime = Annotated[datetime | None, BeforeValidator(_text_only),
 class MemorySearchIn(SessionRequest):
     """The nova_recall tool's arguments, and OpenClaw's ``memory_search`` through the corpus supplement
     (``MemoryCorpusSupplement.search``: query, maxResults)."""
-    query: str = Field(min_length=1, max_length=4000, pattern=r"\S")
+    query: str = Field(min_length=1, max_length=4000, pattern=NOT_BLANK)
     max_results: Annotated[int | None, Number] = Field(default=None, alias="maxResults", gt=0, le=50)
     budget_tokens: Annotated[int | None, Number] = Field(default=None, alias="budgetTokens", gt=0, le=20_000)
     since: IsoTime = None
@@ -151,7 +156,7 @@ class MemoryGetIn(SessionRequest):
 
 
 class EntityIn(SessionRequest):
-    name: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    name: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
 
 
 class MemoryForgetIn(SessionRequest):
@@ -160,7 +165,7 @@ class MemoryForgetIn(SessionRequest):
 
 class MemoryRememberIn(SessionRequest):
     """The ``/remember <text>`` command's text (the nova-recall plugin's ``ctx.args``)."""
-    text: str = Field(min_length=1, max_length=4000, pattern=r"\S", description="What the user asked NOVA to remember")
+    text: str = Field(min_length=1, max_length=4000, pattern=NOT_BLANK, description="What the user asked NOVA to remember")
 
 
 class ToolOut(BaseModel):
