@@ -84,9 +84,7 @@ class EntityResolver:
                     (kind, entity_id, self.agent_id, list(WEAK_KINDS), self.agent_id, kind),
                 )
             self._add_alias(entity_id, norm, name)
-        if norm not in self._cache:
-            self._cached_order.append(norm)
-        self._cache[norm] = entity_id
+        self._remember(norm, entity_id)
         return entity_id
 
     def alias(self, entity_id: int, name: str) -> bool:
@@ -98,10 +96,14 @@ class EntityResolver:
             return False
         before = self.aliased
         self._add_alias(entity_id, norm, name)
+        self._remember(norm, entity_id)
+        return self.aliased != before
+
+    def _remember(self, norm: str, entity_id: int) -> None:
+        """Cache what ``norm`` resolves to, in the order ``rollback_to`` undoes."""
         if norm not in self._cache:
             self._cached_order.append(norm)
         self._cache[norm] = entity_id
-        return self.aliased != before
 
     def _found(self, norm: str, kind: str, seen_at: datetime | None) -> int | None:
         """The entity a mention named ``norm`` resolves to under the rules and steps 1-3, or None for a new one."""
