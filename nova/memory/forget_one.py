@@ -122,7 +122,7 @@ def forget_memory(conn: psycopg.Connection, embedder, agent_id: str, ref: Memory
             raise MemoryBusy(f"a rebuild of agent {agent_id} is running (forget, merge, split, re-extraction"
                              " or catch-up); try again when it is done")
         if ref.kind == "relationship":
-            row = conn.execute("DELETE FROM relationships WHERE agent_id = %s AND id = %s RETURNING fact",
+            row = conn.execute("SELECT fact FROM relationships WHERE agent_id = %s AND id = %s",
                                (agent_id, ref.id)).fetchone()
             if row is None:
                 return None
@@ -130,10 +130,8 @@ def forget_memory(conn: psycopg.Connection, embedder, agent_id: str, ref: Memory
             hashes = [("fact", fact_hash(text))]
             # The rule matches the text, so a rebuild makes no row of it: nor may the forget leave one
             # ("I keep my shoes in locker 12" is keep and keep_in, one text).
-            twins = [r[0] for r in conn.execute(
+            ids = [r[0] for r in conn.execute(
                 "DELETE FROM relationships WHERE agent_id = %s AND fact = %s RETURNING id", (agent_id, text))]
-            conn.execute("DELETE FROM provenance WHERE agent_id = %s AND item_kind = 'relationship' AND item_id = ANY(%s)",
-                         (agent_id, twins))
             reworded = [r[0] for r in conn.execute(
                 "UPDATE entities SET summary = NULL, summary_session_id = NULL, summary_entry_id = NULL"
                 " WHERE agent_id = %s AND summary = %s RETURNING id", (agent_id, text))]
@@ -142,13 +140,13 @@ def forget_memory(conn: psycopg.Connection, embedder, agent_id: str, ref: Memory
                                (agent_id, ref.id)).fetchone()
             if row is None:
                 return None
-            text = row[0]
+            text, ids = row[0], [ref.id]
             hashes = [("entry", entry_hash(s, e)) for s, e in conn.execute(
                 "SELECT session_id, entry_id FROM provenance WHERE agent_id = %s AND item_kind = 'episode'"
                 " AND item_id = %s", (agent_id, ref.id))]
             reworded = []
-        conn.execute("DELETE FROM provenance WHERE agent_id = %s AND item_kind = %s AND item_id = %s",
-                     (agent_id, ref.kind, ref.id))
+        conn.execute("DELETE FROM provenance WHERE agent_id = %s AND item_kind = %s AND item_id = ANY(%s)",
+                     (agent_id, ref.kind, ids))
         # A profile held for a session may quote the memory: gone in the same commit.
         conn.execute("DELETE FROM session_profiles WHERE agent_id = %s", (agent_id,))
         for kind, key_hash in hashes:
