@@ -143,8 +143,9 @@ class SpacyExtractor:
     def _extract(self, doc, item: ExtractionInput) -> Extraction:
         times = self._times(doc, item)
         self_names = _self_names(doc, item)
-        mentions = self._mentions(doc, item)
-        facts = self._facts(doc, item, times, mentions)
+        speaker_names = _speaker_names(item)
+        mentions = self._mentions(doc, item, speaker_names)
+        facts = self._facts(doc, item, times, mentions, speaker_names)
         if self_names:  # "I'm Jenny", "call me Jen" name the speaker; not facts ("Caroline is Jenny")
             said = re.compile("|".join(rf"\b{re.escape(normalize_name(n))}\b" for n in self_names))
             facts = [f for f in facts if not said.search(normalize_name(f.object_name or f.object_value or ""))]
@@ -174,7 +175,7 @@ class SpacyExtractor:
                 out.append((ent.start_char, ent.end_char, resolved))
         return out
 
-    def _mentions(self, doc, item: ExtractionInput) -> list[Mention]:
+    def _mentions(self, doc, item: ExtractionInput, speaker_names: dict[str, str]) -> list[Mention]:
         out: list[Mention] = []
         for ent in doc.ents:
             kind = _NER_KINDS.get(ent.label_)
@@ -201,9 +202,8 @@ class SpacyExtractor:
                         out.append(Mention(name, kind, strong=kind != "thing"))
         # "caroline told me": a speaker's name in lowercase is still the speaker (NER misses or
         # _usable_name drops it), written as the speaker's own name so it resolves to them.
-        names = _speaker_names(item)
-        out += [Mention(names[tok.lower_], "person") for tok in doc
-                if tok.lower_ in names and tok.text.islower() and tok.pos_ in ("PROPN", "NOUN")
+        out += [Mention(speaker_names[tok.lower_], "person") for tok in doc
+                if tok.lower_ in speaker_names and tok.text.islower() and tok.pos_ in ("PROPN", "NOUN")
                 and not (tok.i > 0 and doc[tok.i - 1].dep_ in ("det", "poss"))]
         text = item.text
         out += [Mention(m.group(0).rstrip(".,;:!?"), "url", True) for m in _URL.finditer(text)]
@@ -215,10 +215,12 @@ class SpacyExtractor:
                 if len(m.group(1).split()) <= 8]
         return out
 
-    def _facts(self, doc, item: ExtractionInput, times, mentions: list[Mention]) -> list[Fact]:
+    def _facts(self, doc, item: ExtractionInput, times, mentions: list[Mention],
+               speaker_names: dict[str, str]) -> list[Fact]:
         by_name = {normalize_name(m.name): m for m in mentions}
-        for part, full in _speaker_names(item).items():  # "caroline" as a subject is the speaker Caroline
-            if full in {m.name for m in mentions}:
+        named = {m.name for m in mentions}
+        for part, full in speaker_names.items():  # "caroline" as a subject is the speaker Caroline
+            if full in named:
                 by_name.setdefault(part, Mention(full, "person"))
         facts: list[Fact] = []
         for sent in doc.sents:
