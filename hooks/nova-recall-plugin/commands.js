@@ -79,10 +79,12 @@ function keepListing(who, items) {
   while (listings.size > LISTINGS_KEPT) listings.delete(listings.keys().next().value);
 }
 
-/** The listed memories "/forget 2", "/forget 1 3" or "/forget all" names; null when the args are not numbers. */
+// "/forget 2", "/forget 1 3", "/forget 1,3" or "/forget all": a pick from the last listing, not words to list.
+const PICK = /^(?:all|\d+(?:[\s,]+\d+)*)$/i;
+
+/** The listed memories a pick (``PICK``) names; [] when a number is not on the listing. */
 function chosen(args, listing) {
   if (/^all$/i.test(args)) return listing.items;
-  if (!/^\d+(?:[\s,]+\d+)*$/.test(args)) return null;
   const numbers = [...new Set(args.split(/[\s,]+/).map(Number))];
   if (numbers.some((n) => n < 1 || n > listing.items.length)) return [];
   return numbers.map((n) => listing.items[n - 1]);
@@ -93,14 +95,13 @@ async function forget(api, ctx) {
   if (refused) return { text: refused };
   const args = String(ctx?.args ?? "").trim();
   if (!args) return { text: "Usage: /forget <words> lists matching memories; then /forget 2, /forget 1 3 or /forget all." };
-  const listing = listings.get(listingKey(who));
-  const fresh = listing && Date.now() - listing.at < LISTING_TTL_MS ? listing : null;
-  const picked = fresh ? chosen(args, fresh) : null;
-  if (picked === null && (/^all$/i.test(args) || /^\d+(?:[\s,]+\d+)*$/.test(args))) {
-    return { text: "Nothing listed to forget: first /forget <words> to list the memories." };
-  }
-  if (picked !== null) {
-    if (!picked.length) return { text: `Pick a number from 1 to ${fresh.items.length}, or all.` };
+  if (PICK.test(args)) {
+    const listing = listings.get(listingKey(who));
+    if (!listing || Date.now() - listing.at >= LISTING_TTL_MS) {
+      return { text: "Nothing listed to forget: first /forget <words> to list the memories." };
+    }
+    const picked = chosen(args, listing);
+    if (!picked.length) return { text: `Pick a number from 1 to ${listing.items.length}, or all.` };
     const lines = [];
     for (const item of picked) {
       const answer = await call("nova-command", "/v1/memory/forget", { ...who, ref: item.ref }, budget(api));
