@@ -5,21 +5,26 @@ model from NOVA and from raw turns, with the margin, per category. Recall runs a
 configured item limit and token budget (``recall_limit`` 20, ``recall_budget_tokens`` 1000) unless
 --limit / --budget say otherwise.
 
+Both blocks are held to one budget, counted one way: the tokens of the text the model reads, under
+the embedding model's tokenizer (all-MiniLM-L6-v2's, the one NOVA's packer counts with). NOVA's block
+is scored as rendered (``render_items``: headers, dates and speakers included) on the longest run of
+its items, best first, that fits; the baseline is packed line by line. (NOVA's packer counts its items'
+own text, so the rendered block can run past the budget; items past it are not scored.)
+
 Per question, averaged per category and overall, for NOVA and for the baseline:
 - evidence recall: the share of its evidence entry ids among the entries the block came from
-  (NOVA: the provenance, ``sources``, of the items recalled; baseline: the turns packed);
+  (NOVA: the provenance, ``sources``, of the items scored; baseline: the turns packed);
 - answer-token recall: the share of the gold answer's content words (lower-cased words that are not
-  spaCy stop words) in the block the model reads (NOVA: ``render_items``). Preference questions
-  (LongMemEval's single-session-preference) count by evidence only: their answers describe a reply.
-Also NOVA's answer-token recall within the budget counted at 4 characters a token (``chars4``), the
-block's mean size, and items recalled from the noise sessions (sub-agent and cron transcripts about
-"zxqv" that the default filters keep out: should be 0).
+  spaCy stop words) in the block. Preference questions (LongMemEval's single-session-preference)
+  count by evidence only: their answers describe a reply.
+Also the answer-token recall of both with the budget counted at 4 characters a token (``chars4``), the
+blocks' mean sizes in both counts, and items recalled from the noise sessions (sub-agent and cron
+transcripts about "zxqv" that the default filters keep out: should be 0).
 
 The baseline is what OpenClaw's own ``memory_search`` gives for free, computed here in the same run on
 the same entries and budget: every transcript entry NOVA logged (envelope stripped, secrets redacted),
 as "[<date>] <speaker>: <text>", ranked by all-MiniLM-L6-v2 cosine and Okapi BM25 (rank_bm25) each
-min-max normalised over the agent's turns and fused 0.7 / 0.3, packed best first while the block fits
-the budget at 4 characters a token.
+min-max normalised over the agent's turns and fused 0.7 / 0.3, packed best first while the block fits.
 
 A question's ``asked_at`` (LongMemEval) is when recall runs (``recall(as_of=…)``): time expressions in it
 count from then and nothing said later is used. Without one, times count from the agent's last entry.
@@ -78,16 +83,19 @@ class RawTurns:
         self.lines = [f"[{r[3]:%-d %B %Y}] {r[1]}: {r[2]}" if r[3] else f"{r[1]}: {r[2]}" for r in rows]
         self.vectors = np.asarray(embedder.encode(self.lines), dtype=np.float32)
         self.bm25 = BM25Okapi([_tokens(line) for line in self.lines])
+        self.costs = {"tokens": embedder.count_tokens(self.lines),
+                      "chars4": [(len(line) + 1) / 4 for line in self.lines]}  # +1: the newline between lines
 
-    def block(self, query: str, query_vector: np.ndarray, budget: int) -> tuple[set[str], str]:
-        """(entry ids packed, the block's text) for ``query`` within ``budget`` tokens at 4 chars a token."""
+    def block(self, query: str, query_vector: np.ndarray, budget: int, count: str = "tokens") -> tuple[set[str], str]:
+        """(entry ids packed, the block's text) for ``query`` within ``budget``, counted as ``count``:
+        "tokens" (the embedding model's tokenizer) or "chars4" (4 characters a token)."""
         fused = FUSION[0] * _minmax(self.vectors @ query_vector) + FUSION[1] * _minmax(
             np.asarray(self.bm25.get_scores(_tokens(query))))
-        packed, chars = [], 0
+        packed, used, cost = [], 0, self.costs[count]
         for i in np.argsort(-fused, kind="stable"):
-            if (chars + len(self.lines[i]) + 1) / 4 <= budget:
+            if used + cost[i] <= budget:
                 packed.append(i)
-                chars += len(self.lines[i]) + 1
+                used += cost[i]
         return {self.ids[i] for i in packed}, "\n".join(self.lines[i] for i in packed)
 
 
@@ -126,11 +134,21 @@ def bench(rt, data: Path, budget: int, limit: int, categories: set[int] | None, 
     def share(wanted: set[str], block: str) -> float:
         return len(wanted & words(block)) / len(wanted)
 
-    scores: dict[str, dict[int, list[float]]] = {k: defaultdict(list) for k in
-                                                 ("nova_evidence", "nova_answer", "nova_answer4", "raw_evidence", "raw_answer")}
-    latencies, tokens_used, chars4_used, noise_items, raw_chars = [], [], [], 0, []
+    scores: dict[str, dict[int, list[float]]] = {k: defaultdict(list) for k in (
+        "nova_evidence", "nova_answer", "nova_answer4", "raw_evidence", "raw_answer", "raw_answer4")}
+    sizes: dict[str, list[float]] = defaultdict(list)
+    latencies, noise_items = [], 0
     vectors = rt.embedder.encode([q["question"] for q in questions])
     baselines: dict[str, RawTurns] = {}
+    count = {"tokens": lambda text: rt.embedder.count_tokens([text])[0], "chars4": lambda text: len(text) / 4}
+
+    def fitting(items, unit: str) -> list:
+        """The longest run of ``items``, best first, whose rendered block fits the budget counted as ``unit``."""
+        k = len(items)
+        while k and count[unit](render_items(items[:k])) > budget:
+            k -= 1
+        return items[:k]
+
     with rt.store.connection() as conn, rt.store.spare_connection() as side:
         last = dict(conn.execute("SELECT agent_id, max(occurred_at) FROM entries GROUP BY 1").fetchall())
         recall(conn, rt.embedder, questions[0]["agent"], "warm up", budget_tokens=budget)
@@ -141,24 +159,27 @@ def bench(rt, data: Path, budget: int, limit: int, categories: set[int] | None, 
             items = recall(conn, rt.embedder, agent, q["question"], limit=limit, budget_tokens=budget,
                            query_vector=vec, now=asked or last.get(agent), as_of=asked, side_conn=side)
             latencies.append((time.perf_counter() - started) * 1000)
-            evidence = set(q["evidence"])
-            scores["nova_evidence"][cat].append(len(evidence & {s["entry_id"] for i in items for s in i.sources})
-                                                / len(evidence))
-            block = render_items(items)
-            tokens_used.append(sum(i.tokens for i in items))
-            chars4_used.append(len(block) / 4)
             noise_items += sum("zxqv" in i.text.lower() for i in items)
+            scored, scored4 = fitting(items, "tokens"), fitting(items, "chars4")
+            block, block4 = render_items(scored), render_items(scored4)
+            sizes["nova_rendered_tokens"].append(count["tokens"](render_items(items)))
+            sizes["nova_tokens"].append(count["tokens"](block))
+            sizes["nova_items_cut"].append(len(items) - len(scored))
+            evidence = set(q["evidence"])
+            scores["nova_evidence"][cat].append(len(evidence & {s["entry_id"] for i in scored for s in i.sources})
+                                                / len(evidence))
             if agent not in baselines:
                 baselines[agent] = RawTurns(conn, rt.embedder, agent)
             raw_ids, raw_block = baselines[agent].block(q["question"], np.asarray(vec, dtype=np.float32), budget)
-            raw_chars.append(len(raw_block) / 4)
+            _, raw_block4 = baselines[agent].block(q["question"], np.asarray(vec, dtype=np.float32), budget, "chars4")
+            sizes["raw_tokens"].append(count["tokens"](raw_block))
             scores["raw_evidence"][cat].append(len(evidence & raw_ids) / len(evidence))
             wanted = words(q["answer"])
             if wanted and name_of[cat] != PREFERENCE:  # an answer of stop words only ("no") has nothing to find
-                fits = next((k for k in range(len(items), -1, -1) if len(render_items(items[:k])) / 4 <= budget), 0)
                 scores["nova_answer"][cat].append(share(wanted, block))
-                scores["nova_answer4"][cat].append(share(wanted, render_items(items[:fits])))
+                scores["nova_answer4"][cat].append(share(wanted, block4))
                 scores["raw_answer"][cat].append(share(wanted, raw_block))
+                scores["raw_answer4"][cat].append(share(wanted, raw_block4))
 
     def overall(key: str) -> float | None:
         return _mean([v for vs in scores[key].values() for v in vs])
@@ -179,11 +200,10 @@ def bench(rt, data: Path, budget: int, limit: int, categories: set[int] | None, 
         "data": str(data), "questions": len(questions), "budget_tokens": budget, "limit": limit,
         "nova": {"evidence_recall": overall("nova_evidence"), "answer_token_recall": overall("nova_answer"),
                  "answer_token_recall_chars4": overall("nova_answer4")},
-        "baseline": {"evidence_recall": overall("raw_evidence"), "answer_token_recall": overall("raw_answer")},
+        "baseline": {"evidence_recall": overall("raw_evidence"), "answer_token_recall": overall("raw_answer"),
+                     "answer_token_recall_chars4": overall("raw_answer4")},
         "per_category": per_category,
-        "mean_tokens_used": round(statistics.mean(tokens_used), 1),
-        "mean_block_tokens_chars4": round(statistics.mean(chars4_used), 1),
-        "baseline_mean_block_tokens_chars4": round(statistics.mean(raw_chars), 1),
+        "mean_block_tokens": {k: round(statistics.mean(v), 1) for k, v in sizes.items()},
         "noise_items_recalled": noise_items,
         "tiers": rt.settings.embedding_tiers, "dense": dense,
         "dense_fill": {"texts": filled, "seconds": round(fill_s, 2)},
@@ -216,9 +236,13 @@ def print_figures(f: dict) -> None:
     for name, r in rows:
         print(f"  {name:<30} {r['n']:>4}  {_fmt(r['nova_evidence']):>14} {_fmt(r['raw_evidence'])} {_signed(r['evidence_margin'])}"
               f"      {_fmt(r['nova_answer']):>19} {_fmt(r['raw_answer'])} {_signed(r['answer_margin'])}")
-    print(f"  NOVA block {f['mean_tokens_used']} tokens ({f['mean_block_tokens_chars4']} at 4 chars a token; answer tokens"
-          f" within that {_fmt(f['nova']['answer_token_recall_chars4'])}), raw block {f['baseline_mean_block_tokens_chars4']};"
+    b = f["mean_block_tokens"]
+    print(f"  blocks (mean tokens): NOVA {b['nova_tokens']} scored of {b['nova_rendered_tokens']} rendered"
+          f" ({b['nova_items_cut']} items a question past the budget), raw {b['raw_tokens']};"
           f" noise-session items recalled: {f['noise_items_recalled']}")
+    n4, r4 = f["nova"]["answer_token_recall_chars4"], f["baseline"]["answer_token_recall_chars4"]
+    print(f"  answer tokens with the budget at 4 chars a token: NOVA {_fmt(n4)}, raw {_fmt(r4)},"
+          f" margin {_signed(None if n4 is None or r4 is None else round(n4 - r4, 4))}")
     r = f["recall_ms_excluding_query_embedding"]
     print(f"  recall latency p50 {r['p50']} ms, p95 {r['p95']} ms, max {r['max']} ms")
 
