@@ -40,3 +40,27 @@ def test_no_fact_repeats_an_episode_in_the_block(store, settings, projector, emb
             assert sum(i.tokens for i in items) <= 1000 and len(items) <= 20
     assert episodes > len(questions) and drops  # blocks hold episodes, lines were dropped: something to check
     assert not repeated, repeated[:5]
+
+
+def test_the_block_as_injected_fits_the_budget(store, settings, projector, embedder, tmp_path, dialogue_state):
+    """The budget is what the model reads: the rendered block (its tag lines, header and each line's
+    "- " included) is at most ``budget_tokens`` under the tokenizer item tokens are counted with. Before,
+    only the items' own text counted, and a full block ran past the budget by its frame and a token a line."""
+    from nova.recall.block import render_items
+
+    state = tmp_path / "state"
+    shutil.copytree(dialogue_state / "agents" / AGENT, state / "agents" / AGENT)
+    run_catchup(store, settings, projector, state)
+    questions = [q["question"] for q in corpus_questions(dialogue_state, AGENT)]
+    over, sizes = [], []
+    with store.connection() as conn:
+        for question in questions[:12]:
+            for budget in (60, 150, 400):
+                items = recall(conn, embedder, AGENT, question, budget_tokens=budget)
+                size = embedder.count_tokens([render_items(items)])[0]
+                sizes.append((budget, size, len(items)))
+                if size > budget:
+                    over.append((question, budget, size, len(items)))
+    assert not over, over
+    # Not empty for want of room: every budget here holds the frame and a few short items.
+    assert all(n > 0 for _, _, n in sizes), sizes

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from nova.memory.prompt_tags import BLOCK_TAG, neutralise_tags
 from nova.recall.items import RecallItem
 
-__all__ = ["BLOCK_TAG", "render_block", "render_items"]
+__all__ = ["BLOCK_TAG", "render_block", "render_items", "frame_tokens"]
 
 
 def render_block(lines: list[str]) -> str:
@@ -20,3 +22,13 @@ def render_block(lines: list[str]) -> str:
 def render_items(items: list[RecallItem]) -> str:
     """The block a hook would inject for these items."""
     return render_block([i.text for i in items])
+
+
+@lru_cache(maxsize=4)
+def frame_tokens(embedder) -> tuple[int, int]:
+    """What the block costs beyond its items' own text, under ``embedder``'s tokenizer (the one item
+    tokens are counted with): ``(the frame: tag lines and header, once; each line's "- ")``. Recall spends
+    its budget on the block as injected, so these come out of it."""
+    text = "x"
+    alone, as_line, framed = embedder.count_tokens([text, f"- {text}", render_block([text])])
+    return framed - as_line, as_line - alone

@@ -17,8 +17,9 @@ MMR_LAMBDA = 0.7
 
 
 def pack(order, details, fused, paths, content_keys, limit: int, budget: int, covered: set[tuple[str, str]],
-          dim: int, decisions: list | None = None, admit=None) -> list[RecallItem]:
-    """Greedy maximal marginal relevance (MMR) over the fused ranking, within the token budget.
+          dim: int, decisions: list | None = None, admit=None, line_tokens: int = 0) -> list[RecallItem]:
+    """Greedy maximal marginal relevance (MMR) over the fused ranking, within the token budget: each item
+    costs its text's tokens and ``line_tokens`` (its line's "- " in the block, ``nova.recall.block``).
 
     Each step takes the candidate with the best ``MMR_LAMBDA * relevance - (1 - MMR_LAMBDA) *
     redundancy``: relevance is its fused score over the best one (0-1], redundancy its highest cosine
@@ -68,7 +69,7 @@ def pack(order, details, fused, paths, content_keys, limit: int, budget: int, co
         if norm_text in seen_text:
             cut(key, "same text as an item above")
             continue
-        if d["tokens"] > left:
+        if d["tokens"] + line_tokens > left:
             cut(key, f"{d['tokens']} tokens, only {left} left in the budget")
             continue
         item = RecallItem(
@@ -80,12 +81,12 @@ def pack(order, details, fused, paths, content_keys, limit: int, budget: int, co
         place = len(chosen)
         if key[0] == "episode":
             verbatim |= srcs
-            freed, place = _drop_derived(chosen, verbatim, decisions)
+            freed, place = _drop_derived(chosen, verbatim, decisions, line_tokens)
             left += freed
         chosen.insert(place, item)
         picks += 1
         seen_text.add(norm_text)
-        left -= d["tokens"]
+        left -= d["tokens"] + line_tokens
         if decisions is not None:
             decisions.append((key[0], key[1], "kept",
                               f"pick {picks}, at {place + 1} in the block: fused rank {n + 1}, relevance {relevance[n]:.2f},"
@@ -112,7 +113,7 @@ def _current_first(chosen: list[RecallItem]) -> list[RecallItem]:
     return out
 
 
-def _drop_derived(chosen: list[RecallItem], verbatim: set, decisions: list | None) -> tuple[int, int]:
+def _drop_derived(chosen: list[RecallItem], verbatim: set, decisions: list | None, line_tokens: int) -> tuple[int, int]:
     """Drop the facts and entities chosen earlier whose every source entry is now in the block verbatim
     (an episode chosen after them holds those entries' own words): ``(tokens freed, where the episode
     goes)``. The episode takes the place of the first line it replaces, so the block stays best first."""
@@ -121,7 +122,7 @@ def _drop_derived(chosen: list[RecallItem], verbatim: set, decisions: list | Non
     freed = 0
     for n in reversed(dropped):
         item = chosen.pop(n)
-        freed += item.tokens
+        freed += item.tokens + line_tokens
         if decisions is not None:
             decisions.append((item.kind, item.id, "cut", "dropped: an episode chosen later holds its entries' own words"))
     return freed, dropped[0] if dropped else len(chosen)

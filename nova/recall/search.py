@@ -41,6 +41,7 @@ import psycopg
 
 from nova.memory.embed import Embedder
 from nova.recall.alongside import alongside
+from nova.recall.block import frame_tokens
 from nova.recall.details import item_details
 from nova.recall.excerpt import excerpt_long_episodes
 from nova.recall.explain import Clock, fill_trace
@@ -72,7 +73,8 @@ def recall(
     admit: Callable[[str, dict], bool] | None = None,
     as_of: datetime | None = None,
 ) -> list[RecallItem]:
-    """The best memories of ``agent_id`` for ``query``: at most ``limit`` items, ``budget_tokens`` in all.
+    """The best memories of ``agent_id`` for ``query``: at most ``limit`` items, whose block (``render_items``)
+    is at most ``budget_tokens`` under the embedding model's tokenizer.
 
     ``known_sources``: ``(session_id, entry_id)`` pairs the agent already has in front of it
     (the current message itself): memories drawn only from them are not recalled.
@@ -124,6 +126,9 @@ def recall(
     fuse({"continuation": ranked["continuation"]}, fused, paths)
     clock.lap("continuation")
     order = [k for k in by_fusion() if not kinds or k[0] in kinds][: limit * 6]
+    # The budget is the block's as injected: its frame and each line's "- " count (nova.recall.block).
+    frame, line_tokens = frame_tokens(embedder)
+    item_budget = budget_tokens - frame
     # Details (texts, provenance) in chunks: packing usually fills the budget from the first one.
     details: dict[tuple[str, int], dict] = {}
     items: list[RecallItem] = []
@@ -131,12 +136,12 @@ def recall(
     decisions = [] if trace is not None and trace.detailed else None
     for start in range(0, len(order), chunk):
         details |= item_details(conn, agent_id, order[start:start + chunk], vec, dim, side_conn, q.static_vector())
-        excerpt_long_episodes(conn, agent_id, details, embedder, q.text_query or query, q.words, budget_tokens)
+        excerpt_long_episodes(conn, agent_id, details, embedder, q.text_query or query, q.lexemes, budget_tokens)
         if decisions is not None:
             decisions.clear()
-        items = pack(order[:start + chunk], details, fused, paths, content_keys, limit, budget_tokens,
-                     set(known_sources or ()), dim, decisions, admit)
-        if len(items) >= limit or budget_tokens - sum(i.tokens for i in items) < SMALLEST_ITEM_TOKENS:
+        items = pack(order[:start + chunk], details, fused, paths, content_keys, limit, item_budget,
+                     set(known_sources or ()), dim, decisions, admit, line_tokens)
+        if len(items) >= limit or item_budget - sum(i.tokens + line_tokens for i in items) < SMALLEST_ITEM_TOKENS:
             break
     clock.lap("pack")
     if trace is not None:
