@@ -224,7 +224,8 @@ def test_full_text_leaves_out_words_most_memories_share(store, settings, project
     """A query word in most of an agent's memories ("coffee" here) is left out of the full-text query,
     a rare one ("violin") is kept, and an all-common query keeps its rarest word. The counts are NOVA's
     own (lexeme_frequencies), per agent, exact after any catch-up, with no ANALYZE."""
-    from nova.recall.paths.fulltext import COMMON_WORD_SHARE, any_word_query, query_lexemes
+    from nova.recall.paths.fulltext import COMMON_WORD_SHARE, any_word_query
+    from nova.recall.query import query_lexemes
 
     topics = ["the garden", "my sister", "the train", "a new job", "the weather", "football", "a recipe", "the dentist"]
     turns = []

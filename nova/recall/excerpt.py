@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 
 import numpy as np
 
 from nova.memory.dates import format_day
-from nova.recall.paths.fulltext import query_lexemes
 
 __all__ = ["excerpt_long_episodes", "EXCERPT_ABOVE", "DENSE_SCORED"]
 
@@ -41,9 +41,11 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9*#-])|\s*\n+\s*")
 _BULLET = re.compile(r"^(?:[-*•+]|#+)\s+")  # a markdown list item's or heading's mark (numbers stay: "1) ...")
 
 
-def excerpt_long_episodes(conn, agent_id: str, details: dict, embedder, query: str, words: str, budget: int) -> None:
+def excerpt_long_episodes(conn, agent_id: str, details: dict, embedder, query: str, lexemes: Sequence[str],
+                          budget: int) -> None:
     """Replace, in ``details`` (``nova.recall.details.item_details``), each episode over ``EXCERPT_ABOVE *
-    budget`` tokens by its excerpt for ``query`` (``words``: its words for full text, ``RecallQuery.words``):
+    budget`` tokens by its excerpt for ``query`` (``lexemes``: its words as full text indexes them,
+    ``RecallQuery.lexemes``):
     ``text``, ``tokens`` (the embedding model's tokenizer) and ``sources`` change; the embedding (its best
     turn's, for MMR) does not. ``embedder``: the dense ``Embedder``; its static tier scores the sentences
     when it has one (sub-millisecond), else the dense model scores the ``DENSE_SCORED`` with most of the
@@ -67,7 +69,7 @@ def excerpt_long_episodes(conn, agent_id: str, details: dict, embedder, query: s
     flat = [s for eid in long_ids for s in sentences.get(eid, [])]
     if not flat:
         return
-    words_held = _word_shares(conn, words, [s[3] for s in flat])
+    words_held = _word_shares(conn, lexemes, [s[3] for s in flat])
     meaning = _meaning(embedder, query, [s[3] for s in flat], words_held)
     sizes = embedder.count_tokens([s[3] for s in flat])  # one tokenizer call for every sentence
     start = 0
@@ -103,9 +105,9 @@ def _meaning(embedder, query: str, sentences: list[str], words_held: np.ndarray)
     return meaning
 
 
-def _word_shares(conn, words: str, sentences: list[str]) -> np.ndarray:
+def _word_shares(conn, lexemes: Sequence[str], sentences: list[str]) -> np.ndarray:
     """The share of the query's lexemes (English stems, stop words out: as full text indexes them) each sentence holds."""
-    wanted = set(query_lexemes(conn, words))
+    wanted = set(lexemes)
     if not wanted:
         return np.zeros(len(sentences))
     held = conn.execute("SELECT tsvector_to_array(to_tsvector('english', s)) FROM unnest(%s::text[]) WITH ORDINALITY t(s, n)"

@@ -36,6 +36,7 @@ class RecallQuery:
     text: str                  # as asked
     text_query: str            # without the speakers' names (graph seeds, half the embedding)
     words: str                 # what full text matches: no speakers' names, no time expression
+    lexemes: tuple[str, ...]   # ``words`` as full text indexes them (``query_lexemes``): the full-text path, excerpts
     when: QueryTime | None     # the time the query names ("last May"), resolved against ``now``
     speakers: set[str]         # the agent's speakers' normalised names (and their parts)
     exact: bool                # a small store: nearest neighbours by exact search
@@ -66,7 +67,13 @@ def prepare_query(conn: psycopg.Connection, embedder: Embedder, agent_id: str, q
         static.set_result(embed_query(embedder.static, query, text_query, None))
     when = query_time(query, now)
     words = without_names(without_time(query, when), speakers)
-    return RecallQuery(agent_id, query, text_query, words, when, speakers, exact, pending, static)
+    return RecallQuery(agent_id, query, text_query, words, tuple(query_lexemes(conn, words)), when, speakers, exact,
+                       pending, static)
+
+
+def query_lexemes(conn, text: str) -> list[str]:
+    """The text's distinct lexemes as full text indexes them (English stems, stop words dropped)."""
+    return [r[0] for r in conn.execute("SELECT unnest(tsvector_to_array(to_tsvector('english', %s)))", (text,))]
 
 
 def embed_query(embedder, query: str, text_query: str, given: np.ndarray | None) -> np.ndarray:

@@ -21,18 +21,13 @@ _TABLE = {"episode": "episodes", "relationship": "relationships", "entity": "ent
 
 
 def search(conn: psycopg.Connection, query: RecallQuery, trace: RecallTrace | None = None) -> list[Hit]:
-    """Episodes and relationships matching any of the query's words (``query.words``), best first."""
-    lexemes = query_lexemes(conn, query.words)
-    queries = {table: any_word_query(conn, query.agent_id, table, lexemes) for table in ("episodes", "relationships")}
+    """Episodes and relationships matching any of the query's words (``query.lexemes``), best first."""
+    queries = {table: any_word_query(conn, query.agent_id, table, list(query.lexemes))
+               for table in ("episodes", "relationships")}
     if trace is not None:
         trace.fulltext_queries = queries
     return by_score(_matches(conn, "episode", query.agent_id, queries["episodes"], query.exact)
                     + _matches(conn, "relationship", query.agent_id, queries["relationships"], query.exact))
-
-
-def query_lexemes(conn, text: str) -> list[str]:
-    """The text's distinct lexemes as full text indexes them (English stems, stop words dropped)."""
-    return [r[0] for r in conn.execute("SELECT unnest(tsvector_to_array(to_tsvector('english', %s)))", (text,))]
 
 
 def any_word_query(conn, agent_id: str, table: str, lexemes: list[str]) -> str | None:
