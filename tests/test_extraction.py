@@ -289,3 +289,22 @@ def test_an_operators_split_keeps_a_self_given_name_apart(store):
         assert r.resolve("Jenny", "person") != caroline
         assert r.alias(caroline, "Caro") is True and r.resolve("Caro", "person") == caroline
         conn.rollback()
+
+
+def test_a_request_without_a_question_mark_states_nothing(extractor):
+    """"Can you recommend some museums in the Latin Quarter." asks; it does not say the assistant could.
+    A yes/no question or request opens with its auxiliary before the subject, with or without a "?"
+    (LongMemEval's users often leave it out, or glue the next words to it: "glances?Share Prompt").
+    Before: "Assistant could recommend some free museums in the Latin Quarter" and "Are Assistant
+    familiar with Linux tool called glances?Share Prompt" were facts."""
+    for text in ("Can you recommend some free museums in the Latin Quarter.",
+                 "Also, could you suggest a few hiking trails near Yosemite",
+                 "Are you familiar with the Linux tool called glances?Share Prompt",
+                 "Do you know a good bakery in Porto."):
+        said = extractor.extract_batch([ExtractionInput(text, "Alex", "Assistant", SAID, "user")])[0]
+        assert said.facts == [], (text, [f.text for f in said.facts])
+    # A statement that happens to hold an auxiliary is still one.
+    said = extractor.extract_batch([ExtractionInput("I can recommend the museum in Porto to anyone.", "Alex",
+                                                    "Assistant", SAID, "user")])[0]
+    assert said.facts
+

@@ -388,12 +388,22 @@ _EMPTY_OBJECTS = {"it", "that", "this", "them", "there", "one", "what", "which",
 _WH_WORDS = {"what", "who", "whom", "whose", "which", "when", "where", "why", "how"}
 
 
+# Words a question may open with before its auxiliary: "Also, could you ...", "Hey, do you ...".
+_BEFORE_ASKING = {"intj", "cc", "advmod", "punct", "discourse"}
+
+
 def _is_question(sent) -> bool:
+    """A question or request, with or without its "?": it ends with one, opens with a wh-word, or opens
+    with an auxiliary before its subject ("Can you recommend ...", "Do you know ...", "Is there ...")."""
     text = sent.text.strip()
-    if text.endswith("?"):
+    if text.endswith("?") or "?" in text and re.search(r"\?\S", text):  # "glances?Share Prompt": glued on
         return True
     first = next((t for t in sent if not t.is_punct), None)
-    return first is not None and first.lower_ in _WH_WORDS and first.tag_.startswith("W")
+    if first is not None and first.lower_ in _WH_WORDS and first.tag_.startswith("W"):
+        return True
+    opener = next((t for t in sent if t.dep_ not in _BEFORE_ASKING or t.pos_ == "AUX"), None)
+    return (opener is not None and opener.pos_ == "AUX"
+            and any(c.dep_ in ("nsubj", "nsubjpass", "expl") and c.i > opener.i for c in opener.head.children))
 
 
 # What an assistant's reply says without stating it: a hypothesis or condition ("If you plan to visit
