@@ -129,9 +129,9 @@ class _LazyProjector:
         """The extractor (the models load now)."""
         return self._runtime.projector.extractor
 
-    def project(self, conn, agent_id: str, entries: list, ahead=None):
+    def project(self, conn, agent_id: str, entries: list, ahead=None, *, in_order: bool = False):
         if not entries:
             from nova.memory.projection import ProjectionStats
 
             return ProjectionStats()
-        return self._runtime.projector.project(conn, agent_id, entries, ahead)
+        return self._runtime.projector.project(conn, agent_id, entries, ahead, in_order=in_order)

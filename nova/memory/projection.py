@@ -66,13 +66,16 @@ class Projector:
         """Nothing to load: the models were given. (A lazy projector loads them here.)"""
 
     def project(self, conn: psycopg.Connection, agent_id: str, entries: list[LoggedEntry],
-                ahead: ExtractAhead | None = None) -> ProjectionStats:
+                ahead: ExtractAhead | None = None, *, in_order: bool = False) -> ProjectionStats:
         """Extract and write derived rows for ``entries`` (one agent, any sessions). ``ahead``: a bulk
-        run's workers, whose extractions of these entries are taken when they have them."""
+        run's workers, whose extractions of these entries are taken when they have them. ``in_order``:
+        the entries come in the order to write them (a rebuild's, ``nova.memory.reextract.REBUILD_ORDER``);
+        else they are written session by session, each in transcript order."""
         stats = ProjectionStats()
         if not entries:
             return stats
-        entries = sorted(entries, key=lambda e: (e.session_id, e.seq))
+        if not in_order:
+            entries = sorted(entries, key=lambda e: (e.session_id, e.seq))
         results = self._extract(entries, ahead)
         resolver = EntityResolver(conn, agent_id, self.extractor.version)
         forgotten = ForgottenMemoryRules.load(conn, agent_id)

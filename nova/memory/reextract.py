@@ -37,9 +37,17 @@ from nova.memory.redact import Redactor
 from nova.store.locks import OPERATOR_WAIT_S, agent_lock
 
 __all__ = ["Scope", "AgentChange", "ReextractReport", "reextract", "rebuild_agent", "scope_entry_count",
-           "session_keys_matching"]
+           "session_keys_matching", "REBUILD_ORDER"]
 
 log = logging.getLogger(__name__)
+
+# The order a rebuild projects entries in (SQL over ``e``, entries): sessions interleaved by time, each
+# in its transcript order (by the latest time said so far in it, so a clock that stepped back does not
+# reorder a session). One order for the whole rebuild, whatever its chunks: which entry first says a
+# fact (its valid_from) and which mention first names an entity depend on it, so a rebuild in chunks of
+# 7 and one in chunks of 256 give the same rows (before, each chunk was re-sorted by session).
+REBUILD_ORDER = ("coalesce(max(e.occurred_at) OVER (PARTITION BY e.session_id ORDER BY e.seq), '-infinity'),"
+                 " e.session_id, e.seq")
 
 _SNAPSHOT_SQL = {
     "entities": "SELECT kind || ':' || name FROM entities WHERE agent_id = %s",
@@ -260,18 +268,16 @@ def rebuild_agent(conn, projector: Projector, agent: str, scope: Scope, chunk: i
     redactor = redactor or Redactor()
     cond, params = _scope_filter(conn, agent, scope)
     before = _snapshot(conn, agent)
-    keys = conn.execute(
-        f"SELECT e.session_id, e.entry_id FROM entries e WHERE {cond}"
-        " ORDER BY e.occurred_at NULLS LAST, e.session_id, e.seq",
-        params,
-    ).fetchall()
+    keys = conn.execute(f"SELECT e.session_id, e.entry_id FROM entries e WHERE {cond} ORDER BY {REBUILD_ORDER}",
+                        params).fetchall()
     change.entries = len(keys)
     _clear_scope(conn, agent, cond, params, scope.whole_agent)
-    def fetch(part) -> list:
+    def fetch(part) -> list:  # in the part's order
         return _redact_logged(conn, fetch_entries(
             conn,
-            f"SELECT {entry_columns('e')} FROM entries e JOIN unnest(%s::text[], %s::text[]) AS k(session_id, entry_id)"
-            " ON e.session_id = k.session_id AND e.entry_id = k.entry_id WHERE e.agent_id = %s",
+            f"SELECT {entry_columns('e')} FROM entries e"
+            " JOIN unnest(%s::text[], %s::text[]) WITH ORDINALITY AS k(session_id, entry_id, n)"
+            " ON e.session_id = k.session_id AND e.entry_id = k.entry_id WHERE e.agent_id = %s ORDER BY k.n",
             ([k[0] for k in part], [k[1] for k in part], agent),
         ), redactor)
 
@@ -283,7 +289,7 @@ def rebuild_agent(conn, projector: Projector, agent: str, scope: Scope, chunk: i
         for k, part in enumerate(parts):
             entries, following = following, fetch(parts[k + 1]) if k + 1 < len(parts) else []
             ahead.offer([extraction_input(e) for e in following])
-            report.projection.merge(projector.project(conn, agent, entries, ahead))
+            report.projection.merge(projector.project(conn, agent, entries, ahead, in_order=True))
             if progress:
                 progress(agent, len(part))
     after = _snapshot(conn, agent)
