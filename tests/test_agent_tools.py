@@ -211,3 +211,19 @@ def test_remember_logs_the_users_words_in_their_session_only(service, store, set
         assert r["status"] == "skipped" and "sub-agent" in r["reason"]
         assert row_counts(store) == before
     rt.close()
+
+
+def test_remember_knows_a_text_said_before_however_it_is_spaced(service, store):
+    """The "already said in this session" check compares the text as it is stored (envelope and memory
+    blocks stripped, white space collapsed, secrets redacted), not as typed: "Tomas  moved to Lisbon
+    \\n in March." was said months ago in the session as "Tomas moved to Lisbon in March.". Before,
+    the raw text was compared, and the same words were logged a second time."""
+    def count() -> int:
+        with store.connection() as conn:
+            return conn.execute("SELECT count(*) FROM entries WHERE agent_id = 'main'"
+                                " AND text = 'Tomas moved to Lisbon in March.'").fetchone()[0]
+
+    assert count() == 1
+    r = service.post("/v1/memory/remember", json={"sessionKey": MAIN, "text": "Tomas  moved to Lisbon\n in March."}).json()
+    assert r["status"] == "remembered" and r["text"] == "NOVA already has this: Tomas moved to Lisbon in March.", r
+    assert count() == 1

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 
 from fastapi import APIRouter, Depends
 
+from nova.ingest.live import message_text
 from nova.memory.forget_one import MemoryBusy, MemoryRef, forget_memory
 from nova.recall.lookup import SearchFilter, cite, entity_facts, memory_detail, search_memories, transcript_excerpt
 from nova.serve.context import ServiceContext
@@ -144,7 +145,9 @@ def memory_remember(req: MemoryRememberIn, ctx: ServiceContext = Depends(service
         return skipped
     if ":subagent:" in req.session_key:
         return ToolOut(status="skipped", reason="a sub-agent's session: only the user's own words are remembered")
-    text = ctx.redactor(req.text).strip()
+    text = ctx.redactor(message_text(req.text))  # as the entry log stores it (nova.ingest.live)
+    if not text:  # only an envelope or an injected memory block
+        return ToolOut(status="skipped", reason="nothing to remember: the text holds no words of the user's")
     with ctx.rt.store.connection() as conn:  # said before in this session (live or from the transcript)
         known = conn.execute("SELECT 1 FROM entries WHERE agent_id = %s AND session_key = %s AND role = 'user'"
                              " AND text = %s LIMIT 1", (agent, req.session_key, text)).fetchone()
