@@ -6,7 +6,7 @@ The oracle is tests/test_fact_hygiene.py's (spaCy's parse of the fact's own text
 subject, nothing before it but time, place or discourse phrases, no condition, no modal), plus the
 attribution rule: a fact about the user made from an assistant's words is not clean. Turns are those
 catch-up keeps (the default session filters), up to --turns per agent, drawn with a fixed seed, and
-extracted as catch-up extracts them (with their role: an assistant's long reply is read in part).
+extracted as catch-up extracts them (with their role: an assistant's long reply is not parsed).
 
 Usage: .venv/bin/python bench/bench_facts.py [--data DIR]... [--turns 200] [--json]
 """

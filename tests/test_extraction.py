@@ -195,17 +195,19 @@ def test_an_assistant_reply_gives_no_hypotheses_offers_or_guesses_about_the_user
     assert [f.text for f in x.facts] == ["Alfama is the oldest district of Lisbon."]
 
 
-def test_a_long_reply_is_read_up_to_its_opening(extractor):
-    from nova.memory.spacy_extractor import ASSISTANT_READ_CHARS
+def test_a_long_reply_gives_no_facts_but_its_links_and_titles(extractor):
+    """A reply past ``LONG_REPLY_CHARS`` is generated text: not parsed (its episode keeps it whole)."""
+    from nova.memory.spacy_extractor import LONG_REPLY_CHARS
 
     opening = "Alfama is the oldest district of Lisbon. "
     filler = "The tram climbs past the cathedral every few minutes. " * 12
     tail = 'Marco Polo Travel sells the guide "Lisbon in Three Days" at https://example.com/lisbon for ten euros.'
     text = opening + filler + tail
-    assert len(opening + filler) > ASSISTANT_READ_CHARS
+    assert len(opening + filler) > LONG_REPLY_CHARS
     x = _reply(extractor, text)
-    assert any("Alfama" in f.text for f in x.facts)
-    assert not any("Marco Polo" in f.text for f in x.facts)  # past the opening: not parsed
+    assert x.facts == []
+    short = _reply(extractor, opening)  # a reply of a turn's length is read
+    assert any("Alfama" in f.text for f in short.facts)
     names = {m.name for m in x.mentions}
     assert "Lisbon in Three Days" in names and any(n.startswith("https://example.com/lisbon") for n in names)
     assert x.annotated_text == text  # the reply itself is kept whole (its episode's text)

@@ -14,7 +14,8 @@ from nova.memory.dates import TimeRange
 __all__ = ["ExtractionInput", "Mention", "Fact", "Extraction", "Extractor", "EXTRACTOR_VERSION"]
 
 # Bump when extraction output changes, so operators can see which rows are stale.
-EXTRACTOR_VERSION = 9  # 9: questions and requests without a "?" ("Can you recommend ...") state nothing
+EXTRACTOR_VERSION = 10  # 10: an assistant's reply past LONG_REPLY_CHARS is not parsed (was: its opening)
+# 9: questions and requests without a "?" ("Can you recommend ...") state nothing
 # 8: self-introductions ("I'm Jenny", "call me Jen") alias the speaker; lowercase speaker names; a verb after an adverb takes the third person
 # 7: an assistant's reply is read up to ASSISTANT_READ_CHARS; 6: approximate lengths date a lasting state ("for about 10 years now": since ~YEAR)
 # 5: what is to come is dated ahead ("any plans for the weekend?")
@@ -26,7 +27,7 @@ class ExtractionInput:
     speaker: str        # who said it (resolves "I", "my")
     addressee: str      # who it was said to (resolves "you", "your")
     said_at: datetime | None
-    role: str = "user"  # the transcript message's role (an assistant's long reply is read in part: ``reading``)
+    role: str = "user"  # the transcript message's role (an assistant's long reply is not parsed: ``reading``)
 
 
 @dataclass(frozen=True)
