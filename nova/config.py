@@ -152,6 +152,7 @@ class Settings(BaseSettings):
         description="Buffer cache of the embedded PostgreSQL, or auto: a quarter of the memory, 128 MB to 8 GB"
                     " (applied at its next start)")
     pool_timeout_s: float = Field(default=5.0, gt=0, description="Longest wait for a database connection")
+    # The recall block as injected (its frame and lines), in the embedding model's tokens (nova.recall.block).
     recall_budget_tokens: int = 1000
     recall_limit: int = 20
     recall_injection: Literal["prepend", "append", "system"] = Field(
