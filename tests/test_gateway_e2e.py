@@ -582,7 +582,10 @@ def test_a_message_from_another_agent_is_not_the_users(world, settings):
         assert len(delivered) == 1, [r.user_turn[:200] for r in stub.since(ops_turn["sentAt"] / 1000 - 0.001)]
         assert "Inter-session message" in delivered[0].text()  # what OpenClaw marks it with
         assert BLOCK not in delivered[0].user_turn and "greyhound" not in delivered[0].user_turn, delivered[0].user_turn
-        # A turn the user sends is still served: the block reaches the model.
+        # A turn the user sends is still served: the block reaches the model. (sessions_send goes on after
+        # ops's turn ends: main's reply goes back to ops as an inter-session message; that model request
+        # could fall in the user's turn's time window and be counted as its own.)
+        assert stub.quiet(3, 60)
         own = _one_request(stub, gateway.turns([(MAIN, "What breed is Priya's dog?")])[0])
         assert BLOCK in own.user_turn and "greyhound" in own.user_turn
         caught = _nova(env, "catchup")

@@ -140,6 +140,17 @@ class StubProvider:
         with self._lock:
             return [r for r in self.requests if r.at >= t]
 
+    def quiet(self, for_s: float, timeout_s: float) -> bool:
+        """Wait until no request has come for ``for_s`` seconds (True), or ``timeout_s`` passed (False)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                last = self.requests[-1].at if self.requests else 0.0
+            if time.time() - last >= for_s:
+                return True
+            time.sleep(0.1)
+        return False
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
