@@ -396,7 +396,7 @@ def _is_question(sent) -> bool:
     """A question or request, with or without its "?": it ends with one, opens with a wh-word, or opens
     with an auxiliary before its subject ("Can you recommend ...", "Do you know ...", "Is there ...")."""
     text = sent.text.strip()
-    if text.endswith("?") or "?" in text and re.search(r"\?\S", text):  # "glances?Share Prompt": glued on
+    if text.endswith("?") or re.search(r"\?\S", text):  # "glances?Share Prompt": glued on
         return True
     first = next((t for t in sent if not t.is_punct), None)
     if first is not None and first.lower_ in _WH_WORDS and first.tag_.startswith("W"):
