@@ -142,12 +142,14 @@ def bench(rt, data: Path, budget: int, limit: int, categories: set[int] | None, 
     baselines: dict[str, RawTurns] = {}
     count = {"tokens": lambda text: rt.embedder.count_tokens([text])[0], "chars4": lambda text: len(text) / 4}
 
-    def fitting(items, unit: str) -> list:
-        """The longest run of ``items``, best first, whose rendered block fits the budget counted as ``unit``."""
-        k = len(items)
-        while k and count[unit](render_items(items[:k])) > budget:
-            k -= 1
-        return items[:k]
+    def fitting(items, unit: str) -> tuple[list, str]:
+        """The longest run of ``items``, best first, whose rendered block fits the budget counted as ``unit``,
+        and that block."""
+        for k in range(len(items), 0, -1):
+            block = render_items(items[:k])
+            if count[unit](block) <= budget:
+                return items[:k], block
+        return [], render_items([])
 
     with rt.store.connection() as conn, rt.store.spare_connection() as side:
         last = dict(conn.execute("SELECT agent_id, max(occurred_at) FROM entries GROUP BY 1").fetchall())
@@ -160,8 +162,7 @@ def bench(rt, data: Path, budget: int, limit: int, categories: set[int] | None, 
                            query_vector=vec, now=asked or last.get(agent), as_of=asked, side_conn=side)
             latencies.append((time.perf_counter() - started) * 1000)
             noise_items += sum("zxqv" in i.text.lower() for i in items)
-            scored, scored4 = fitting(items, "tokens"), fitting(items, "chars4")
-            block, block4 = render_items(scored), render_items(scored4)
+            (scored, block), (_, block4) = fitting(items, "tokens"), fitting(items, "chars4")
             sizes["nova_rendered_tokens"].append(count["tokens"](render_items(items)))
             sizes["nova_tokens"].append(count["tokens"](block))
             sizes["nova_items_cut"].append(len(items) - len(scored))
@@ -170,8 +171,9 @@ def bench(rt, data: Path, budget: int, limit: int, categories: set[int] | None, 
                                                 / len(evidence))
             if agent not in baselines:
                 baselines[agent] = RawTurns(conn, rt.embedder, agent)
-            raw_ids, raw_block = baselines[agent].block(q["question"], np.asarray(vec, dtype=np.float32), budget)
-            _, raw_block4 = baselines[agent].block(q["question"], np.asarray(vec, dtype=np.float32), budget, "chars4")
+            query_vector = np.asarray(vec, dtype=np.float32)
+            raw_ids, raw_block = baselines[agent].block(q["question"], query_vector, budget)
+            _, raw_block4 = baselines[agent].block(q["question"], query_vector, budget, "chars4")
             sizes["raw_tokens"].append(count["tokens"](raw_block))
             scores["raw_evidence"][cat].append(len(evidence & raw_ids) / len(evidence))
             wanted = words(q["answer"])
