@@ -305,8 +305,10 @@ def test_a_request_without_a_question_mark_states_nothing(extractor):
                  "Do you know a good bakery in Porto."):
         said = extractor.extract_batch([ExtractionInput(text, "Alex", "Assistant", SAID, "user")])[0]
         assert said.facts == [], (text, [f.text for f in said.facts])
-    # A statement that happens to hold an auxiliary is still one.
-    said = extractor.extract_batch([ExtractionInput("I can recommend the museum in Porto to anyone.", "Alex",
-                                                    "Assistant", SAID, "user")])[0]
-    assert said.facts
+    # A statement that happens to hold an auxiliary is still one, and so is one that quotes a question.
+    for text in ("I can recommend the museum in Porto to anyone.",
+                 'She asked "are you OK?", then I adopted a puppy named Max.',
+                 "I adopted a puppy named Max (why not?) last week."):
+        said = extractor.extract_batch([ExtractionInput(text, "Alex", "Assistant", SAID, "user")])[0]
+        assert said.facts, text
 

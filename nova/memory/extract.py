@@ -14,7 +14,8 @@ from nova.memory.dates import TimeRange
 __all__ = ["ExtractionInput", "Mention", "Fact", "Extraction", "Extractor", "EXTRACTOR_VERSION"]
 
 # Bump when extraction output changes, so operators can see which rows are stale.
-EXTRACTOR_VERSION = 10  # 10: an assistant's reply past LONG_REPLY_CHARS is not parsed (was: its opening)
+EXTRACTOR_VERSION = 11  # 11: a "?" inside a statement (quoted, bracketed) leaves it a statement
+# 10: an assistant's reply past LONG_REPLY_CHARS is not parsed (was: its opening)
 # 9: questions and requests without a "?" ("Can you recommend ...") state nothing
 # 8: self-introductions ("I'm Jenny", "call me Jen") alias the speaker; lowercase speaker names; a verb after an adverb takes the third person
 # 7: an assistant's reply is read up to ASSISTANT_READ_CHARS; 6: approximate lengths date a lasting state ("for about 10 years now": since ~YEAR)

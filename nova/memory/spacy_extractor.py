@@ -396,7 +396,9 @@ def _is_question(sent) -> bool:
     """A question or request, with or without its "?": it ends with one, opens with a wh-word, or opens
     with an auxiliary before its subject ("Can you recommend ...", "Do you know ...", "Is there ...")."""
     text = sent.text.strip()
-    if text.endswith("?") or re.search(r"\?\S", text):  # "glances?Share Prompt": glued on
+    # "glances?Share Prompt": the next words glued on. Only a letter: a quoted or bracketed question
+    # inside a statement ('She asked "are you OK?", then I ...') leaves the statement one.
+    if text.endswith("?") or re.search(r"\?[^\W\d_]", text):
         return True
     first = next((t for t in sent if not t.is_punct), None)
     if first is not None and first.lower_ in _WH_WORDS and first.tag_.startswith("W"):
