@@ -17,6 +17,9 @@ Per question, averaged per category and overall, for NOVA and for the baseline:
 - answer-token recall: the share of the gold answer's content words (lower-cased words that are not
   spaCy stop words) in the block. Preference questions (LongMemEval's single-session-preference)
   count by evidence only: their answers describe a reply.
+Beside them, the answer-token recall of the evidence turns themselves, unbudgeted ("in evidence"): what a
+block holding exactly the right turns carries. An answer that is worked out ("8 meals", "three months",
+"2019") is not in any turn, so a block scores above it only by words met elsewhere.
 Also the answer-token recall of both with the budget counted at 4 characters a token (``chars4``), the
 blocks' mean sizes in both counts, and items recalled from the noise sessions (sub-agent and cron
 transcripts about "zxqv" that the default filters keep out: should be 0).
@@ -81,6 +84,7 @@ class RawTurns:
                             " WHERE agent_id = %s ORDER BY session_id, seq", (agent,)).fetchall()
         self.ids = [r[0] for r in rows]
         self.lines = [f"[{r[3]:%-d %B %Y}] {r[1]}: {r[2]}" if r[3] else f"{r[1]}: {r[2]}" for r in rows]
+        self.line_of = dict(zip(self.ids, self.lines))
         self.vectors = np.asarray(embedder.encode(self.lines), dtype=np.float32)
         self.bm25 = BM25Okapi([_tokens(line) for line in self.lines])
         self.costs = {"tokens": embedder.count_tokens(self.lines),
@@ -135,7 +139,7 @@ def bench(rt, data: Path, budget: int, limit: int, categories: set[int] | None, 
         return len(wanted & words(block)) / len(wanted)
 
     scores: dict[str, dict[int, list[float]]] = {k: defaultdict(list) for k in (
-        "nova_evidence", "nova_answer", "nova_answer4", "raw_evidence", "raw_answer", "raw_answer4")}
+        "nova_evidence", "nova_answer", "nova_answer4", "raw_evidence", "raw_answer", "raw_answer4", "in_evidence")}
     sizes: dict[str, list[float]] = defaultdict(list)
     latencies, noise_items = [], 0
     vectors = rt.embedder.encode([q["question"] for q in questions])
@@ -182,6 +186,8 @@ def bench(rt, data: Path, budget: int, limit: int, categories: set[int] | None, 
                 scores["nova_answer4"][cat].append(share(wanted, block4))
                 scores["raw_answer"][cat].append(share(wanted, raw_block))
                 scores["raw_answer4"][cat].append(share(wanted, raw_block4))
+                in_evidence = "\n".join(baselines[agent].line_of.get(e, "") for e in sorted(evidence))
+                scores["in_evidence"][cat].append(share(wanted, in_evidence))
 
     def overall(key: str) -> float | None:
         return _mean([v for vs in scores[key].values() for v in vs])
@@ -204,6 +210,7 @@ def bench(rt, data: Path, budget: int, limit: int, categories: set[int] | None, 
                  "answer_token_recall_chars4": overall("nova_answer4")},
         "baseline": {"evidence_recall": overall("raw_evidence"), "answer_token_recall": overall("raw_answer"),
                      "answer_token_recall_chars4": overall("raw_answer4")},
+        "answer_token_recall_in_evidence": overall("in_evidence"),
         "per_category": per_category,
         "mean_block_tokens": {k: round(statistics.mean(v), 1) for k, v in sizes.items()},
         "noise_items_recalled": noise_items,
@@ -230,14 +237,17 @@ def _signed(v) -> str:
 def print_figures(f: dict) -> None:
     print(f"{Path(f['data']).name} @ {f['budget_tokens']} tokens, {f['limit']} items, {f['questions']} questions"
           f" (ingest {f['ingest']['entries_new']} entries in {f['ingest']['seconds']} s, {f['ingest']['entries_per_s']} entries/s)")
-    print(f"  {'category':<30} {'n':>4}  {'evidence: NOVA  raw  margin':<30} {'answer tokens: NOVA  raw  margin'}")
+    print(f"  {'category':<30} {'n':>4}  {'evidence: NOVA  raw  margin':<30} {'answer tokens: NOVA  raw  margin'}"
+          "  in evidence")
     rows = list(f["per_category"].items()) + [("all", {
         "n": f["questions"], "nova_evidence": f["nova"]["evidence_recall"], "raw_evidence": f["baseline"]["evidence_recall"],
         "evidence_margin": f["evidence_margin"], "nova_answer": f["nova"]["answer_token_recall"],
-        "raw_answer": f["baseline"]["answer_token_recall"], "answer_margin": f["answer_margin"]})]
+        "raw_answer": f["baseline"]["answer_token_recall"], "answer_margin": f["answer_margin"],
+        "in_evidence": f["answer_token_recall_in_evidence"]})]
     for name, r in rows:
         print(f"  {name:<30} {r['n']:>4}  {_fmt(r['nova_evidence']):>14} {_fmt(r['raw_evidence'])} {_signed(r['evidence_margin'])}"
-              f"      {_fmt(r['nova_answer']):>19} {_fmt(r['raw_answer'])} {_signed(r['answer_margin'])}")
+              f"      {_fmt(r['nova_answer']):>19} {_fmt(r['raw_answer'])} {_signed(r['answer_margin'])}"
+              f"  {_fmt(r['in_evidence']):>11}")
     b = f["mean_block_tokens"]
     print(f"  blocks (mean tokens): NOVA {b['nova_tokens']} scored of {b['nova_rendered_tokens']} rendered"
           f" ({b['nova_items_cut']} items a question past the budget), raw {b['raw_tokens']};"
