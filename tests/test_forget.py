@@ -186,3 +186,44 @@ def test_forgetting_a_fact_forgets_every_row_of_its_text(store, projector, embed
         orphans = conn.execute("SELECT count(*) FROM provenance p WHERE item_kind = 'relationship' AND agent_id = 'a1'"
                                " AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.id = p.item_id)").fetchone()[0]
     assert gone is not None and (left, orphans) == (0, 0)
+
+
+def test_what_a_forgotten_fact_did_to_other_rows_is_undone_by_the_next_catch_up(store, settings, projector, embedder,
+                                                                                 tmp_path):
+    """Forgetting one fact (the agent tool, ``/forget``, the UI) deletes its rows at once; what it did to
+    other rows is re-derived by the agent's rebuild, which the next catch-up runs: the older home it
+    closed is current again, and the entity it described takes the summary a clean build gives it.
+    Before, "User lives in Lisbon" stayed closed by a forgotten "I live in Porto now", and Kiwi kept no
+    summary where a clean build gives "User adopted a parrot named Kiwi." (found by
+    tests/test_rebuild_equivalence.py)."""
+    from nova.memory.forget_one import MemoryRef, forget_memory
+
+    sessions = tmp_path / "state" / "agents" / "main" / "sessions"
+    write_transcript(sessions / "a.jsonl", "a", [
+        ("user", "I live in Lisbon."), ("assistant", "Nice!"),
+        ("user", "I adopted a parrot named Kiwi."), ("assistant", "Lovely."),
+    ], start="2025-01-10T10:00:00Z", id_prefix="a")
+    write_transcript(sessions / "b.jsonl", "b", [("user", "I live in Porto now.")], start="2025-06-01T10:00:00Z",
+                     id_prefix="b")
+    (sessions / "sessions.json").write_text(
+        '{"agent:main:main": {"sessionId": "a"}, "agent:main:telegram:direct:9": {"sessionId": "b"}}')
+    run_catchup(store, settings, projector, tmp_path / "state")
+
+    def row(sql: str, *args):
+        with store.connection() as conn:
+            return conn.execute(sql, args).fetchone()
+
+    lisbon = "SELECT valid_to FROM relationships WHERE agent_id = 'main' AND fact = 'User lives in Lisbon.'"
+    kiwi = "SELECT summary FROM entities WHERE agent_id = 'main' AND norm_name = 'kiwi'"
+    assert row(lisbon)[0] is not None and row(kiwi)[0] == "Kiwi is a parrot", "the shape this test is about"
+    with store.connection() as conn:
+        for fact in ("User lives in Porto now.", "Kiwi is a parrot"):
+            (rid,) = conn.execute("SELECT id FROM relationships WHERE agent_id = 'main' AND fact = %s", (fact,)).fetchone()
+            assert forget_memory(conn, embedder, "main", MemoryRef("relationship", rid), via="tool") is not None
+    assert row("SELECT count(*) FROM relationships WHERE agent_id = 'main' AND fact LIKE '%%Porto%%'")[0] == 0
+    report = run_catchup(store, settings, projector, tmp_path / "state")
+    assert row(lisbon)[0] is None
+    assert row(kiwi)[0] == "User adopted a parrot named Kiwi."
+    assert (report.rebuilt, report.entries_new) == (5, 0)
+    assert row("SELECT count(*) FROM rebuild_pending WHERE agent_id = 'main'")[0] == 0
+    assert row("SELECT count(*) FROM relationships WHERE agent_id = 'main' AND fact LIKE '%%Porto%%'")[0] == 0

@@ -29,11 +29,12 @@ def forget(
     memory: Optional[str] = typer.Option(
         None, "--memory", metavar="REF",
         help="Forget one memory only: relationship:<id> or episode:<id> (`nova recall` shows each item's ref)."
-             " Its entries stay; a rule keeps it from being made again, also by `nova reextract`."),
+             " Its entries stay; a rule keeps it from being made again, also by `nova reextract`; the agent"
+             " is then rebuilt, so what the memory did to others (a summary, an older fact it closed) is undone."),
     list_memories: bool = typer.Option(False, "--list-memories", help="List the agent's forgotten-memory rules."),
     restore_memory: Optional[list[int]] = typer.Option(
         None, "--restore-memory", metavar="RULE",
-        help="Delete a forgotten-memory rule (ids from --list-memories); `nova reextract` then remakes the memory."),
+        help="Delete a forgotten-memory rule (ids from --list-memories) and rebuild the agent, which remakes the memory."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Delete memories for good: an agent's, a session's (--session-key), everything before a time
@@ -44,7 +45,8 @@ def forget(
     The scope is recorded (no content) so catch-up does not read those transcript entries
     again; delete OpenClaw's own transcripts yourself (docs/security.md).
     --memory deletes one relationship or episode and records a rule (hashes, no content) that
-    projection and re-extraction honour; --restore-memory undoes the rule.
+    projection and re-extraction honour, then rebuilds the agent (what the memory did to other rows
+    is undone; the memory itself is gone from recall before); --restore-memory undoes the rule.
     Exit codes: 0 done, 1 declined, 2 error.
     """
     from nova.memory.forget import VACUUM_MODES, ForgetScope, forget as do_forget
@@ -126,10 +128,14 @@ def _forget_one(agent: str, memory: str | None, list_memories: bool, restore: li
             return
         if restore:
             n = restore_memory(conn, agent, restore)
+            rebuilt = _rebuild_now(rt, agent, as_json) if n else None
             if as_json:
-                print(json.dumps({"agent": agent, "rules_deleted": n}))
+                print(json.dumps({"agent": agent, "rules_deleted": n, "entries_rebuilt": rebuilt}))
+            elif n:
+                out.print(f"deleted {n} rule(s); " + (f"rebuilt the agent's memories from its {rebuilt} entries"
+                          if rebuilt is not None else "the next catch-up rebuilds the agent and remakes what they kept out"))
             else:
-                out.print(f"deleted {n} rule(s); run `nova reextract --agent {agent}` to remake what they kept out")
+                out.print("deleted 0 rules")
             if n == 0:
                 raise typer.Exit(2)
             return
@@ -138,15 +144,38 @@ def _forget_one(agent: str, memory: str | None, list_memories: bool, restore: li
         except MemoryBusy as e:
             err.print(f"[red]error:[/red] {e}")
             raise typer.Exit(2) from None
-    if gone is None:
-        err.print(f"[red]error:[/red] agent {agent} has no {ref}")
-        raise typer.Exit(2)
+        if gone is None:
+            err.print(f"[red]error:[/red] agent {agent} has no {ref}")
+            raise typer.Exit(2)
+        rebuilt = _rebuild_now(rt, agent, as_json)
     notified = ask_service(rt.settings, "/v1/forgotten", {"agentId": agent})
     if as_json:
         print(json.dumps({"agent": agent, "forgotten": str(ref), "rules": gone.rules,
-                          "entities_reworded": gone.entities_reworded, "service_notified": notified is not None}))
+                          "entities_reworded": gone.entities_reworded, "entries_rebuilt": rebuilt,
+                          "service_notified": notified is not None}))
         return
     out.print(f"forgot {ref}: {gone.text[:200]}")
+    out.print(f"  rebuilt the agent's memories from its {rebuilt} entries" if rebuilt is not None else
+              "  (another writer holds the agent: the next catch-up rebuilds it)")
+
+
+def _rebuild_now(rt, agent: str, quiet: bool) -> int | None:
+    """Rebuild ``agent`` after an edit in place marked it (``nova.memory.reextract.rebuild_pending``), with a
+    progress bar; None when another writer kept its lock past the operator's wait (the mark stays: the
+    next catch-up rebuilds it)."""
+    from nova.memory.reextract import rebuild_pending
+    from nova.store.locks import OPERATOR_WAIT_S, agent_lock
+
+    rt.projector.prepare()  # models load before the lock and the transaction
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True, disable=quiet or not err.is_terminal) as bar:
+        task = bar.add_task(f"rebuilding {agent}", total=None)
+        with rt.store.connection() as conn, agent_lock(conn, agent, OPERATOR_WAIT_S) as locked:
+            if not locked:
+                return None
+            with conn.transaction():
+                return rebuild_pending(conn, rt.projector, agent, progress=lambda _a, n: bar.advance(task, n),
+                                       redactor=rt.redactor, workers=rt.settings.extraction_workers)
 
 
 @app.command("export")

@@ -150,7 +150,7 @@ def _report_json(report, state_dir: Path, dense=None) -> dict:
         "entries_filtered": report.entries_filtered, "sessions_filtered": dict(report.sessions_filtered),
         "entries_forgotten": report.entries_forgotten, "secrets_redacted": dict(report.secrets_redacted),
         "lines_skipped": dict(report.lines.skipped), "retried": report.retried, "revived": report.revived,
-        "extracted": p.done, "extracted_by_workers": report.extracted_ahead, "failed": p.failed,
+        "rebuilt": report.rebuilt, "extracted": p.done, "extracted_by_workers": report.extracted_ahead, "failed": p.failed,
         "entities_new": p.entities, "episodes_new": p.episodes,
         "relationships_new": p.relationships, "locked_agents": report.locked_agents,
         "seconds": round(report.seconds, 2),
@@ -176,6 +176,9 @@ def _print_report(report, state_dir: Path, dense=None) -> None:
         + (f"; {report.extracted_ahead} parsed by {report.extraction_workers} extraction worker(s)"
            if report.extracted_ahead else "")
     )
+    if report.rebuilt:
+        out.print(f"  rebuilt {report.rebuilt} entries first: a memory was forgotten or restored in place"
+                  " (the agent tool, /forget or the UI), and what it did to other memories is re-derived")
     if dense is not None:
         out.print(f"  dense vectors: {dense.dense} filled in {dense.seconds:.1f} s ({dense.texts_per_s:.0f} texts/s)"
                   + (f", static vectors {dense.static}" if dense.static else "")

@@ -41,6 +41,7 @@ from nova.memory.extract_ahead import TASK_ENTRIES, ExtractAhead
 from nova.memory.projection import ProjectionStats, Projector, extraction_input
 from nova.ingest.live import adopt_live_entry, has_live_entries
 from nova.memory.redact import Redactor
+from nova.memory.reextract import rebuild_is_pending, rebuild_pending
 from nova.store.locks import WRITER_WAIT_S, agent_lock, session_log_lock
 from nova.store.connection import Store
 from nova.ingest.sources import TranscriptStream, list_agents, list_streams, session_index
@@ -78,6 +79,7 @@ class CatchupReport:
     lines: ReadStats = field(default_factory=ReadStats)
     projection: ProjectionStats = field(default_factory=ProjectionStats)
     retried: int = 0
+    rebuilt: int = 0                # entries of agents rebuilt because an edit in place marked them (rebuild_pending)
     revived: int = 0                # dead-lettered entries given another round (--retry-failed)
     locked_agents: list[str] = field(default_factory=list)
     stopped: bool = False           # ended early on request; the rest is read next run
@@ -182,6 +184,7 @@ def run_catchup(
                             report.revived += conn.execute(
                                 "UPDATE entry_extraction SET status = 'failed', attempts = 0, updated_at = now()"
                                 " WHERE agent_id = %s AND status = 'dead'", (agent,)).rowcount
+                    _rebuild_if_marked(conn, settings, projector, agent, report)
                     _catch_up_agent(conn, settings, projector, state_dir, agent, config, files[agent], report,
                                     progress, stop, readahead)
         report.extracted_ahead, report.extraction_workers = ahead.taken, ahead.forked
@@ -192,6 +195,22 @@ def run_catchup(
             conn.execute("ANALYZE episodes, relationships, entities")
     report.seconds = time.monotonic() - started
     return report
+
+
+def _rebuild_if_marked(conn, settings: Settings, projector: Projector, agent: str, report: CatchupReport) -> None:
+    """A ``nova forget --memory`` from the agent tool, ``/forget`` or the UI left the agent marked for a
+    rebuild (``nova.memory.forget_one``): done first, under the lock this run holds, in one transaction."""
+    with conn.transaction():
+        marked = rebuild_is_pending(conn, agent)
+    if not marked:
+        return
+    projector.prepare()  # models load outside any transaction
+    with conn.transaction():
+        rebuilt = rebuild_pending(conn, projector, agent, redactor=Redactor(settings.redaction),
+                                  workers=settings.extraction_workers)
+    if rebuilt is not None:
+        report.rebuilt += rebuilt
+        log.info("rebuilt agent %s (%d entries): a memory was forgotten or restored in place", agent, rebuilt)
 
 
 def _catch_up_agent(conn, settings: Settings, projector: Projector, state_dir: Path, agent: str,

@@ -1,17 +1,25 @@
 """Forgetting one memory on request (``nova forget --memory``, the ``nova_forget`` agent tool).
 
 A user says "that is wrong, forget it" about one relationship or one episode. Unlike ``nova forget``
-(nova.memory.forget), no transcript entry leaves the entry log and nothing is rebuilt: the memory's
-row goes, and a rule (table ``forgotten_memories``, sql/013) keeps projection and re-extraction from
-making it again out of the entries that remain:
+(nova.memory.forget), no transcript entry leaves the entry log: the memory's row goes at once, and a
+rule (table ``forgotten_memories``, sql/013) keeps projection and re-extraction from making it again
+out of the entries that remain:
 
 - a **relationship** is matched by the sha256 of its fact text: the same fact stated again, in any
   entry, is not stored (an extractor that words it differently makes a new memory);
 - an **episode** by the sha256 of each ``<session_id>/<entry_id>`` of its exchange: those entries
   join no episode again (their facts and entities stay, each its own memory).
 
+What the memory did to other rows is not undone in place: the summary it gave an entity, the older
+fact it closed (valid_to), the kind it gave an entity, the exchange a later reply joined. The agent is
+marked for a rebuild (table ``rebuild_pending``, sql/017), which re-derives them as a clean build of the
+entries with the rule would: ``nova forget --memory`` runs it at once, and the next catch-up runs it
+for the agent tool, ``/forget`` and the UI (``nova.memory.reextract.rebuild_pending``). Until then the
+forgotten memory is gone from recall, and an entity that took its summary from it has none.
+
 The rule row holds hashes, who asked (``via``: cli | tool | ui, and the tool's session key) and when;
-never content. ``restore_memory`` deletes a rule; ``nova reextract`` then brings the memory back.
+never content. ``restore_memory`` deletes a rule and marks the agent for a rebuild, which brings the
+memory back.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from nova.memory.entities import aliases_of
 from nova.memory.texts import entity_text
 from nova.store.locks import wait_agent_xact_lock
 
-__all__ = ["MemoryBusy", "MemoryRef", "ForgottenMemory", "ForgottenMemoryRules", "forget_memory", "restore_memory", "fact_hash",
+__all__ = ["MemoryBusy", "MemoryRef", "ForgottenMemory", "ForgottenMemoryRules", "forget_memory", "restore_memory", "mark_rebuild", "fact_hash",
            "entry_hash", "MEMORY_KINDS"]
 
 MEMORY_KINDS = ("relationship", "episode")
@@ -157,6 +165,7 @@ def forget_memory(conn: psycopg.Connection, embedder, agent_id: str, ref: Memory
                 " VALUES (%s, %s, %s, %s, %s, clock_timestamp()) ON CONFLICT (agent_id, kind, key_hash)"
                 " DO UPDATE SET forgotten_at = clock_timestamp(), via = EXCLUDED.via, session_key = EXCLUDED.session_key",
                 (agent_id, kind, key_hash, via, session_key))
+        mark_rebuild(conn, agent_id, "forget --memory")
         if reworded:
             rows = conn.execute(f"SELECT e.id, e.name, e.kind, {aliases_of('e')} FROM entities e"
                                 " WHERE e.agent_id = %s AND e.id = ANY(%s)", (agent_id, reworded)).fetchall()
@@ -170,7 +179,16 @@ def forget_memory(conn: psycopg.Connection, embedder, agent_id: str, ref: Memory
 
 def restore_memory(conn: psycopg.Connection, agent_id: str, rule_ids: list[int]) -> int:
     """Delete forgotten-memory rules by id (``nova forget --list-memories`` shows them); returns how
-    many went. The memories come back at the agent's next ``nova reextract``."""
+    many went. The memories come back at the agent's next rebuild (marked: ``rebuild_pending``)."""
     with conn.transaction():
-        return conn.execute("DELETE FROM forgotten_memories WHERE agent_id = %s AND id = ANY(%s)",
-                            (agent_id, rule_ids)).rowcount
+        n = conn.execute("DELETE FROM forgotten_memories WHERE agent_id = %s AND id = ANY(%s)",
+                         (agent_id, rule_ids)).rowcount
+        if n:
+            mark_rebuild(conn, agent_id, "restore --memory")
+        return n
+
+
+def mark_rebuild(conn: psycopg.Connection, agent_id: str, reason: str) -> None:
+    """Mark ``agent_id`` for a rebuild (table ``rebuild_pending``), inside the caller's transaction."""
+    conn.execute("INSERT INTO rebuild_pending (agent_id, reason) VALUES (%s, %s) ON CONFLICT (agent_id) DO NOTHING",
+                 (agent_id, reason))

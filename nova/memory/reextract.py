@@ -36,8 +36,8 @@ from nova.memory.projection import ProjectionStats, Projector, extraction_input
 from nova.memory.redact import Redactor
 from nova.store.locks import OPERATOR_WAIT_S, agent_lock
 
-__all__ = ["Scope", "AgentChange", "ReextractReport", "reextract", "rebuild_agent", "scope_entry_count",
-           "session_keys_matching", "REBUILD_ORDER"]
+__all__ = ["Scope", "AgentChange", "ReextractReport", "reextract", "rebuild_agent", "rebuild_pending",
+           "rebuild_is_pending", "scope_entry_count", "session_keys_matching", "REBUILD_ORDER"]
 
 log = logging.getLogger(__name__)
 
@@ -298,3 +298,21 @@ def rebuild_agent(conn, projector: Projector, agent: str, scope: Scope, chunk: i
         change.after[table] = sum(after[table].values())
         change.added[table] = sorted((after[table] - before[table]).elements())[:10]
         change.removed[table] = sorted((before[table] - after[table]).elements())[:10]
+
+
+def rebuild_is_pending(conn: psycopg.Connection, agent: str) -> bool:
+    """Whether an edit in place marked ``agent`` for a rebuild (``nova.memory.forget_one.mark_rebuild``)."""
+    return conn.execute("SELECT EXISTS (SELECT 1 FROM rebuild_pending WHERE agent_id = %s)", (agent,)).fetchone()[0]
+
+
+def rebuild_pending(conn: psycopg.Connection, projector: Projector, agent: str, progress: ProgressFn | None = None,
+                    redactor: Redactor | None = None, workers: int | None = None) -> int | None:
+    """Rebuild ``agent`` if it is marked for it (table ``rebuild_pending``), inside the caller's
+    transaction, which holds ``agent_lock``; the mark goes in the same commit. Returns the entries
+    rebuilt, or None when the agent was not marked."""
+    if conn.execute("DELETE FROM rebuild_pending WHERE agent_id = %s RETURNING agent_id", (agent,)).fetchone() is None:
+        return None
+    change = AgentChange(agent)
+    rebuild_agent(conn, projector, agent, Scope((agent,)), 256, change, ReextractReport(dry_run=False), progress,
+                  redactor, workers)
+    return change.entries

@@ -32,7 +32,7 @@ VECTOR_TABLES = ("entities", "episode_keys", "relationships")  # each has an HNS
 # table with an agent_id column is not NOVA's to delete from. A test checks it against the
 # migrations, so a new table cannot be left out unnoticed.
 AGENT_TABLES = ("agent_speakers", "entities", "entity_aliases", "entity_rules", "entries", "entry_extraction", "episode_keys",
-                "episodes", "lexeme_frequencies", "provenance", "recall_telemetry", "reextract_progress", "relationships",
+                "episodes", "lexeme_frequencies", "provenance", "rebuild_pending", "recall_telemetry", "reextract_progress", "relationships",
                 "session_profiles", "sessions", "transcript_cursors")
 FORGET_RECORDS = ("curation_audit", "forgotten", "forgotten_memories", "forgotten_sessions")
 

@@ -248,7 +248,9 @@ def create_app(rt: Runtime, *, token: str, host: str = "127.0.0.1", state_dir: P
         await run_in_threadpool(tell_service, agent)
         back = fields.get("back", "")
         path = back if back.startswith("/search") or back.startswith("/entity/") else "/search"
-        return back_to(agent, path, f"Forgot {ref}: it will not be made again, not even by nova reextract.")
+        return back_to(agent, path, f"Forgot {ref}: it will not be made again, not even by nova reextract."
+                       " What it did to other memories (a summary, an older fact it superseded) is re-derived"
+                       " by the agent's next catch-up.")
 
     def start_rebuild(agent: str, action: str, check, work, describe) -> RedirectResponse:
         """Check the input now (a 4xx changes nothing), then rebuild in a job and show its page."""
