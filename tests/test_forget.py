@@ -197,6 +197,7 @@ def test_what_a_forgotten_fact_did_to_other_rows_is_undone_by_the_next_catch_up(
     summary where a clean build gives "User adopted a parrot named Kiwi." (found by
     tests/test_rebuild_equivalence.py)."""
     from nova.memory.forget_one import MemoryRef, forget_memory
+    from nova.memory.reextract import Scope, reextract
 
     sessions = tmp_path / "state" / "agents" / "main" / "sessions"
     write_transcript(sessions / "a.jsonl", "a", [
@@ -227,3 +228,10 @@ def test_what_a_forgotten_fact_did_to_other_rows_is_undone_by_the_next_catch_up(
     assert (report.rebuilt, report.entries_new) == (5, 0)
     assert row("SELECT count(*) FROM rebuild_pending WHERE agent_id = 'main'")[0] == 0
     assert row("SELECT count(*) FROM relationships WHERE agent_id = 'main' AND fact LIKE '%%Porto%%'")[0] == 0
+    # Any whole rebuild of the agent is the one the mark asks for: a re-extraction meanwhile takes it away.
+    with store.connection() as conn:
+        (rid,) = conn.execute("SELECT id FROM relationships WHERE agent_id = 'main' AND fact LIKE '%%Lisbon%%'").fetchone()
+        forget_memory(conn, embedder, "main", MemoryRef("relationship", rid), via="tool")
+    assert row("SELECT count(*) FROM rebuild_pending WHERE agent_id = 'main'")[0] == 1
+    reextract(store, projector, Scope(("main",)))
+    assert run_catchup(store, settings, projector, tmp_path / "state").rebuilt == 0

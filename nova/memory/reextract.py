@@ -272,6 +272,8 @@ def rebuild_agent(conn, projector: Projector, agent: str, scope: Scope, chunk: i
                         params).fetchall()
     change.entries = len(keys)
     _clear_scope(conn, agent, cond, params, scope.whole_agent)
+    if scope.whole_agent:  # this rebuild is the one a forget of one memory asked for (nova.memory.forget_one)
+        conn.execute("DELETE FROM rebuild_pending WHERE agent_id = %s", (agent,))
     def fetch(part) -> list:  # in the part's order
         return _redact_logged(conn, fetch_entries(
             conn,
