@@ -106,8 +106,9 @@ def _write_agent(state, agent: str, sessions) -> None:
 
 def _content(conn, agent: str) -> dict[str, list]:
     """An agent's rows by content (ids differ between the two agents)."""
-    def rows(sql: str) -> list:
-        return sorted(tuple(r) for r in conn.execute(sql, {"a": agent}))
+    def rows(sql: str) -> list:  # in an order of their content (None sorts before any value)
+        return sorted((tuple(r) for r in conn.execute(sql, {"a": agent})),
+                      key=lambda r: [(v is not None, str(v)) for v in r])
     subject = "(SELECT kind || ':' || norm_name FROM entities s WHERE s.id = r.subject_id)"
     obj = "(SELECT kind || ':' || norm_name FROM entities o WHERE o.id = r.object_id)"
     return {
