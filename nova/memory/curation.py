@@ -25,7 +25,7 @@ from nova.memory.forget_one import ForgottenMemory, MemoryRef, forget_memory
 from nova.memory.names import normalize_name
 from nova.memory.projection import Projector
 from nova.memory.redact import Redactor
-from nova.memory.reextract import AgentChange, ReextractReport, Scope, rebuild_agent
+from nova.memory.reextract import rebuild_whole_agent
 from nova.store.locks import OPERATOR_WAIT_S, agent_lock
 
 __all__ = ["Curated", "CurationBusy", "forget", "check_merge", "merge_entities", "check_split", "split_alias",
@@ -178,11 +178,9 @@ def _curate(store, projector, agent, action, write_rules, redactor, workers, pro
                                " try again when it is done")
         with conn.transaction():
             shown = write_rules(conn)
-            change = AgentChange(agent)
-            rebuild_agent(conn, projector, agent, Scope((agent,)), 256, change, ReextractReport(dry_run=False),
-                          progress, redactor, workers)
+            rebuilt = rebuild_whole_agent(conn, projector, agent, progress, redactor, workers)
             entity_id = _entity_after(conn, agent, shown)
-    return Curated(action, agent, entity_id, change.entries, time.monotonic() - started)
+    return Curated(action, agent, entity_id, rebuilt, time.monotonic() - started)
 
 
 def _entity_after(conn, agent: str, shown: dict) -> int | None:

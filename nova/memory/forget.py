@@ -88,7 +88,7 @@ def forget(store, scope: ForgetScope, *, projector_factory=None, vacuum: str = "
     """
     import time
 
-    from nova.memory.reextract import AgentChange, ReextractReport, Scope, rebuild_agent, session_keys_matching
+    from nova.memory.reextract import rebuild_whole_agent, session_keys_matching
 
     started = time.monotonic()
     report = ForgetReport(scope)
@@ -142,9 +142,7 @@ def forget(store, scope: ForgetScope, *, projector_factory=None, vacuum: str = "
                 conn.execute("DELETE FROM reextract_progress WHERE agent_id = %s", (agent,))
                 # Profiles served to sessions may quote what is forgotten: gone in the same commit.
                 conn.execute("DELETE FROM session_profiles WHERE agent_id = %s", (agent,))
-                change, rebuilt = AgentChange(agent), ReextractReport(dry_run=False)
-                rebuild_agent(conn, projector, agent, Scope((agent,)), 256, change, rebuilt, progress, redactor)
-                report.rebuilt_entries = change.entries
+                report.rebuilt_entries = rebuild_whole_agent(conn, projector, agent, progress, redactor)
             # Recorded last, at the clock's time, not the transaction's start: every session profile
             # served before this commit is older than it, and is rebuilt at its next bootstrap
             # (nova.recall.profile reads them that way), without this transaction locking those rows, so

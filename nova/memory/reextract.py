@@ -36,7 +36,7 @@ from nova.memory.projection import ProjectionStats, Projector, extraction_input
 from nova.memory.redact import Redactor
 from nova.store.locks import OPERATOR_WAIT_S, agent_lock
 
-__all__ = ["Scope", "AgentChange", "ReextractReport", "reextract", "rebuild_agent", "rebuild_pending",
+__all__ = ["Scope", "AgentChange", "ReextractReport", "reextract", "rebuild_agent", "rebuild_whole_agent", "rebuild_pending",
            "rebuild_is_pending", "scope_entry_count", "session_keys_matching", "REBUILD_ORDER"]
 
 log = logging.getLogger(__name__)
@@ -307,14 +307,21 @@ def rebuild_is_pending(conn: psycopg.Connection, agent: str) -> bool:
     return conn.execute("SELECT EXISTS (SELECT 1 FROM rebuild_pending WHERE agent_id = %s)", (agent,)).fetchone()[0]
 
 
-def rebuild_pending(conn: psycopg.Connection, projector: Projector, agent: str, progress: ProgressFn | None = None,
-                    redactor: Redactor | None = None, workers: int | None = None) -> int | None:
-    """Rebuild ``agent`` if it is marked for it (table ``rebuild_pending``), inside the caller's
-    transaction, which holds ``agent_lock``; the mark goes in the same commit. Returns the entries
-    rebuilt, or None when the agent was not marked."""
-    if conn.execute("DELETE FROM rebuild_pending WHERE agent_id = %s RETURNING agent_id", (agent,)).fetchone() is None:
-        return None
+def rebuild_whole_agent(conn: psycopg.Connection, projector: Projector, agent: str, progress: ProgressFn | None = None,
+                        redactor: Redactor | None = None, workers: int | None = None) -> int:
+    """Rebuild every derived row of ``agent`` from its entry log inside the caller's transaction, which
+    holds ``agent_lock`` (a forget, merge, split, or a ``rebuild_pending`` mark). Returns the entries rebuilt."""
     change = AgentChange(agent)
     rebuild_agent(conn, projector, agent, Scope((agent,)), 256, change, ReextractReport(dry_run=False), progress,
                   redactor, workers)
     return change.entries
+
+
+def rebuild_pending(conn: psycopg.Connection, projector: Projector, agent: str, progress: ProgressFn | None = None,
+                    redactor: Redactor | None = None, workers: int | None = None) -> int | None:
+    """Rebuild ``agent`` if it is marked for it (table ``rebuild_pending``), inside the caller's
+    transaction, which holds ``agent_lock``; the rebuild takes the mark away in the same commit. Returns
+    the entries rebuilt, or None when the agent was not marked."""
+    if not rebuild_is_pending(conn, agent):
+        return None
+    return rebuild_whole_agent(conn, projector, agent, progress, redactor, workers)
